@@ -1,0 +1,1 @@
+"""duralua: durable Lua workflows for Python."""
