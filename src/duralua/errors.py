@@ -199,6 +199,23 @@ class NondeterminismError(DuraluaError):
         self.produced = produced
 
 
+class CallError(DuraluaError):
+    """A function, activity or workflow failed with an application error.
+
+    Raised by the Python API when a call fails, and raised *by* Python function entries to
+    fail with a specific kind: ``raise CallError.of("card declined", kind="Invalid", retryable=False)``.
+    """
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(str(failure))
+        self.failure = failure
+
+    @classmethod
+    def of(cls, message: str, *, kind: str = INTERNAL, retryable: bool | None = None,
+           details: dict[str, Any] | None = None) -> CallError:  # fmt: skip
+        return cls(Failure(message, kind, retryable, details))
+
+
 class WorkflowNotFound(DuraluaError):
     """No workflow run with that id (or PID) exists."""
 

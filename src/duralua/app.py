@@ -1,0 +1,185 @@
+"""The Python API: load an app, call its functions, run its workflows.
+
+```python
+import duralua
+
+app = duralua.App("examples/shop")
+
+@app.function("shop:charge", worker="shop:worker")
+def charge(order):
+    return {"id": "ch_1", "amount": order["total"]}
+
+print(app.call("shop:quote", {"sku": "A1"}))
+
+async with app.engine(db="shop.db") as engine:
+    pid = await engine.start("shop:checkout", "shop:worker", {"id": 7})
+    print(await engine.result(pid))
+```
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .catalog import Catalog
+from .codec import JSONValue, to_plain
+from .core.options import OptionError, parse_workflow_options
+from .embedded.clock import Clock, VirtualClock
+from .embedded.engine import EmbeddedEngine
+from .engine import StartRequest
+from .errors import CallError, ConfigError, Failure, Location, invalid
+from .registry import Registry, load_app
+from .runtime.functions import FunctionDef, FunctionRuntime
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def stderr_log(pid: str, text: str) -> None:
+    print(f"[{pid}] {text}", file=sys.stderr, flush=True)
+
+
+class App:
+    """A loaded app: its registry, Lua functions and Python function entries."""
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        registry: Registry | None = None,
+        log: Callable[[str, str], None] | None = stderr_log,
+        memory_limit: int | None = None,
+        instruction_budget: int | None = None,
+    ) -> None:
+        if registry is None:
+            if path is None:
+                raise ConfigError("App needs an app directory (or a registry)")
+            registry = load_app(path)
+        self.registry = registry
+        self.catalog = Catalog(registry)
+        self.log = log
+        self.runtime = FunctionRuntime(
+            node=registry.node_name, log=log, memory_limit=memory_limit, instruction_budget=instruction_budget
+        )
+        for entry in self.catalog.lua_functions():
+            self.runtime.add(
+                FunctionDef(entry.id, code=self.catalog.code_of(entry.id),
+                            options=dict(self.catalog.function_options.get(entry.id, {})))  # fmt: skip
+            )
+
+    # -- functions -----------------------------------------------------------------------------
+
+    def function(self, entry_id: str, *, worker: str | None = None, local: bool = False) -> Callable[[F], F]:
+        """Register a Python callable as a function entry (and as an activity of ``worker``).
+
+        It is called from Lua exactly like a Lua function: ``funcs.call(entry_id, ...)``.
+        Raise :class:`duralua.CallError` to fail with a specific kind.
+        """
+        if ":" not in entry_id:
+            raise ConfigError(f"function id {entry_id!r} must be namespace:name")
+
+        def register(fn: F) -> F:
+            self.runtime.add(FunctionDef(entry_id, python=fn))
+            if worker is not None:
+                w = self.catalog.workers.get(worker)
+                if w is None:
+                    raise ConfigError(f"worker {worker} is not a temporal.worker entry of this app",
+                                      location=Location(entry=entry_id))  # fmt: skip
+                w.activities.add(entry_id)
+                if local:
+                    w.local_activities.add(entry_id)
+            return fn
+
+        return register
+
+    def call(self, entry_id: str, *args: JSONValue, context: dict[str, Any] | None = None) -> JSONValue:
+        """Call a function entry synchronously; raises :class:`CallError` if it fails."""
+        return self.runtime.call(entry_id, list(args), context)
+
+    async def acall(self, entry_id: str, *args: JSONValue, context: dict[str, Any] | None = None) -> JSONValue:
+        return await self.runtime.acall(entry_id, list(args), context)
+
+    # -- workflows -----------------------------------------------------------------------------
+
+    def engine(
+        self,
+        db: str | Path = ".duralua/duralua.db",
+        *,
+        synchronous: str = "FULL",
+        cache_size: int = 2000,
+        clock: Clock | None = None,
+    ) -> Workflows:
+        """The embedded engine for this app (``async with app.engine() as wf: ...``)."""
+        return Workflows(self, EmbeddedEngine(self.catalog, self.runtime, db, synchronous=synchronous,
+                                              cache_size=cache_size, clock=clock, log=self.log))  # fmt: skip
+
+    def default_worker(self) -> str:
+        workers = list(self.catalog.workers)
+        if len(workers) != 1:
+            raise ConfigError("this app has several temporal.worker entries; name the worker explicitly")
+        return workers[0]
+
+
+class Workflows:
+    """Start, signal and await workflows on an engine (async context manager)."""
+
+    def __init__(self, app: App, engine: EmbeddedEngine) -> None:
+        self.app = app
+        self.engine = engine
+
+    async def __aenter__(self) -> Workflows:
+        await self.engine.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.engine.stop()
+
+    async def start(
+        self,
+        workflow: str,
+        worker: str | None = None,
+        *args: JSONValue,
+        workflow_id: str | None = None,
+        options: dict[str, Any] | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> str:
+        """Start a workflow entry on a worker; returns its PID."""
+        try:
+            opts = parse_workflow_options(options or {})
+        except OptionError as exc:
+            raise CallError(invalid(str(exc))) from None
+        wid = workflow_id or opts.pop("id", None)
+        request = StartRequest(workflow, worker or self.app.default_worker(), list(args), opts, context or {}, wid)
+        return await self.engine.start_workflow(request)
+
+    async def signal(self, pid: str, topic: str, *payloads: JSONValue) -> None:
+        await self.engine.signal(pid, topic, list(payloads))
+
+    async def result(self, pid: str) -> JSONValue:
+        """Wait for the workflow's result; raises :class:`CallError` if it failed."""
+        value, failure = await self.engine.result(pid)
+        if failure is not None:
+            raise CallError(failure)
+        return value
+
+    async def outcome(self, pid: str) -> tuple[JSONValue, Failure | None]:
+        return await self.engine.result(pid)
+
+    async def execute(self, workflow: str, worker: str | None = None, *args: JSONValue, **kw: Any) -> JSONValue:
+        pid = await self.start(workflow, worker, *args, **kw)
+        return await self.result(pid)
+
+    async def terminate(self, pid: str, reason: str = "") -> None:
+        await self.engine.terminate(pid, reason)
+
+    async def cancel(self, pid: str) -> None:
+        await self.engine.cancel(pid)
+
+
+def plain(value: Any) -> Any:
+    return to_plain(value)
+
+
+__all__ = ["App", "VirtualClock", "Workflows"]

@@ -1,0 +1,132 @@
+"""Run history and replay with a non-determinism check.
+
+A history is the run's start info plus the list of activations it went through, each with
+the jobs fed in and the commands the workflow produced. Replaying feeds the same jobs to a
+fresh machine and compares every produced command with the recorded one at the same
+position; any difference in kind or name is a :class:`NondeterminismError` naming the
+position, the recorded command and the new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..codec import dumps
+from ..errors import NondeterminismError
+from . import model as m
+from .machine import WorkflowMachine
+
+
+@dataclass
+class ActivationRecord:
+    time_ns: int
+    jobs: list[m.Job]
+    commands: list[m.Command]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "time_ns": self.time_ns,
+            "jobs": [j.to_json() for j in self.jobs],
+            "commands": [c.to_json() for c in self.commands],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ActivationRecord:
+        return cls(
+            int(data["time_ns"]),
+            [m.job_from_json(j) for j in data.get("jobs", [])],
+            [m.command_from_json(c) for c in data.get("commands", [])],
+        )
+
+    def event_count(self) -> int:
+        return 1 + len(self.jobs) + len(self.commands)
+
+
+@dataclass
+class History:
+    info: m.WorkflowInfo
+    activations: list[ActivationRecord] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": "duralua-history/1",
+            "info": self.info.to_json(),
+            "activations": [a.to_json() for a in self.activations],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> History:
+        return cls(
+            m.WorkflowInfo.from_json(data["info"]),
+            [ActivationRecord.from_json(a) for a in data.get("activations", [])],
+        )
+
+    def recorded_versions(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for act in self.activations:
+            for cmd in act.commands:
+                if isinstance(cmd, m.RecordMarker) and cmd.name == "version" and isinstance(cmd.value, dict):
+                    out.setdefault(str(cmd.value["id"]), int(cmd.value["version"]))
+        return out
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        """A flat, numbered event list for people (``duralua workflow history``)."""
+        n = 1
+        yield {"id": n, "event": "WorkflowStarted", "info": self.info.to_json()}
+        for act in self.activations:
+            n += 1
+            yield {"id": n, "event": "WorkflowTask", "time_ns": act.time_ns}
+            for job in act.jobs:
+                n += 1
+                yield {"id": n, "event": job.type, **{k: v for k, v in job.to_json().items() if k != "type"}}
+            for cmd in act.commands:
+                n += 1
+                yield {"id": n, "event": cmd.type, **{k: v for k, v in cmd.to_json().items() if k != "type"}}
+
+    def length(self) -> int:
+        return 1 + sum(a.event_count() for a in self.activations)
+
+    def size(self) -> int:
+        return sum(len(dumps(a.to_json())) for a in self.activations)
+
+
+def stats_before(history: History, upto: int) -> tuple[int, int]:
+    """(history_length, history_size) as seen at the start of activation ``upto``."""
+    length = 1 + sum(a.event_count() for a in history.activations[:upto]) + 1
+    size = sum(len(dumps(a.to_json())) for a in history.activations[:upto])
+    return length, size
+
+
+def check_commands(position: int, recorded: list[m.Command], produced: list[m.Command]) -> None:
+    """Compare one activation's commands; raise NondeterminismError at the first difference."""
+    for i in range(max(len(recorded), len(produced))):
+        rec = recorded[i] if i < len(recorded) else None
+        new = produced[i] if i < len(produced) else None
+        if rec is not None and new is not None and rec.identity() == new.identity():
+            continue
+        rec_s = f"#{rec.seq} {rec.identity()}" if rec else "nothing"
+        new_s = f"#{new.seq} {new.identity()}" if new else "nothing"
+        raise NondeterminismError(
+            f"non-determinism in workflow task {position + 1}: history has {rec_s}, the code now produces "
+            f"{new_s}. The workflow code changed in a way that breaks runs in flight; gate the change with "
+            "workflow.version() or restore the old code.",
+            position=position + 1,
+            recorded=rec_s,
+            produced=new_s,
+        )
+
+
+def replay(machine: WorkflowMachine, history: History) -> None:
+    """Bring ``machine`` to the state at the end of ``history``, checking determinism."""
+    length = 1
+    size = 0
+    for index, act in enumerate(history.activations):
+        length += 1
+        produced = machine.activate(
+            m.Activation(act.time_ns, act.jobs, replaying=True, history_length=length, history_size=size)
+        )
+        check_commands(index, act.commands, produced)
+        length += len(act.jobs) + len(act.commands)
+        size += len(dumps(act.to_json()))

@@ -1,0 +1,861 @@
+"""The embedded engine: durable workflows in one process, persisted in SQLite.
+
+One asyncio task drives everything. Runs with new jobs are *ready*; the loop takes a batch
+of ready runs, activates each run's machine (from the live-state cache, or rebuilt by
+replaying its history), and writes every resulting change — history rows, timers, activity
+tasks, jobs for other runs, status changes — in ONE transaction (group commit). Effects
+outside the database (starting activities, arming timers, waking waiters) happen only
+after the commit, so a crash at any point leaves a consistent database that recovery
+resumes from: committed events are never lost, workflow code takes effect exactly once,
+activities run at least once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import sqlite3
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..catalog import Catalog
+from ..codec import DEFAULT_PAYLOAD_LIMIT, JSONValue, decode, dumps, encode
+from ..core import model as m
+from ..core.history import ActivationRecord, History, replay
+from ..core.machine import WorkflowMachine, search_attribute_type
+from ..core.pid import PID, format_uniq, parse_pid
+from ..engine import RunSummary, StartRequest
+from ..errors import (
+    CANCELED,
+    INVALID,
+    BudgetExceeded,
+    CallError,
+    DuraluaError,
+    EncodeError,
+    Failure,
+    LuaError,
+    MemoryLimitExceeded,
+    NondeterminismError,
+    WorkflowNotFound,
+    not_found,
+)
+from ..lua.process import LuaWorkflowProgram
+from ..runtime.functions import FunctionRuntime
+from .activities import ActivityRunner, ActivityTask
+from .clock import Clock
+from .store import ProcessLock, Store
+
+Logger = Callable[[str, str], None]
+CLOSED = ("completed", "failed", "terminated", "canceled", "continued", "timed_out")
+
+
+@dataclass
+class _Pending:
+    """A job waiting for the run's next activation, and the rows to delete when consumed."""
+
+    job: m.Job
+    input_id: int | None = None
+    timer: int | None = None
+    task: int | None = None
+
+
+@dataclass
+class _Live:
+    machine: WorkflowMachine
+    history: History
+    row: dict[str, Any]
+
+
+@dataclass
+class _Batch:
+    """Writes and after-commit effects collected while activating a batch of runs."""
+
+    inputs: list[tuple[str, m.Job]] = field(default_factory=list)
+    after: list[Callable[[], None]] = field(default_factory=list)
+    ops: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+    new_runs: dict[str, str] = field(default_factory=dict)  # workflow_id -> run_id, started in this batch
+
+    def sql(self, query: str, *params: Any) -> None:
+        self.ops.append((query, params))
+
+
+class EmbeddedEngine:
+    """A durable workflow engine in this process. Use as ``async with`` or start()/stop()."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        runtime: FunctionRuntime,
+        db_path: str | Path,
+        *,
+        synchronous: str = "FULL",
+        cache_size: int = 2000,
+        clock: Clock | None = None,
+        payload_limit: int = DEFAULT_PAYLOAD_LIMIT,
+        log: Logger | None = None,
+        memory_limit: int | None = None,
+        instruction_budget: int | None = None,
+        batch_size: int = 256,
+        poll_interval: float = 0.1,
+    ) -> None:
+        self.catalog = catalog
+        self.runtime = runtime
+        self.db_path = Path(db_path)
+        self.synchronous = synchronous
+        self.cache_size = cache_size
+        self.clock = clock or Clock()
+        self.payload_limit = payload_limit
+        self._log = log
+        self._limits = (memory_limit, instruction_budget)
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.store: Store | None = None
+        self._lock = ProcessLock(self.db_path)
+        self._cache: OrderedDict[str, _Live] = OrderedDict()
+        self._pending: dict[str, list[_Pending]] = {}
+        self._ready: OrderedDict[str, None] = OrderedDict()
+        self._kick = asyncio.Event()
+        self._timers: list[tuple[int, str, int]] = []
+        self._timer_kick = asyncio.Event()
+        self._wakeups: list[int] = []
+        self._clock_waiters: list[asyncio.Future[None]] = []
+        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._idle_waiters: list[asyncio.Future[None]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._instance = uuid.uuid4().hex[:8] + "-" + uuid.uuid4().hex[:4]
+        self._wid_counter = itertools.count(1)
+        self.activities = ActivityRunner(self)
+        self.running = False
+        self.held_reasons: dict[str, str] = {}
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._lock.acquire()
+        try:
+            self.store = Store(self.db_path, synchronous=self.synchronous)
+            self._recover()
+        except BaseException:
+            self._lock.release()
+            raise
+        self.runtime.engine = self
+        self.runtime.worker_ids = set(self.catalog.workers)
+        self.running = True
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._main_loop(), name="duralua-activations"),
+            loop.create_task(self._timer_loop(), name="duralua-timers"),
+            loop.create_task(self._request_loop(), name="duralua-requests"),
+        ]
+
+    async def stop(self) -> None:
+        self.running = False
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - shutting down
+                pass
+        await self.activities.stop()
+        for live in self._cache.values():
+            live.machine.close()
+        self._cache.clear()
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+        self._lock.release()
+
+    async def __aenter__(self) -> EmbeddedEngine:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def _db(self) -> Store:
+        assert self.store is not None, "engine not started"
+        return self.store
+
+    def _recover(self) -> None:
+        """Re-dispatch everything that was in flight when the last process stopped."""
+        store = self._db()
+        for run_id in store.runs_with_inputs():
+            for input_id, job in store.inputs(run_id):
+                self._pending.setdefault(run_id, []).append(_Pending(m.job_from_json(job), input_id=input_id))
+            self._mark_ready(run_id)
+        for run_id, seq, fire_ns in store.timers():
+            heapq.heappush(self._timers, (fire_ns, run_id, seq))
+        for row in store.tasks():
+            self.activities.dispatch(_task_from_row(row))
+        for row in store.runs("WHERE status = 'held'"):
+            self._mark_ready(row["run_id"])
+
+    # -- the activation loop ------------------------------------------------------------------
+
+    def _mark_ready(self, run_id: str) -> None:
+        self._ready[run_id] = None
+        self._kick.set()
+
+    async def _main_loop(self) -> None:
+        while True:
+            if not self._ready:
+                self._notify_idle()
+                await self._kick.wait()
+            self._kick.clear()
+            while self._ready:
+                batch = []
+                while self._ready and len(batch) < self.batch_size:
+                    run_id, _ = self._ready.popitem(last=False)
+                    batch.append(run_id)
+                self._activate_batch(batch)
+                await asyncio.sleep(0)
+
+    def _activate_batch(self, run_ids: list[str]) -> None:
+        batch = _Batch()
+        consumed: list[tuple[str, list[_Pending]]] = []
+        for run_id in run_ids:
+            pend = self._pending.pop(run_id, [])
+            row = self._run_row(run_id)
+            if row is None:
+                continue
+            if row["status"] in CLOSED:
+                continue  # jobs for a closed run are dropped (its timers/tasks are abandoned)
+            if row["status"] == "held":
+                batch.sql("UPDATE runs SET status = 'running', reason = '' WHERE run_id = ?", run_id)
+            try:
+                self._activate(run_id, row, pend, batch)
+            except (NondeterminismError, BudgetExceeded, MemoryLimitExceeded, LuaError, DuraluaError) as exc:
+                self._hold(run_id, exc, batch)
+                self._pending.setdefault(run_id, [])[0:0] = pend
+                continue
+            consumed.append((run_id, pend))
+        for run_id, pend in consumed:
+            for p in pend:
+                if p.input_id is not None:
+                    batch.sql("DELETE FROM inputs WHERE id = ?", p.input_id)
+                if p.timer is not None:
+                    batch.sql("DELETE FROM timers WHERE run_id = ? AND seq = ?", run_id, p.timer)
+                if p.task is not None:
+                    batch.sql("DELETE FROM tasks WHERE run_id = ? AND seq = ?", run_id, p.task)
+        self._commit(batch)
+
+    def _commit(self, batch: _Batch) -> None:
+        store = self._db()
+        new_inputs: list[tuple[str, int, m.Job]] = []
+        try:
+            with store.transaction() as db:
+                for query, params in batch.ops:
+                    db.execute(query, params)
+                for run_id, job in batch.inputs:
+                    cur = db.execute("INSERT INTO inputs(run_id, job) VALUES (?, ?)", (run_id, dumps(job.to_json())))
+                    new_inputs.append((run_id, int(cur.lastrowid or 0), job))
+        except sqlite3.Error:
+            # Nothing of this batch happened: drop the live states so they are rebuilt from disk.
+            for live in self._cache.values():
+                live.machine.close()
+            self._cache.clear()
+            raise
+        for run_id, input_id, job in new_inputs:
+            self._pending.setdefault(run_id, []).append(_Pending(job, input_id=input_id))
+            self._mark_ready(run_id)
+        for effect in batch.after:
+            effect()
+
+    def _run_row(self, run_id: str) -> dict[str, Any] | None:
+        live = self._cache.get(run_id)
+        if live is not None:
+            return live.row
+        return self._db().run_row(run_id)
+
+    def _machine(self, run_id: str, row: dict[str, Any]) -> _Live:
+        live = self._cache.get(run_id)
+        if live is not None:
+            self._cache.move_to_end(run_id)
+            return live
+        info = m.WorkflowInfo.from_json(decode(row["info"]))
+        records = [ActivationRecord.from_json(r) for r in self._db().history(run_id)]
+        history = History(info, records)
+        machine = self._new_machine(info, history)
+        try:
+            replay(machine, history)
+        except BaseException:
+            machine.close()
+            raise
+        live = _Live(machine, history, row)
+        self._cache[run_id] = live
+        while len(self._cache) > max(self.cache_size, 0):
+            _, old = self._cache.popitem(last=False)
+            old.machine.close()
+        return live
+
+    def _new_machine(self, info: m.WorkflowInfo, history: History) -> WorkflowMachine:
+        wf = self.catalog.workflows.get(info.workflow_type)
+        if wf is None:
+            raise DuraluaError(f"workflow type {info.workflow_type} is not registered in this app")
+        program = LuaWorkflowProgram(wf.code, log=self._log, memory_limit=self._limits[0],
+                                     instruction_budget=self._limits[1])  # fmt: skip
+        return WorkflowMachine(
+            info,
+            program,
+            activity_defaults=self.catalog.activity_defaults,
+            recorded_versions=history.recorded_versions(),
+            payload_limit=self.payload_limit,
+        )
+
+    def _activate(self, run_id: str, row: dict[str, Any], pend: list[_Pending], batch: _Batch) -> None:
+        live = self._machine(run_id, row)
+        history = live.history
+        now = self.clock.now_ns()
+        if history.activations and now < history.activations[-1].time_ns:
+            now = history.activations[-1].time_ns  # the workflow clock never goes backwards
+        jobs = [p.job for p in pend]
+        length = history.length() + 1
+        size = history.size()
+        commands = live.machine.activate(m.Activation(now, jobs, False, length, size))
+        record = ActivationRecord(now, jobs, commands)
+        history.activations.append(record)
+        idx = len(history.activations)
+        batch.sql("INSERT INTO history(run_id, idx, record) VALUES (?, ?, ?)", run_id, idx, dumps(record.to_json()))
+        batch.sql("UPDATE runs SET activations = ? WHERE run_id = ?", idx, run_id)
+        for cmd in commands:
+            self._apply(run_id, live, cmd, now, batch)
+        if self.cache_size <= 0 or live.machine.finished is not None:
+            self._evict(run_id)
+
+    def _evict(self, run_id: str) -> None:
+        live = self._cache.pop(run_id, None)
+        if live is not None:
+            live.machine.close()
+
+    def _hold(self, run_id: str, exc: Exception, batch: _Batch) -> None:
+        self._evict(run_id)
+        reason = f"{type(exc).__name__}: {exc}"
+        self.held_reasons[run_id] = reason
+        batch.sql("UPDATE runs SET status = 'held', reason = ? WHERE run_id = ?", reason, run_id)
+        if self._log is not None:
+            self._log("engine", f"run {run_id} is held: {reason}")
+
+    # -- commands -------------------------------------------------------------------------------
+
+    def _apply(self, run_id: str, live: _Live, cmd: m.Command, now: int, batch: _Batch) -> None:
+        info = live.machine.info
+        if isinstance(cmd, m.ScheduleActivity):
+            queue = str(cmd.options.get("task_queue") or info.task_queue)
+            task = ActivityTask(run_id, cmd.seq, cmd.activity_type, queue, cmd.args, cmd.options, cmd.context,
+                                1, now, now)  # fmt: skip
+            batch.sql(
+                "INSERT INTO tasks(run_id, seq, activity_type, task_queue, args, options, context, attempt, "
+                "ready_ns, scheduled_ns) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+                run_id, cmd.seq, cmd.activity_type, queue, dumps(cmd.args), dumps(cmd.options),
+                dumps(cmd.context), now, now,
+            )  # fmt: skip
+            batch.after.append(lambda: self.activities.dispatch(task))
+        elif isinstance(cmd, m.RequestCancelActivity):
+            batch.sql("DELETE FROM tasks WHERE run_id = ? AND seq = ?", run_id, cmd.target_seq)
+            target = cmd.target_seq
+            batch.after.append(lambda: self.activities.cancel(run_id, target))
+        elif isinstance(cmd, m.StartTimer):
+            fire = now + cmd.duration_ns
+            batch.sql("INSERT INTO timers(run_id, seq, fire_ns) VALUES (?, ?, ?)", run_id, cmd.seq, fire)
+            seq = cmd.seq
+            batch.after.append(lambda: self._arm(fire, run_id, seq))
+        elif isinstance(cmd, m.StartChild):
+            self._start_child(run_id, info, cmd, now, batch)
+        elif isinstance(cmd, m.SignalExternal):
+            target = self._open_run(cmd.workflow_id, batch)
+            if target is None:
+                failure = not_found(f"workflow {cmd.workflow_id} not found or not running", retryable=False)
+                batch.inputs.append((run_id, m.ResolveSignalExternal(seq=cmd.seq, failure=failure)))
+            else:
+                batch.inputs.append((target, m.Signal(topic=cmd.topic, sender=cmd.sender, payloads=cmd.payloads)))
+                batch.inputs.append((run_id, m.ResolveSignalExternal(seq=cmd.seq)))
+        elif isinstance(cmd, m.CancelExternal):
+            target = self._open_run(cmd.workflow_id, batch)
+            if target is None:
+                failure = not_found(f"workflow {cmd.workflow_id} not found or not running", retryable=False)
+                batch.inputs.append((run_id, m.ResolveCancelExternal(seq=cmd.seq, failure=failure)))
+            else:
+                batch.inputs.append((target, m.CancelRequested(sender=info.pid)))
+                batch.inputs.append((run_id, m.ResolveCancelExternal(seq=cmd.seq)))
+        elif isinstance(cmd, m.SendLocal):
+            delivery = (cmd.target, cmd.topic, cmd.payloads, cmd.sender)
+            batch.after.append(lambda: self._send_local(*delivery))
+        elif isinstance(cmd, m.UpsertAttributes):
+            row = live.row
+            search = decode(row["search"]) if isinstance(row["search"], str) else dict(row["search"])
+            memo = decode(row["memo"]) if isinstance(row["memo"], str) else dict(row["memo"])
+            search.update(cmd.search or {})
+            memo.update(cmd.memo or {})
+            row["search"], row["memo"] = dumps(search), dumps(memo)
+            batch.sql("UPDATE runs SET search = ?, memo = ? WHERE run_id = ?", row["search"], row["memo"], run_id)
+        elif isinstance(cmd, m.CompleteWorkflow):
+            self._close(run_id, live.row, "completed", cmd.result, None, now, batch)
+        elif isinstance(cmd, m.FailWorkflow):
+            self._close(run_id, live.row, "failed", None, cmd.failure, now, batch)
+            self._maybe_retry(live, cmd.failure, now, batch)
+        elif isinstance(cmd, m.ContinueAsNew):
+            self._close(run_id, live.row, "continued", None, None, now, batch, notify=False)
+            new_info = m.WorkflowInfo(**{**info.to_json(), "run_id": str(uuid.uuid4()), "workflow_type":
+                                         cmd.workflow_type, "seed": _seed(), "start_time_ns": now})  # fmt: skip
+            self._insert_run(new_info, decode(live.row["options"]), cmd.args, [], now, batch,
+                             parent=(live.row["parent_run"], live.row["parent_seq"]))  # fmt: skip
+
+    def _send_local(self, target: str, topic: str, payloads: list[JSONValue], sender: str) -> None:
+        from ..core.scheduler import Delivery
+
+        self.runtime.deliver(target, Delivery(topic, sender, list(payloads)))
+
+    def _open_run(self, workflow_id: str, batch: _Batch) -> str | None:
+        if workflow_id in batch.new_runs:
+            return batch.new_runs[workflow_id]
+        row = self._db().latest_run(workflow_id)
+        if row is None or row["status"] in CLOSED:
+            return None
+        return str(row["run_id"])
+
+    def _close(
+        self, run_id: str, row: dict[str, Any], status: str, result: JSONValue, failure: Failure | None,
+        now: int, batch: _Batch, *, notify: bool = True,
+    ) -> None:  # fmt: skip
+        row["status"] = status
+        batch.sql(
+            "UPDATE runs SET status = ?, result = ?, failure = ?, close_ns = ?, reason = '' WHERE run_id = ?",
+            status, dumps(result), dumps(failure.to_json()) if failure else None, now, run_id,
+        )  # fmt: skip
+        batch.sql("DELETE FROM timers WHERE run_id = ?", run_id)
+        batch.sql("DELETE FROM tasks WHERE run_id = ?", run_id)
+        batch.after.append(lambda: self.activities.cancel_run(run_id))
+        if notify and row.get("parent_run"):
+            batch.inputs.append(
+                (row["parent_run"], m.ResolveChild(seq=int(row["parent_seq"]), result=result, failure=failure))
+            )
+        # Children still running are terminated (Temporal's default parent close policy).
+        for child in self._db().runs("WHERE parent_run = ? AND status IN ('running', 'held')", (run_id,)):
+            policy = decode(child["options"]).get("parent_close_policy", "terminate")
+            if policy == "terminate":
+                batch.sql("UPDATE runs SET status = 'terminated', close_ns = ? WHERE run_id = ?", now, child["run_id"])
+                cid = child["run_id"]
+                batch.after.append(lambda cid=cid: self._wake_waiters(cid))
+            elif policy == "request_cancel":
+                batch.inputs.append((child["run_id"], m.CancelRequested()))
+        batch.after.append(lambda: self._wake_waiters(run_id))
+
+    def _maybe_retry(self, live: _Live, failure: Failure, now: int, batch: _Batch) -> None:
+        options = decode(live.row["options"])
+        policy = options.get("retry_policy")
+        if not policy or failure.retryable is False:
+            return
+        if failure.kind in policy.get("non_retryable_error_types", []):
+            return
+        info = live.machine.info
+        max_attempts = int(policy.get("maximum_attempts", 0))
+        if max_attempts and info.attempt >= max_attempts:
+            return
+        new_info = m.WorkflowInfo(**{**info.to_json(), "run_id": str(uuid.uuid4()), "attempt": info.attempt + 1,
+                                     "seed": _seed(), "start_time_ns": now})  # fmt: skip
+        live.row["status"] = "failed"
+        self._insert_run(new_info, options, decode(live.row["info"]).get("args", []), [], now, batch,
+                         parent=(live.row["parent_run"], live.row["parent_seq"]))  # fmt: skip
+
+    # -- starting -------------------------------------------------------------------------------
+
+    def _insert_run(
+        self, info: m.WorkflowInfo, options: dict[str, Any], args: list[JSONValue],
+        messages: list[tuple[str, list[JSONValue], str]], now: int, batch: _Batch,
+        parent: tuple[str | None, int | None] = (None, None),
+    ) -> None:  # fmt: skip
+        data = info.to_json()
+        data["args"] = args
+        batch.sql(
+            "INSERT INTO runs(run_id, workflow_id, workflow_type, worker_id, task_queue, status, info, options, "
+            "search, memo, start_ns, parent_run, parent_seq) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
+            info.run_id, info.workflow_id, info.workflow_type, info.worker_id, info.task_queue, dumps(data),
+            dumps(options), dumps(options.get("search_attributes") or {}), dumps(options.get("memo") or {}),
+            now, parent[0], parent[1],
+        )  # fmt: skip
+        batch.new_runs[info.workflow_id] = info.run_id
+        batch.inputs.append((info.run_id, m.StartWorkflow(args=args)))
+        for topic, payloads, sender in messages:
+            batch.inputs.append((info.run_id, m.Signal(topic=topic, sender=sender, payloads=payloads)))
+
+    def _start_child(self, run_id: str, info: m.WorkflowInfo, cmd: m.StartChild, now: int, batch: _Batch) -> None:
+        worker = self.catalog.worker_for_queue(cmd.task_queue)
+        problem = None
+        if worker is None:
+            problem = f"no worker polls task queue {cmd.task_queue!r}"
+        elif cmd.workflow_type not in self.catalog.workflows:
+            problem = f"workflow {cmd.workflow_type} is not registered"
+        elif self._open_run(cmd.workflow_id, batch) is not None:
+            problem = f"workflow {cmd.workflow_id} is already running"
+        if problem is not None or worker is None:
+            failure = Failure(f"cannot start child workflow: {problem}", "AlreadyExists" if problem and
+                              "already" in problem else INVALID, False)  # fmt: skip
+            batch.inputs.append((run_id, m.ResolveChildStart(seq=cmd.seq, failure=failure)))
+            return
+        child = m.WorkflowInfo(
+            workflow_id=cmd.workflow_id, run_id=str(uuid.uuid4()), workflow_type=cmd.workflow_type,
+            task_queue=cmd.task_queue, namespace=worker.namespace, client_id=info.client_id,
+            worker_id=cmd.task_queue, seed=_seed(), context=dict(cmd.context), parent_pid=info.pid,
+            start_time_ns=now,
+        )  # fmt: skip
+        self._insert_run(child, cmd.options, cmd.args, [], now, batch, parent=(run_id, cmd.seq))
+        batch.inputs.append((run_id, m.ResolveChildStart(seq=cmd.seq, run_id=child.run_id)))
+
+    def new_workflow_id(self) -> str:
+        return f"{self._instance}_{format_uniq(next(self._wid_counter))}"
+
+    def prepare_start(self, request: StartRequest) -> tuple[m.WorkflowInfo, dict[str, Any]]:
+        """Validate a start request and build the new run's info (no I/O)."""
+        worker = self.catalog.workers.get(request.worker_id)
+        if worker is None:
+            raise CallError(Failure(f"host not found: {request.worker_id} is not a temporal.worker of this app",
+                                    "NotFound", False))  # fmt: skip
+        wf = self.catalog.workflows.get(request.workflow_type)
+        if wf is None:
+            raise CallError(Failure(f"workflow {request.workflow_type} not found (no workflow.lua entry with that "
+                                    "id names a worker)", "NotFound", False))  # fmt: skip
+        if wf.worker_id != request.worker_id and request.options.get("task_queue") is None:
+            raise CallError(Failure(f"workflow {request.workflow_type} is registered on {wf.worker_id}, "
+                                    f"not on {request.worker_id}", INVALID, False))  # fmt: skip
+        try:
+            encode(request.args, path="input", limit=self.payload_limit)
+        except EncodeError as exc:
+            raise CallError(Failure(str(exc), INVALID, False)) from None
+        search = request.options.get("search_attributes") or {}
+        for key, value in search.items():
+            if search_attribute_type(value) is None:
+                raise CallError(Failure(f"search attribute {key}: unsupported value type", INVALID, False))
+        workflow_id = request.workflow_id or self.new_workflow_id()
+        info = m.WorkflowInfo(
+            workflow_id=workflow_id, run_id=str(uuid.uuid4()), workflow_type=request.workflow_type,
+            task_queue=str(request.options.get("task_queue") or worker.task_queue), namespace=worker.namespace,
+            client_id=worker.client_id, worker_id=request.worker_id, seed=_seed(), context=dict(request.context),
+            start_time_ns=self.clock.now_ns(),
+        )  # fmt: skip
+        return info, {**request.options, "generated_id": request.workflow_id is None}
+
+    async def start_workflow(self, request: StartRequest) -> str:
+        info, options = self.prepare_start(request)
+        return self._start_prepared(info, options, request)
+
+    def _start_prepared(self, info: m.WorkflowInfo, options: dict[str, Any], request: StartRequest) -> str:
+        generated = options.pop("generated_id", False)
+        policy = options.get("id_conflict_policy")
+        if policy is None:
+            error_when_started = options.get("execution_error_when_already_started", generated)
+            policy = "fail" if error_when_started else "use_existing"
+        batch = _Batch()
+        messages = [(t, p, request.sender) for t, p in request.messages]
+        existing = self._db().latest_run(info.workflow_id)
+        if existing is not None and existing["status"] not in CLOSED:
+            pid = str(PID(info.client_id, info.worker_id, info.workflow_id))
+            if policy == "use_existing":
+                for topic, payloads, sender in messages:
+                    batch.inputs.append((existing["run_id"], m.Signal(topic=topic, sender=sender, payloads=payloads)))
+                self._commit(batch)
+                return pid
+            if policy == "fail":
+                raise CallError(Failure(f"workflow {info.workflow_id} is already running", "AlreadyExists", False))
+            self._terminate_row(existing, "terminated by a new start (terminate_existing)", batch)
+        elif existing is not None and options.get("id_reuse_policy") in ("reject_duplicate",) or (
+            existing is not None and options.get("id_reuse_policy") == "allow_duplicate_failed_only"
+            and existing["status"] == "completed"
+        ):  # fmt: skip
+            raise CallError(Failure(f"workflow id {info.workflow_id} was already used", "AlreadyExists", False))
+        self._insert_run(info, options, request.args, messages, info.start_time_ns, batch)
+        self._commit(batch)
+        return info.pid
+
+    # -- signals and control ---------------------------------------------------------------------
+
+    def owns(self, pid: str) -> bool:
+        p = parse_pid(pid)
+        if p is None:
+            return False
+        return p.host in self.catalog.workers or p.node in {w.client_id for w in self.catalog.workers.values()} \
+            or p.host in self.catalog.queues or p.host == "temporal"  # fmt: skip
+
+    def _resolve_run(self, pid_or_id: str) -> dict[str, Any]:
+        p = parse_pid(pid_or_id)
+        workflow_id = p.uniq if p else pid_or_id
+        row = self._db().latest_run(workflow_id)
+        if row is None:
+            raise WorkflowNotFound(f"no workflow with id {workflow_id}",
+                                   hint="`duralua workflow list` shows the known runs")  # fmt: skip
+        return row
+
+    async def signal(self, pid: str, topic: str, payloads: list[JSONValue], sender: str = "") -> None:
+        try:
+            row = self._resolve_run(pid)
+        except WorkflowNotFound as exc:
+            raise CallError(not_found(str(exc))) from None
+        if row["status"] in CLOSED:
+            raise CallError(not_found(f"workflow {row['workflow_id']} is not running (status {row['status']})"))
+        try:
+            encode(payloads, path="payload", limit=self.payload_limit)
+        except EncodeError as exc:
+            raise CallError(Failure(str(exc), INVALID, False)) from None
+        batch = _Batch()
+        batch.inputs.append((row["run_id"], m.Signal(topic=topic, sender=sender, payloads=list(payloads))))
+        self._commit(batch)
+
+    async def terminate(self, pid: str, reason: str = "") -> None:
+        row = self._resolve_run_or_call_error(pid)
+        if row["status"] in CLOSED:
+            return
+        batch = _Batch()
+        self._terminate_row(row, reason or "terminated", batch)
+        self._commit(batch)
+
+    def _terminate_row(self, row: dict[str, Any], reason: str, batch: _Batch) -> None:
+        run_id = row["run_id"]
+        failure = Failure("workflow terminated", CANCELED, False)
+        self._evict(run_id)
+        self._pending.pop(run_id, None)
+        batch.sql("DELETE FROM inputs WHERE run_id = ?", run_id)
+        row = dict(row)
+        self._close(run_id, row, "terminated", None, failure, self.clock.now_ns(), batch)
+        batch.sql("UPDATE runs SET reason = ? WHERE run_id = ?", reason, run_id)
+
+    async def cancel(self, pid: str) -> None:
+        row = self._resolve_run_or_call_error(pid)
+        if row["status"] in CLOSED:
+            return
+        batch = _Batch()
+        batch.inputs.append((row["run_id"], m.CancelRequested()))
+        self._commit(batch)
+
+    def _resolve_run_or_call_error(self, pid: str) -> dict[str, Any]:
+        try:
+            return self._resolve_run(pid)
+        except WorkflowNotFound as exc:
+            raise CallError(not_found(str(exc))) from None
+
+    # -- results and queries ---------------------------------------------------------------------
+
+    async def result(self, pid: str) -> tuple[JSONValue, Failure | None]:
+        row = self._resolve_run_or_call_error(pid)
+        while True:
+            if row["status"] == "continued":
+                nxt = self._db().latest_run(row["workflow_id"])
+                if nxt is not None and nxt["run_id"] != row["run_id"]:
+                    row = nxt
+                    continue
+            elif row["status"] == "failed":
+                # A failed attempt may be retried by the workflow retry policy under the same id.
+                nxt = self._db().latest_run(row["workflow_id"])
+                if nxt is not None and nxt["run_id"] != row["run_id"]:
+                    row = nxt
+                    continue
+            if row["status"] in CLOSED:
+                return _outcome(row)
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.setdefault(row["run_id"], []).append(fut)
+            await fut
+            fresh = self._db().run_row(row["run_id"])
+            assert fresh is not None
+            row = fresh
+
+    def _wake_waiters(self, run_id: str) -> None:
+        for fut in self._waiters.pop(run_id, []):
+            if not fut.done():
+                fut.set_result(None)
+
+    async def describe(self, pid_or_id: str) -> RunSummary:
+        return summary_of(self._resolve_run(pid_or_id))
+
+    async def list_runs(
+        self, *, status: str | None = None, workflow_type: str | None = None, query: dict[str, Any] | None = None
+    ) -> list[RunSummary]:
+        return list_runs(self._db(), status=status, workflow_type=workflow_type, query=query)
+
+    def history(self, pid_or_id: str) -> History:
+        row = self._resolve_run(pid_or_id)
+        return load_history(self._db(), row)
+
+    # -- timers ----------------------------------------------------------------------------------
+
+    def _arm(self, fire_ns: int, run_id: str, seq: int) -> None:
+        heapq.heappush(self._timers, (fire_ns, run_id, seq))
+        self._timer_kick.set()
+
+    async def _timer_loop(self) -> None:
+        while True:
+            now = self.clock.now_ns()
+            while self._timers and self._timers[0][0] <= now:
+                _, run_id, seq = heapq.heappop(self._timers)
+                self._pending.setdefault(run_id, []).append(_Pending(m.FireTimer(seq=seq), timer=seq))
+                self._mark_ready(run_id)
+            self._timer_kick.clear()
+            if self.clock.virtual:
+                await self._timer_kick.wait()
+                continue
+            delay = (self._timers[0][0] - now) / 1e9 if self._timers else 3600.0
+            try:
+                await asyncio.wait_for(self._timer_kick.wait(), timeout=max(delay, 0.0005))
+            except TimeoutError:
+                pass
+
+    def arm_wakeup(self, ns: int) -> None:
+        """A retry backoff that a virtual clock must jump to when the engine is idle."""
+        heapq.heappush(self._wakeups, ns)
+
+    async def clock_moved(self) -> None:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._clock_waiters.append(fut)
+        await fut
+
+    def next_wakeup_ns(self) -> int | None:
+        now = self.clock.now_ns()
+        while self._wakeups and self._wakeups[0] <= now:
+            heapq.heappop(self._wakeups)
+        candidates = [t for t in (self._timers[0][0] if self._timers else None,
+                                  self._wakeups[0] if self._wakeups else None) if t is not None]  # fmt: skip
+        return min(candidates) if candidates else None
+
+    def advance_clock(self, ns: int) -> None:
+        """Move a virtual clock to ``ns`` and let timers and backoffs due by then fire."""
+        self.clock.advance_to(ns)
+        waiters, self._clock_waiters = self._clock_waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+        self._timer_kick.set()
+
+    def is_idle(self) -> bool:
+        return not self._ready and not self.activities.busy()
+
+    def _notify_idle(self) -> None:
+        waiters, self._idle_waiters = self._idle_waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    async def wait_idle(self) -> None:
+        """Wait until no run is ready and no activity is running (tests, time skipping)."""
+        while not self.is_idle():
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._idle_waiters.append(fut)
+            self._kick.set()
+            try:
+                await asyncio.wait_for(fut, timeout=0.05)
+            except TimeoutError:
+                pass
+            await asyncio.sleep(0)
+
+    def fire_due_timers(self) -> None:
+        self._timer_kick.set()
+
+    # -- activities ------------------------------------------------------------------------------
+
+    def activity_done(self, task: ActivityTask, result: JSONValue, failure: Failure | None) -> None:
+        """An activity finished for good (success or final failure): feed it to its run."""
+        job = m.ResolveActivity(seq=task.seq, result=result, failure=failure)
+        self._pending.setdefault(task.run_id, []).append(_Pending(job, task=task.seq))
+        self._mark_ready(task.run_id)
+
+    def persist_attempt(self, task: ActivityTask) -> None:
+        store = self._db()
+        with store.transaction() as db:
+            db.execute("UPDATE tasks SET attempt = ?, ready_ns = ? WHERE run_id = ? AND seq = ?",
+                       (task.attempt, task.ready_ns, task.run_id, task.seq))  # fmt: skip
+
+    # -- requests from other processes -----------------------------------------------------------
+
+    async def _request_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_interval)
+            try:
+                requests = self._db().take_requests()
+            except sqlite3.Error:
+                continue
+            for req_id, kind, body in requests:
+                await self._handle_request(kind, body)
+                with self._db().transaction() as db:
+                    db.execute("DELETE FROM requests WHERE id = ?", (req_id,))
+
+    async def _handle_request(self, kind: str, body: dict[str, Any]) -> None:
+        try:
+            if kind == "start":
+                req = StartRequest(**body)
+                await self.start_workflow(req)
+            elif kind == "signal":
+                await self.signal(body["pid"], body["topic"], body.get("payloads", []), body.get("sender", ""))
+            elif kind == "terminate":
+                await self.terminate(body["pid"], body.get("reason", ""))
+            elif kind == "cancel":
+                await self.cancel(body["pid"])
+        except (CallError, DuraluaError) as exc:
+            if self._log is not None:
+                self._log("engine", f"request {kind} failed: {exc}")
+
+
+# -- helpers shared with the CLI (read-only access to a database) --------------------------------
+
+
+def _seed() -> int:
+    return uuid.uuid4().int & ((1 << 62) - 1)
+
+
+def _task_from_row(row: dict[str, Any]) -> ActivityTask:
+    return ActivityTask(
+        row["run_id"], int(row["seq"]), row["activity_type"], row["task_queue"], decode(row["args"]),
+        decode(row["options"]), decode(row["context"]), int(row["attempt"]), int(row["ready_ns"]),
+        int(row["scheduled_ns"]),
+    )  # fmt: skip
+
+
+def _outcome(row: dict[str, Any]) -> tuple[JSONValue, Failure | None]:
+    if row["failure"]:
+        return None, Failure.from_json(decode(row["failure"]))
+    if row["status"] == "terminated":
+        return None, Failure("workflow terminated", CANCELED, False)
+    return (decode(row["result"]) if row["result"] else None), None
+
+
+def summary_of(row: dict[str, Any]) -> RunSummary:
+    info = decode(row["info"])
+    result, failure = _outcome(row) if row["status"] in CLOSED else (None, None)
+    return RunSummary(
+        workflow_id=row["workflow_id"], run_id=row["run_id"], workflow_type=row["workflow_type"],
+        status=row["status"], pid=str(PID(info.get("client_id", ""), info.get("worker_id", ""), row["workflow_id"])),
+        task_queue=row["task_queue"], start_time_ns=int(row["start_ns"]),
+        close_time_ns=int(row["close_ns"]) if row["close_ns"] is not None else None, reason=row["reason"] or "",
+        search=decode(row["search"]), memo=decode(row["memo"]), result=result, failure=failure,
+    )  # fmt: skip
+
+
+def list_runs(
+    store: Store, *, status: str | None = None, workflow_type: str | None = None, query: dict[str, Any] | None = None
+) -> list[RunSummary]:
+    clauses, params = [], []
+    if status:
+        clauses.append("status = ?")
+        params.append(status)
+    if workflow_type:
+        clauses.append("workflow_type = ?")
+        params.append(workflow_type)
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    out = []
+    for row in store.runs(where, tuple(params)):
+        s = summary_of(row)
+        if query and any(s.search.get(k) != v for k, v in query.items()):
+            continue
+        out.append(s)
+    return out
+
+
+def load_history(store: Store, row: dict[str, Any]) -> History:
+    info = m.WorkflowInfo.from_json(decode(row["info"]))
+    return History(info, [ActivationRecord.from_json(r) for r in store.history(row["run_id"])])
+
+
+def start_info_args(row: dict[str, Any]) -> list[JSONValue]:
+    args: list[JSONValue] = decode(row["info"]).get("args", [])
+    return args

@@ -1,0 +1,427 @@
+"""One Lua process: a sandboxed Lua state running one entry under the core scheduler.
+
+:class:`LuaVM` implements the scheduler's ``CoroutineVM`` protocol on top of the process
+driver (``driver.lua``): coroutines are addressed by integer id, channel values stay in
+Lua, and the arguments of external operations are converted to plain Python values by the
+one codec boundary (:mod:`duralua.lua.convert`) before they reach the host.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Protocol
+
+from ..codec import JSONValue
+from ..core.machine import WorkflowMachine, future_value
+from ..core.scheduler import RAISE, RETURN, YIELD, Delivery, Scheduler
+from ..durations import DurationError, parse_ns
+from ..errors import INVALID, EncodeError, Failure, LuaError
+from .context import HostContext
+from .convert import to_lua, to_python
+from .modules import MODULE_INSTALLERS
+from .modules.errors import failure_from_raise, failure_from_return, make_error
+from .modules.payload import make_payload
+from .modules.time import duration_ns_of, make_time
+from .sandbox import LuaSandbox
+
+_DRIVER = resources.files("duralua.lua").joinpath("driver.lua").read_text(encoding="utf-8")
+
+# Modules a workflow may list (spec registry.md §2.2); others make the entry invalid.
+WORKFLOW_MODULES = frozenset(
+    {
+        "base64", "compress", "expr", "hash", "html", "json", "payload", "template", "text",
+        "treesitter", "yaml", "contract", "crypto", "ctx", "funcs", "os", "process", "time",
+        "uuid", "workflow",
+    }
+)  # fmt: skip
+
+
+class _ArgError:
+    """Marks op arguments that could not be encoded; the VM answers the op with an error."""
+
+    def __init__(self, failure: Failure) -> None:
+        self.failure = failure
+
+
+@dataclass
+class EntryCode:
+    """What is needed to load an entry into a Lua state (decoupled from the registry)."""
+
+    entry_id: str
+    source: str
+    chunkname: str
+    method: str | None
+    modules: list[str] = field(default_factory=list)
+    imports: dict[str, EntryCode] = field(default_factory=dict)
+    first_line: int = 1
+
+
+class ProcessOwner(Protocol):
+    """Who the Lua process currently runs for (a function call or a workflow run)."""
+
+    @property
+    def pid(self) -> str: ...
+
+    @property
+    def context(self) -> dict[str, Any]: ...
+
+
+class LuaVM:
+    """A Lua state prepared for one entry, driven by a :class:`Scheduler`."""
+
+    def __init__(
+        self,
+        code: EntryCode,
+        ctx: HostContext,
+        owner: ProcessOwner,
+        *,
+        log: Callable[[str, str], None] | None = None,
+        memory_limit: int | None = None,
+        instruction_budget: int | None = None,
+    ) -> None:
+        kwargs: dict[str, Any] = {}
+        if memory_limit is not None:
+            kwargs["memory_limit"] = memory_limit
+        if instruction_budget is not None:
+            kwargs["instruction_budget"] = instruction_budget
+        self.sb = LuaSandbox(**kwargs)
+        self.code = code
+        self.ctx = ctx
+        self.owner = owner
+        self._log = log
+        self.scheduler: Scheduler | None = None
+        self._ids = itertools.count(2)
+        lua = self.sb.lua
+        self.lua = lua
+        op_token = lua.table()
+        self._op_token = op_token
+        self._drv: Any = lua.execute(_DRIVER, self._callbacks(op_token), self.sb.lua_new_thread)
+        self._resume_fn = lua.eval(
+            """function(D, resume, OP, status, pack, unpack)
+              return function(id, ...)
+                local co = D.threads[id]
+                local r = pack(resume(co, ...))
+                if not r[1] then D.threads[id] = nil return 2, r[2] end
+                if status(co) == "dead" then D.threads[id] = nil return 1, r.n - 1, unpack(r, 2, r.n) end
+                if r[2] ~= OP then return 0, "yield" end
+                return 0, unpack(r, 3, r.n)
+              end
+            end"""
+        )(self._drv, self.sb.lua_resume, op_token, lua.eval("coroutine.status"), lua.eval("table.pack"),
+          lua.eval("table.unpack"))  # fmt: skip
+        self._entry_fn = self._load_entry()
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def _callbacks(self, op_token: Any) -> Any:
+        def spawn_thread() -> int:
+            cid = next(self._ids)
+            assert self.scheduler is not None
+            self.scheduler.add_coroutine(cid)
+            return cid
+
+        def as_array(table: Any, n: int) -> Any:
+            out: list[JSONValue] = []
+            for i in range(1, int(n) + 1):
+                try:
+                    out.append(to_python(table[i], f"args[{i}]"))
+                except EncodeError as exc:
+                    return _ArgError(Failure(str(exc), INVALID, False))
+            return out
+
+        def add_message(prev: Any, topic: str, payloads: Any) -> Any:
+            msgs = list(prev) if isinstance(prev, list) else []
+            msgs.append((topic, payloads))
+            return msgs
+
+        def duration_ns(value: Any) -> Any:
+            ns = duration_ns_of(value)
+            if ns is not None:
+                return ns, None
+            try:
+                return parse_ns(value), None
+            except DurationError as exc:
+                return None, make_error(self.lua, Failure(str(exc), INVALID, False))
+
+        def sched() -> Scheduler:
+            assert self.scheduler is not None
+            return self.scheduler
+
+        return self.lua.table_from(
+            {
+                "op_token": op_token,
+                "spawn_thread": spawn_thread,
+                "new_channel": lambda cap: sched().new_channel(int(cap)),
+                "close_channel": lambda cid: sched().close_channel(int(cid)),
+                "channel_len": lambda cid: sched().channel_size(int(cid)),
+                "subscribe": lambda topic, cid, as_msg: sched().subscribe(str(topic), int(cid), bool(as_msg)),
+                "unsubscribe": lambda topic: sched().unsubscribe(str(topic)),
+                "make_payload": lambda v: make_payload(self.lua, to_python(v)),
+                "make_error": lambda kind, msg: make_error(self.lua, Failure(str(msg), str(kind), False)),
+                "pid": lambda: self.owner.pid,
+                "entry_id": lambda: self.code.entry_id,
+                "as_array": as_array,
+                "add_message": add_message,
+                "set_trap_links": lambda _flag: None,
+                "duration_ns": duration_ns,
+            }
+        )
+
+    def _install_globals(self, env: Any) -> None:
+        lua = self.lua
+        drv = self._drv
+        for name in ("errors", "payload", "os"):
+            env[name] = MODULE_INSTALLERS[name](lua, self.ctx)
+        env["process"] = drv.process
+        env["channel"] = drv.channel
+        coroutine = lua.table_from({k: v for k, v in env["coroutine"].items()})
+        coroutine["spawn"] = drv.co_spawn
+        env["coroutine"] = coroutine
+        env["print"] = self._print_fn()
+
+    def _print_fn(self) -> Any:
+        log = self._log
+
+        def emit(text: str) -> None:
+            if log is not None:
+                log(self.owner.pid, str(text))
+
+        return self.lua.eval(
+            """function(emit, tostring, select, concat)
+              return function(...)
+                local n = select("#", ...)
+                local parts = {}
+                for i = 1, n do parts[i] = tostring((select(i, ...))) end
+                emit(concat(parts, "\\t"))
+              end
+            end"""
+        )(emit, self.lua.eval("tostring"), self.lua.eval("select"), self.lua.eval("table.concat"))
+
+    def _module(self, name: str) -> Any:
+        drv = self._drv
+        if name in ("funcs", "workflow"):
+            return drv[name]
+        if name == "time":
+            mod = MODULE_INSTALLERS["time"](self.lua, self.ctx)
+            for key, value in drv.time.items():
+                mod[key] = value
+            return mod
+        if name in ("process", "channel"):
+            return drv[name]
+        if name == "ctx":
+            return self._ctx_module()
+        installer = MODULE_INSTALLERS.get(name)
+        if installer is None:
+            return None
+        return installer(self.lua, self.ctx)
+
+    def _ctx_module(self) -> Any:
+        def get(key: Any) -> Any:
+            if not isinstance(key, str) or not key:
+                return None, make_error(self.lua, Failure("context key required", INVALID, False))
+            values = self.owner.context
+            if key not in values:
+                return None, make_error(self.lua, Failure(f"context value {key} not found", "NotFound", False))
+            return to_lua(self.lua, values[key]), None
+
+        def all_values() -> Any:
+            return to_lua(self.lua, dict(self.owner.context)), None
+
+        return self.lua.table_from({"get": get, "all": all_values})
+
+    def _load_entry(self) -> Any:
+        return self._load(self.code, {})
+
+    def _load(self, code: EntryCode, loaded: dict[str, Any]) -> Any:
+        env = self.sb.make_globals()
+        self._install_globals(env)
+        modules: dict[str, Any] = {}
+        allowed = set(code.modules) | {"errors"}
+
+        def require(name: Any) -> Any:
+            if not isinstance(name, str):
+                raise LuaError("require expects a module name")
+            if name in modules:
+                return modules[name]
+            if name in code.imports:
+                imp = code.imports[name]
+                if imp.entry_id not in loaded:
+                    loaded[imp.entry_id] = self._load_chunk_value(imp, loaded)
+                modules[name] = loaded[imp.entry_id]
+                return modules[name]
+            if name not in allowed:
+                declared = ", ".join(sorted(allowed | set(code.imports))) or "none"
+                raise LuaError(
+                    f'module "{name}" is not declared by entry {code.entry_id}: add it to the entry\'s '
+                    f"modules: (or imports:) list (declared: {declared})"
+                )
+            if name == "errors":
+                value = env["errors"]
+            else:
+                value = self._module(name)
+                if value is None:
+                    raise LuaError(f'module "{name}" is not available in duralua')
+            modules[name] = value
+            return value
+
+        env["require"] = require
+        fn = self.sb.compile(code.source, code.chunkname, env=env, first_line=code.first_line)
+        value = self.sb.call(fn)
+        if code.method is None and code is not self.code:
+            return value
+        return self._entry_point(code, value)
+
+    def _load_chunk_value(self, code: EntryCode, loaded: dict[str, Any]) -> Any:
+        saved = code.method
+        code = EntryCode(code.entry_id, code.source, code.chunkname, None, code.modules, code.imports,
+                         code.first_line)  # fmt: skip
+        del saved
+        return self._load(code, loaded)
+
+    def _entry_point(self, code: EntryCode, value: Any) -> Any:
+        lua_type = self.lua.eval("type")
+        kind = lua_type(value)
+        if kind == "function":
+            return value
+        if kind == "table":
+            method = code.method or "main"
+            fn = value[method]
+            if lua_type(fn) == "function":
+                return fn
+            raise LuaError(
+                f'method "{method}" not found: the module of {code.entry_id} returns a table without a '
+                f"function named {method}",
+            )
+        raise LuaError(
+            f"{code.entry_id}: the chunk must return a function or a table of functions (got {kind})"
+        )
+
+    # -- CoroutineVM ---------------------------------------------------------------------------
+
+    def start(self, args: list[JSONValue]) -> None:
+        assert self.scheduler is not None
+        self._drv.start_main(self._entry_fn, *[to_lua(self.lua, a) for a in args])
+        self.scheduler.add_coroutine(Scheduler.MAIN)
+
+    def resume(self, coro: int, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        lua = self.lua
+        conv = [to_lua(lua, a) if isinstance(a, (dict, list, Failure)) else a for a in args]
+        while True:
+            out = self._resume_fn(coro, *conv)
+            status = out[0]
+            if status == YIELD:
+                op = out[1]
+                if op in ("recv", "send", "select", "yield"):
+                    return tuple(out)
+                try:
+                    op_args = [self._arg(a, i) for i, a in enumerate(out[2:])]
+                except EncodeError as exc:
+                    conv = [None, make_error(lua, Failure(str(exc), INVALID, False))]
+                    continue
+                bad = next((a for a in op_args if isinstance(a, _ArgError)), None)
+                if bad is not None:
+                    conv = [None, make_error(lua, bad.failure)]
+                    continue
+                return (YIELD, op, *op_args)
+            if status == RETURN:
+                n = out[1]
+                return (RETURN, *out[2 : 2 + n])
+            return (RAISE, out[1])
+
+    def _arg(self, value: Any, index: int) -> Any:
+        if value is None or isinstance(value, (bool, int, float, str, list, _ArgError)):
+            return value
+        return to_python(value, f"option[{index}]")
+
+    def materialize(self, delivery: Delivery, as_message: bool) -> int:
+        lua = self.lua
+        drv = self._drv
+        kind = delivery.kind
+        if kind == "message":
+            return int(
+                drv.make_message(
+                    delivery.topic, delivery.sender, as_message, *[to_lua(lua, p) for p in delivery.payloads]
+                )
+            )
+        if kind == "time":
+            return int(drv.make_value(make_time(lua, int(delivery.data))))
+        if kind == "future":
+            ok, value = future_value(delivery.data)
+            return int(drv.resolve_future(delivery.topic, ok, to_lua(lua, value)))
+        return int(drv.make_value(to_lua(lua, delivery.data)))
+
+    def release(self, handle: int) -> None:
+        self._drv.stash_take(handle)
+
+    def reset(self) -> None:
+        """Forget the previous process's coroutines, channels and subscriptions (pool reuse)."""
+        self._drv.reset()
+        self.scheduler = None
+        self._ids = itertools.count(2)
+
+    # -- results -------------------------------------------------------------------------------
+
+    def result_of(self, values: tuple[Any, ...]) -> tuple[JSONValue, Failure | None]:
+        if len(values) >= 2 and values[1] is not None:
+            failure = failure_from_return(values[1])
+            if failure is not None:
+                return None, failure
+        first = values[0] if values else None
+        return to_python(first, "result"), None
+
+    def failure_of(self, raised: Any) -> Failure:
+        return failure_from_raise(raised)
+
+    def close(self) -> None:
+        self.scheduler = None
+
+
+class LuaWorkflowProgram:
+    """:class:`~duralua.core.machine.WorkflowProgram` backed by a :class:`LuaVM`."""
+
+    def __init__(self, code: EntryCode, *, log: Callable[[str, str], None] | None = None,
+                 memory_limit: int | None = None, instruction_budget: int | None = None) -> None:  # fmt: skip
+        self._code = code
+        self._log = log
+        self._limits = (memory_limit, instruction_budget)
+        self._vm: LuaVM | None = None
+        self._machine: WorkflowMachine | None = None
+
+    @property
+    def vm(self) -> LuaVM:
+        assert self._vm is not None
+        return self._vm
+
+    def bind(self, scheduler: Scheduler, host: WorkflowMachine) -> None:
+        self._machine = host
+
+        def log(pid: str, text: str) -> None:
+            if self._log is not None and not host._replaying:
+                self._log(pid, text)
+
+        self._vm = LuaVM(
+            self._code,
+            host,
+            host,
+            log=log,
+            memory_limit=self._limits[0],
+            instruction_budget=self._limits[1],
+        )
+        self._vm.scheduler = scheduler
+        self._vm.lua.execute("math.randomseed(...)", host.info.seed)
+
+    def start(self, args: list[JSONValue]) -> None:
+        self.vm.start(args)
+
+    def result_of(self, values: tuple[Any, ...]) -> tuple[JSONValue, Failure | None]:
+        return self.vm.result_of(values)
+
+    def failure_of(self, raised: Any) -> Failure:
+        return self.vm.failure_of(raised)
+
+    def close(self) -> None:
+        if self._vm is not None:
+            self._vm.close()
