@@ -1,32 +1,44 @@
-"""duralua: durable Lua workflows for Python (Wippy-compatible; embedded SQLite engine or Temporal)."""
+"""duralua: durable Lua workflows for Python (Wippy-compatible; embedded SQLite engine or Temporal).
+
+The public API is listed in ``__all__``; names are imported on first use so that light
+entry points (``duralua --version``, the deterministic core) stay fast to import.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from .app import App, Workflows
-from .errors import (
-    CallError,
-    ConfigError,
-    DuraluaError,
-    EncodeError,
-    Failure,
-    LuaError,
-    NondeterminismError,
-)
-from .registry import Registry, load_app
+_EXPORTS = {
+    "App": "duralua.app",
+    "Workflows": "duralua.app",
+    "CallError": "duralua.errors",
+    "ConfigError": "duralua.errors",
+    "DuraluaError": "duralua.errors",
+    "EncodeError": "duralua.errors",
+    "Failure": "duralua.errors",
+    "LuaError": "duralua.errors",
+    "NondeterminismError": "duralua.errors",
+    "Registry": "duralua.registry",
+    "load_app": "duralua.registry",
+    "WorkflowEnvironment": "duralua.testing",
+}
 
-__all__ = [
-    "App",
-    "CallError",
-    "ConfigError",
-    "DuraluaError",
-    "EncodeError",
-    "Failure",
-    "LuaError",
-    "NondeterminismError",
-    "Registry",
-    "Workflows",
-    "__version__",
-    "load_app",
-]
+__all__ = [*sorted(_EXPORTS), "__version__"]
+
+if TYPE_CHECKING:
+    from .app import App, Workflows
+    from .errors import CallError, ConfigError, DuraluaError, EncodeError, Failure, LuaError, NondeterminismError
+    from .registry import Registry, load_app
+    from .testing import WorkflowEnvironment
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'duralua' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -544,13 +544,15 @@ class EmbeddedEngine:
         info, options = self.prepare_start(request)
         return self._start_prepared(info, options, request)
 
-    def _start_prepared(self, info: m.WorkflowInfo, options: dict[str, Any], request: StartRequest) -> str:
+    def _start_prepared(
+        self, info: m.WorkflowInfo, options: dict[str, Any], request: StartRequest, batch: _Batch | None = None
+    ) -> str:
         generated = options.pop("generated_id", False)
         policy = options.get("id_conflict_policy")
         if policy is None:
             error_when_started = options.get("execution_error_when_already_started", generated)
             policy = "fail" if error_when_started else "use_existing"
-        batch = _Batch()
+        batch = batch or _Batch()
         messages = [(t, p, request.sender) for t, p in request.messages]
         existing = self._db().latest_run(info.workflow_id)
         if existing is not None and existing["status"] not in CLOSED:
@@ -591,6 +593,11 @@ class EmbeddedEngine:
         return row
 
     async def signal(self, pid: str, topic: str, payloads: list[JSONValue], sender: str = "") -> None:
+        batch = _Batch()
+        self._signal(batch, pid, topic, payloads, sender)
+        self._commit(batch)
+
+    def _signal(self, batch: _Batch, pid: str, topic: str, payloads: list[JSONValue], sender: str) -> None:
         try:
             row = self._resolve_run(pid)
         except WorkflowNotFound as exc:
@@ -601,9 +608,7 @@ class EmbeddedEngine:
             encode(payloads, path="payload", limit=self.payload_limit)
         except EncodeError as exc:
             raise CallError(Failure(str(exc), INVALID, False)) from None
-        batch = _Batch()
         batch.inputs.append((row["run_id"], m.Signal(topic=topic, sender=sender, payloads=list(payloads))))
-        self._commit(batch)
 
     async def terminate(self, pid: str, reason: str = "") -> None:
         row = self._resolve_run_or_call_error(pid)
@@ -776,24 +781,36 @@ class EmbeddedEngine:
             except sqlite3.Error:
                 continue
             for req_id, kind, body in requests:
-                await self._handle_request(kind, body)
-                with self._db().transaction() as db:
-                    db.execute("DELETE FROM requests WHERE id = ?", (req_id,))
+                self._handle_request(req_id, kind, body)
 
-    async def _handle_request(self, kind: str, body: dict[str, Any]) -> None:
+    def _handle_request(self, req_id: int, kind: str, body: dict[str, Any]) -> None:
+        """Apply a request from another process; it is deleted in the same transaction, so a
+        crash never applies it twice or loses it."""
+        batch = _Batch()
+        batch.sql("DELETE FROM requests WHERE id = ?", req_id)
         try:
             if kind == "start":
                 req = StartRequest(**body)
-                await self.start_workflow(req)
-            elif kind == "signal":
-                await self.signal(body["pid"], body["topic"], body.get("payloads", []), body.get("sender", ""))
+                req.messages = [(str(t), list(p)) for t, p in req.messages]
+                info, options = self.prepare_start(req)
+                self._start_prepared(info, options, req, batch)
+                return
+            if kind == "signal":
+                self._signal(batch, body["pid"], body["topic"], body.get("payloads", []), body.get("sender", ""))
             elif kind == "terminate":
-                await self.terminate(body["pid"], body.get("reason", ""))
+                row = self._resolve_run_or_call_error(body["pid"])
+                if row["status"] not in CLOSED:
+                    self._terminate_row(row, body.get("reason", ""), batch)
             elif kind == "cancel":
-                await self.cancel(body["pid"])
+                row = self._resolve_run_or_call_error(body["pid"])
+                if row["status"] not in CLOSED:
+                    batch.inputs.append((row["run_id"], m.CancelRequested()))
         except (CallError, DuraluaError) as exc:
             if self._log is not None:
                 self._log("engine", f"request {kind} failed: {exc}")
+            batch = _Batch()
+            batch.sql("DELETE FROM requests WHERE id = ?", req_id)
+        self._commit(batch)
 
 
 # -- helpers shared with the CLI (read-only access to a database) --------------------------------

@@ -1,0 +1,118 @@
+"""Conformance harness: the same Lua workflows against every engine.
+
+Engines: ``embedded`` (live-state cache), ``replay`` (embedded engine that evicts the Lua
+state after every activation, so every step replays the whole history) and ``temporal``
+(a real dev server; added by the Temporal backend). Choose with ``--engine``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Coroutine
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import pytest
+
+from duralua import App
+from duralua.codec import JSONValue
+from duralua.errors import Failure
+from duralua.testing import WorkflowEnvironment
+
+APP_DIR = Path(__file__).parent / "app"
+T = TypeVar("T")
+
+
+class Harness(Protocol):
+    name: str
+
+    async def start(self, workflow: str, *args: JSONValue, workflow_id: str | None = None) -> str: ...
+    async def signal(self, pid: str, topic: str, payload: JSONValue) -> None: ...
+    async def outcome(self, pid: str) -> tuple[JSONValue, Failure | None]: ...
+    async def call(self, function: str, *args: JSONValue) -> JSONValue: ...
+    async def cancel(self, pid: str) -> None: ...
+
+
+class EmbeddedHarness:
+    def __init__(self, name: str, env: WorkflowEnvironment) -> None:
+        self.name = name
+        self.env = env
+
+    async def start(self, workflow: str, *args: JSONValue, workflow_id: str | None = None) -> str:
+        return await self.env.start(workflow, "conf:worker", *args, workflow_id=workflow_id)
+
+    async def signal(self, pid: str, topic: str, payload: JSONValue) -> None:
+        await self.env.signal(pid, topic, payload)
+
+    async def outcome(self, pid: str) -> tuple[JSONValue, Failure | None]:
+        return await self.env.outcome(pid)
+
+    async def call(self, function: str, *args: JSONValue) -> JSONValue:
+        return await self.env.app.acall(function, *args)
+
+    async def cancel(self, pid: str) -> None:
+        await self.env.engine.cancel(pid)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--engine", default="all", help="embedded | replay | temporal | all")
+
+
+def engines(config: pytest.Config) -> list[str]:
+    choice = config.getoption("--engine")
+    if choice == "all":
+        return ["embedded", "replay", "temporal"]
+    return [str(choice)]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "harness_factory" in metafunc.fixturenames:
+        metafunc.parametrize("harness_factory", engines(metafunc.config), indirect=True)
+
+
+HarnessFactory = Callable[[], "contextlib_AsyncCM"]
+
+
+@pytest.fixture
+def harness_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    name = request.param
+    if name == "temporal":
+        from tests.temporal.harness import temporal_harness
+
+        return lambda: temporal_harness(request, APP_DIR)
+
+    def make() -> Any:
+        return _embedded(name, tmp_path)
+
+    return make
+
+
+class _embedded:
+    def __init__(self, name: str, tmp_path: Path) -> None:
+        self.name = name
+        self.tmp_path = tmp_path
+
+    async def __aenter__(self) -> EmbeddedHarness:
+        app = App(APP_DIR, log=None)
+        self.env = WorkflowEnvironment(app, db=self.tmp_path / f"{self.name}.db",
+                                       cache_size=0 if self.name == "replay" else 1000)
+        await self.env.__aenter__()
+        return EmbeddedHarness(self.name, self.env)
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.env.__aexit__()
+
+
+contextlib_AsyncCM = Any
+
+
+def run(factory: Any, body: Callable[[Harness], Coroutine[Any, Any, T]]) -> T:
+    async def main() -> T:
+        async with factory() as h:
+            return await asyncio.wait_for(body(h), 120)
+
+    return asyncio.run(main())
+
+
+async def gen() -> AsyncIterator[None]:  # pragma: no cover - keeps AsyncIterator import used
+    yield None
