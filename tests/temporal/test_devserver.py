@@ -6,8 +6,10 @@ import asyncio
 import json
 import os
 import socket
+import subprocess
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -27,11 +29,18 @@ def pid_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return True
+    if sys.platform != "linux":
+        return True
+    try:  # an orphan that died stays a zombie until init reaps it: that is dead enough
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 def port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # As a new listener (Go's) would: connections the dead server left in TIME_WAIT don't count.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -45,10 +54,10 @@ def assert_gone(pid: int, port: int) -> None:
     assert not devserver._LIVE
 
 
-def wait_for(predicate: object, what: str, timeout: float = 10.0) -> None:
+def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if callable(predicate) and predicate():
+        if predicate():
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
@@ -65,7 +74,7 @@ async def inspect_and_start_workflow(server: DevServer) -> str:
     attrs = await client.operator_service.list_search_attributes(
         ListSearchAttributesRequest(namespace="default")
     )
-    assert "DuralauOrderId" in attrs.custom_attributes
+    assert "DuraluaOrderId" in attrs.custom_attributes
     # No worker polls this queue: the run stays open, which is all we need.
     handle = await client.start_workflow(
         "duralua-devserver-probe", "hi", id="probe-1", task_queue="no-worker"
@@ -85,7 +94,7 @@ async def signal_names(server: DevServer, workflow_id: str) -> list[str]:
 
 def test_start_use_stop_and_restart_with_the_same_database(tmp_path: Path) -> None:
     db = tmp_path / "state" / "temporal.db"
-    server = DevServer(db_file=db, search_attributes={"DuralauOrderId": "Keyword"})
+    server = DevServer(db_file=db, search_attributes={"DuraluaOrderId": "Keyword"})
     assert server.cli_path == find_cli()
     assert Path(server.cli_path).name == "temporal"
 
@@ -102,7 +111,8 @@ def test_start_use_stop_and_restart_with_the_same_database(tmp_path: Path) -> No
         workflow_id = asyncio.run(inspect_and_start_workflow(server))
 
         def listed() -> bool:
-            out = server.cli("workflow", "list", "--output", "json").stdout
+            cmd = [server.cli_path, "workflow", "list", "--address", server.address, "--output", "json"]
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=30).stdout
             return any(
                 row.get("execution", {}).get("workflowId") == workflow_id for row in json.loads(out or "[]")
             )
@@ -117,13 +127,14 @@ def test_start_use_stop_and_restart_with_the_same_database(tmp_path: Path) -> No
     assert_gone(pid, port)
     server.stop()  # idempotent
 
-    # The SQLite file keeps the workflow across a restart (on a new port).
-    with server:
-        assert server.running
+    # The SQLite file keeps the workflow across a restart (on a new port) and a crash.
+    for _ in range(2):
+        server.start()
         assert asyncio.run(signal_names(server, workflow_id)) == ["ping"]
         pid, port = server.pid, server.port
         assert pid is not None and port is not None
-    assert_gone(pid, port)
+        server.kill()
+        assert_gone(pid, port)
 
 
 def test_start_from_inside_an_event_loop_and_async_context() -> None:
@@ -150,6 +161,37 @@ def test_start_from_inside_an_event_loop_and_async_context() -> None:
         assert_gone(pid, port)
 
     asyncio.run(main())
+
+
+CHILD = """
+import sys
+from duralua.temporal.devserver import DevServer
+server = DevServer().start()
+print(server.pid, server.port, flush=True)
+sys.stdin.readline()  # exit (without stopping the server) when the test says so
+"""
+
+
+@pytest.mark.parametrize("how", ["exit", "sigkill"])
+def test_no_server_outlives_its_python_process(how: str) -> None:
+    """atexit stops servers on a normal exit; PR_SET_PDEATHSIG kills them when Python is killed."""
+    cmd = [sys.executable, "-c", CHILD]
+    with subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as child:
+        try:
+            assert child.stdin is not None and child.stdout is not None
+            pid, port = map(int, child.stdout.readline().split())
+            assert pid_alive(pid)
+            if how == "sigkill":
+                child.kill()
+            else:
+                child.stdin.write("\n")
+                child.stdin.flush()
+            child.wait(timeout=30)
+            wait_for(lambda: not pid_alive(pid) and port_free(port), "the dev server to exit")
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
 
 
 @pytest.fixture

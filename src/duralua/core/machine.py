@@ -80,13 +80,21 @@ class WorkflowMachine:
         activity_defaults: Callable[[str], dict[str, Any]] | None = None,
         recorded_versions: dict[str, int] | None = None,
         payload_limit: int | None = None,
+        version_source: Callable[[str, int, int], int] | None = None,
+        check_search: Callable[[dict[str, Any]], Failure | None] | None = None,
     ) -> None:
+        """``version_source`` lets an engine that records versions itself (Temporal's
+        ``patched``) decide ``workflow.version``; no RecordMarker is emitted then.
+        ``check_search`` vets search attributes against the server's schema before an
+        upsert, so Lua gets a catchable error instead of a stuck workflow."""
         self.info = info
         self.program = program
         self._activity_defaults = activity_defaults or (lambda _target: {})
         self._recorded_versions = dict(recorded_versions or {})
         self._payload_limit = payload_limit
         self._versions: dict[str, int] = {}
+        self._version_source = version_source
+        self._check_search = check_search
         self._pending: dict[int, _Pending] = {}
         self._seq = 0
         self._commands: list[m.Command] = []
@@ -441,6 +449,8 @@ class WorkflowMachine:
             return (None, invalid("min version must not be greater than max version"))
         if change_id in self._versions:
             version = self._versions[change_id]
+        elif self._version_source is not None:
+            version = self._version_source(change_id, lo, hi)
         elif change_id in self._recorded_versions:
             version = self._recorded_versions[change_id]
             self._emit(m.RecordMarker(self._next(), name="version", value={"id": change_id, "version": version}))
@@ -470,6 +480,10 @@ class WorkflowMachine:
             for key, value in search.items():
                 if _search_type(value) is None:
                     return (None, invalid(f"search attribute {key}: unsupported value type"))
+            if self._check_search is not None:
+                problem = self._check_search(search)
+                if problem is not None:
+                    return (None, problem)
         self._emit(m.UpsertAttributes(self._next(), search=search, memo=memo))
         return (True, None)
 

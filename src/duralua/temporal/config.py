@@ -5,14 +5,12 @@ raises :class:`~duralua.errors.ConfigError` located at the entry and naming the 
 the Python SDK cannot honour are not errors: they come back as human-readable notes (see
 :func:`client_notes` and :func:`worker_kwargs`) for the caller to log once at start-up.
 
-Durations in entry data are Go duration strings (``"10s"``, ``"1m30s"``); numbers are rejected
-because Go would read them as nanoseconds. Retry tables (which come from Lua option tables)
-accept Go strings or numbers of milliseconds.
+Durations are Go duration strings (``"10s"``, ``"1m30s"``) or numbers of milliseconds, as in
+the registry checker (``registry.kinds``) and Lua option tables.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -22,8 +20,9 @@ from temporalio.client import KeepAliveConfig, TLSConfig
 from temporalio.common import RetryPolicy, VersioningBehavior, WorkerDeploymentVersion
 from temporalio.worker import PollerBehaviorSimpleMaximum, WorkerDeploymentConfig
 
-from ..durations import DurationError, parse_go, parse_option
+from ..durations import DurationError, parse_option
 from ..errors import ConfigError, Location
+from ..registry.env import resolve_env
 
 __all__ = [
     "client_connect_kwargs",
@@ -35,9 +34,6 @@ __all__ = [
     "tq_prefix",
     "worker_kwargs",
 ]
-
-_NS_PER_MS = 1_000_000
-_ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?:\|([^}]*))?\}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -64,7 +60,7 @@ class _Reader:
         return self.prefix + key
 
     def has(self, key: str) -> bool:
-        return self.data.get(key) is not None
+        return self.data.get(key) not in (None, "")
 
     def sub(self, key: str) -> _Reader:
         return _Reader(self.entry_id, self.data.get(key), self.name(key) + ".")
@@ -108,18 +104,14 @@ class _Reader:
         return float(value)
 
     def duration(self, key: str, default: str | None = None) -> timedelta | None:
-        """A Go duration string, ``>= 0``."""
+        """A Go duration string or a number of milliseconds, ``>= 0``."""
         value = self.data.get(key)
         if value is None:
             value = default
         if value is None:
             return None
-        if not isinstance(value, str):
-            raise self.error(
-                f'{self.name(key)} must be a duration string like "10s" or "1m30s", not {_type(value)}'
-            )
         try:
-            ns = parse_go(value)
+            ns = parse_option(value)
         except DurationError as exc:
             raise self.error(f"{self.name(key)}: {exc}") from None
         if ns < 0:
@@ -140,21 +132,13 @@ def _type(value: object) -> str:
 
 
 def _resolve_env(value: str, env: Mapping[str, str], field: str, entry_id: str | None) -> str:
-    """Replace ``${env:NAME}`` / ``${env:NAME|default}`` placeholders from ``env``."""
-
-    def sub(m: re.Match[str]) -> str:
-        name, default = m.group(1), m.group(2)
-        if name in env:
-            return env[name]
-        if default is not None:
-            return default
+    """Resolve ``${env:NAME}`` / ``${env:NAME|default}`` from ``env``; errors name the field."""
+    try:
+        return resolve_env(value, env)
+    except ConfigError as exc:
         raise ConfigError(
-            f"{field}: environment variable {name} is not set (use ${{env:{name}|default}} "
-            "to give a default)",
-            location=Location(entry=entry_id),
-        )
-
-    return _ENV_REF.sub(sub, value)
+            f"{field}: {exc.message}", location=Location(entry=entry_id), hint=exc.hint
+        ) from None
 
 
 def _read_file(path: str, field: str, entry_id: str) -> bytes:
@@ -311,6 +295,12 @@ def client_notes(entry_id: str, data: Mapping[str, Any]) -> list[str]:
             "tls.insecure_skip_verify is ignored: the Python SDK always verifies the server "
             "certificate (give tls.ca_file with the server's CA instead)"
         )
+    for key in ("cert_file", "key_file"):
+        if tls.has(key):
+            notes.append(
+                f"tls.{key} is ignored: give the client certificate with auth.type: mtls "
+                "(auth.cert_file / auth.key_file)"
+            )
     tls_on = enabled is True or auth_type == "mtls" or (enabled is None and auth_type == "api_key")
     if not tls_on:
         for key in ("ca_file", "server_name"):

@@ -1,0 +1,30 @@
+"""Pure (non-blocking) Lua modules and globals, by Wippy module name.
+
+Each installer has the signature ``install(lua, ctx) -> table`` and returns a fresh module
+table for one Lua state (classes and Lua chunks are built once per state and cached). Later
+layers add funcs/process/channel/workflow/ctx and the blocking parts of ``time``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..context import HostContext
+from . import base64, crypto, errors, hash, json, os, payload, time, uuid
+
+Installer = Callable[[Any, HostContext], Any]
+
+MODULE_INSTALLERS: dict[str, Installer] = {
+    "errors": errors.install,
+    "json": json.install,
+    "payload": payload.install,
+    "time": time.install,
+    "os": os.install,
+    "uuid": uuid.install,
+    "base64": base64.install,
+    "hash": hash.install,
+    "crypto": crypto.install,
+}
+
+__all__ = ["MODULE_INSTALLERS", "Installer"]

@@ -1,0 +1,97 @@
+"""Helpers shared by the module installers (not a Lua module itself)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import resources
+from typing import Any
+
+import lupa.lua54 as lupa54
+
+from ...errors import Failure
+from ..convert import LuaState, make_error_object
+
+
+class ArgError(Exception):
+    """A programming error in a call from Lua (wrong argument type...): raised as a Lua error
+    (a plain string) at the caller, never returned as ``nil, err``."""
+
+
+def lua_source(name: str) -> str:
+    return resources.files("duralua.lua.modules").joinpath(name).read_text(encoding="utf-8")
+
+
+def type_name(value: Any) -> str:
+    """The Lua type name of a value as Python sees it."""
+    if value is None:
+        return "nil"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    kind = lupa54.lua_type(value)
+    return str(kind) if kind else type(value).__name__
+
+
+def pyfn(st: LuaState, fn: Callable[..., Any], *bytes_args: int) -> Any:
+    """A Lua function calling ``fn``; :class:`ArgError` becomes a Lua error at the caller.
+    String arguments at the 1-based positions ``bytes_args`` arrive hex-encoded."""
+    raise_token = st.core.RAISE
+
+    def call(*args: Any) -> Any:
+        try:
+            return fn(*args)
+        except ArgError as exc:
+            return raise_token, str(exc)
+
+    return st.core.pyfn(call, *bytes_args)
+
+
+def error_value(st: LuaState, kind: str, message: str, retryable: bool | None = False) -> Any:
+    return make_error_object(st, Failure(message, kind, retryable))
+
+
+def fail(st: LuaState, kind: str, message: str, retryable: bool | None = False) -> tuple[None, Any]:
+    """The ``nil, err`` pair."""
+    return None, error_value(st, kind, message, retryable)
+
+
+def from_hex(value: Any, what: str) -> bytes:
+    """A raw-byte argument (hex-encoded by :func:`pyfn`)."""
+    if isinstance(value, str):
+        return bytes.fromhex(value)
+    raise ArgError(f"{what}: string expected, got {type_name(value)}")
+
+
+def opt_bytes(value: Any, what: str) -> bytes | None:
+    return None if value is None else from_hex(value, what)
+
+
+def check_str(value: Any, what: str) -> str:
+    if isinstance(value, str):
+        return value
+    raise ArgError(f"{what}: string expected, got {type_name(value)}")
+
+
+def check_int(value: Any, what: str) -> int:
+    if isinstance(value, bool):
+        raise ArgError(f"{what}: number expected, got boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, float):
+        raise ArgError(f"{what}: number has no integer representation")
+    raise ArgError(f"{what}: number expected, got {type_name(value)}")
+
+
+def module_table(st: LuaState, entries: dict[str, Any]) -> Any:
+    return st.lua.table_from(entries)
+
+
+def new_module(st: LuaState, key: str, build: Callable[[], dict[str, Any]]) -> Any:
+    """A fresh module table (user code may add fields) from a per-runtime cached template."""
+    template = st.cached(key, lambda: module_table(st, build()))
+    return st.core.copy(template)

@@ -1,0 +1,119 @@
+"""The ``crypto`` module (spec lua-modules.md §11), without third-party dependencies.
+
+* ``crypto.random.bytes(n)`` (binary string), ``crypto.random.string(n, charset?)``,
+  ``crypto.random.uuid()``: go through ``ctx.side_effect`` (recorded in workflows). ``n`` must be
+  in [1, 1 MiB] (else ``nil, err`` ``Invalid``). Byte results are recorded base64-encoded.
+* ``crypto.hmac.sha256(key, data)`` / ``sha512`` -> hex string, err (empty key -> ``Invalid``).
+* ``crypto.pbkdf2(password, salt, iterations, key_len, hash?)`` -> raw bytes, err
+  (``hash`` = ``"sha256"`` (default) or ``"sha512"``).
+* ``crypto.constant_time_compare(a, b)`` -> boolean.
+* ``crypto.encrypt.aes/chacha20`` and ``crypto.decrypt.aes/chacha20`` exist but answer
+  ``nil, err`` (``Internal``, "not supported"): the standard library has no AEAD ciphers and
+  duralua does not depend on ``cryptography``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import uuid
+from typing import Any
+
+from ...errors import INTERNAL, INVALID
+from ..context import HostContext
+from ..convert import state_of
+from ._support import check_int, fail, from_hex, opt_bytes, pyfn
+
+MAX_RANDOM = 1024 * 1024
+DEFAULT_CHARSET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def install(lua: Any, ctx: HostContext) -> Any:
+    st = state_of(lua)
+
+    def _size(n: Any, what: str) -> int | None:
+        size = check_int(n, f"{what}: argument #1")
+        return size if 1 <= size <= MAX_RANDOM else None
+
+    def random_bytes(n: Any = None, *_: Any) -> Any:
+        size = _size(n, "crypto.random.bytes")
+        if size is None:
+            return fail(st, INVALID, f"crypto.random.bytes: length must be between 1 and {MAX_RANDOM}")
+        value = ctx.side_effect(
+            "crypto.random.bytes", lambda: base64.b64encode(secrets.token_bytes(size)).decode("ascii")
+        )
+        return base64.b64decode(str(value)), None
+
+    def random_string(n: Any = None, charset: Any = None, *_: Any) -> Any:
+        size = _size(n, "crypto.random.string")
+        if size is None:
+            return fail(st, INVALID, f"crypto.random.string: length must be between 1 and {MAX_RANDOM}")
+        chars = opt_bytes(charset, "crypto.random.string: argument #2") or DEFAULT_CHARSET
+
+        def produce() -> str:
+            rnd = secrets.token_bytes(size)
+            out = bytes(chars[b % len(chars)] for b in rnd)
+            return base64.b64encode(out).decode("ascii")
+
+        return base64.b64decode(str(ctx.side_effect("crypto.random.string", produce))), None
+
+    def random_uuid(*_: Any) -> Any:
+        return str(ctx.side_effect("crypto.random.uuid", lambda: str(uuid.uuid4()))), None
+
+    def hmac_fn(name: str) -> Any:
+        def mac(key: Any = None, data: Any = None, *_: Any) -> Any:
+            k = from_hex(key, f"crypto.hmac.{name}: argument #1")
+            d = from_hex(data, f"crypto.hmac.{name}: argument #2")
+            if not k:
+                return fail(st, INVALID, f"crypto.hmac.{name}: key must not be empty")
+            return hmac.new(k, d, name).hexdigest(), None
+
+        return pyfn(st, mac, 1, 2)
+
+    def pbkdf2(
+        password: Any = None, salt: Any = None, iterations: Any = None, key_len: Any = None,
+        hash_name: Any = None, *_: Any,
+    ) -> Any:  # fmt: skip
+        pw = from_hex(password, "crypto.pbkdf2: argument #1")
+        sa = from_hex(salt, "crypto.pbkdf2: argument #2")
+        it = check_int(iterations, "crypto.pbkdf2: argument #3")
+        kl = check_int(key_len, "crypto.pbkdf2: argument #4")
+        algo = "sha256" if hash_name is None else hash_name
+        if algo not in ("sha256", "sha512"):
+            return fail(st, INVALID, f"crypto.pbkdf2: unsupported hash {algo!r} (use sha256 or sha512)")
+        if it < 1 or kl < 1 or kl > MAX_RANDOM:
+            return fail(st, INVALID, "crypto.pbkdf2: iterations and key length must be positive")
+        return hashlib.pbkdf2_hmac(algo, pw, sa, it, kl), None
+
+    def compare(a: Any = None, b: Any = None, *_: Any) -> Any:
+        x = from_hex(a, "crypto.constant_time_compare: argument #1")
+        y = from_hex(b, "crypto.constant_time_compare: argument #2")
+        return hmac.compare_digest(x, y)
+
+    def unsupported(name: str) -> Any:
+        def call(*_: Any) -> Any:
+            return fail(
+                st, INTERNAL, f"crypto.{name} is not supported by duralua (no cipher library available)"
+            )
+
+        return pyfn(st, call)
+
+    t = st.lua.table_from
+    return t(
+        {
+            "random": t(
+                {
+                    "bytes": pyfn(st, random_bytes),
+                    "string": pyfn(st, random_string, 2),
+                    "uuid": pyfn(st, random_uuid),
+                }
+            ),
+            "hmac": t({"sha256": hmac_fn("sha256"), "sha512": hmac_fn("sha512")}),
+            "pbkdf2": pyfn(st, pbkdf2, 1, 2),
+            "constant_time_compare": pyfn(st, compare, 1, 2),
+            "encrypt": t({"aes": unsupported("encrypt.aes"), "chacha20": unsupported("encrypt.chacha20")}),
+            "decrypt": t({"aes": unsupported("decrypt.aes"), "chacha20": unsupported("decrypt.chacha20")}),
+        }
+    )

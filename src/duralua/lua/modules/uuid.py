@@ -1,0 +1,158 @@
+"""The ``uuid`` module (spec lua-modules.md §10).
+
+``uuid.v1()``, ``uuid.v4()``, ``uuid.v7()`` go through ``ctx.side_effect("uuid.v1"|"uuid.v4"|
+"uuid.v7")`` so workflows record them. Pure: ``uuid.v3(ns, name)``, ``uuid.v5(ns, name)``,
+``uuid.validate(x)`` (standard, ``{braced}``, ``urn:uuid:`` and 32-hex forms, like Go's
+``uuid.Validate``), ``uuid.version(id)`` -> integer, ``uuid.variant(id)`` -> ``"RFC4122"`` |
+``"Reserved"`` | ``"Microsoft"`` | ``"Future"``, ``uuid.parse(id)`` -> table
+``{uuid=, version=, variant=, timestamp=?}`` (``timestamp``: Unix milliseconds, v1/v6/v7 only),
+``uuid.format(id, "standard"|"simple"|"urn")``. Output is lowercase canonical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+import uuid as _uuid
+from typing import Any
+
+from ...errors import INVALID
+from ..context import HostContext
+from ..convert import state_of
+from ._support import fail, from_hex, pyfn
+
+_FORMS = re.compile(
+    r"^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|\{[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}"
+    r"|urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|[0-9a-fA-F]{32})$"
+)
+_GREGORIAN_OFFSET_100NS = 0x01B21DD213814000  # 1582-10-15 -> 1970-01-01 in 100 ns units
+
+
+def parse_uuid(text: Any) -> _uuid.UUID | None:
+    if not isinstance(text, str) or not _FORMS.match(text):
+        return None
+    return _uuid.UUID(text.lower().removeprefix("urn:uuid:").strip("{}"))
+
+
+def uuid7(unix_ms: int | None = None) -> _uuid.UUID:
+    ms = time.time_ns() // 1_000_000 if unix_ms is None else unix_ms
+    rand = secrets.randbits(74)
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= (rand >> 62) << 64  # 12 bits rand_a
+    value |= 0b10 << 62
+    value |= rand & ((1 << 62) - 1)
+    return _uuid.UUID(int=value)
+
+
+def variant_name(u: _uuid.UUID) -> str:
+    v = u.variant
+    if v == _uuid.RFC_4122:
+        return "RFC4122"
+    if v == _uuid.RESERVED_NCS:
+        return "Reserved"
+    if v == _uuid.RESERVED_MICROSOFT:
+        return "Microsoft"
+    return "Future"
+
+
+def _timestamp_ms(u: _uuid.UUID) -> int | None:
+    if u.version == 7:
+        return u.int >> 80
+    if u.version == 1:
+        return (u.time - _GREGORIAN_OFFSET_100NS) // 10_000
+    if u.version == 6:
+        t = ((u.int >> 80) << 12) | ((u.int >> 64) & 0x0FFF)
+        return (t - _GREGORIAN_OFFSET_100NS) // 10_000
+    return None
+
+
+def install(lua: Any, ctx: HostContext) -> Any:
+    st = state_of(lua)
+
+    def generated(kind: str, make: Any) -> Any:
+        def call(*_: Any) -> Any:
+            return str(ctx.side_effect(f"uuid.{kind}", lambda: str(make()))), None
+
+        return pyfn(st, call)
+
+    def name_based(kind: str) -> Any:
+        def call(ns: Any = None, name: Any = None, *_: Any) -> Any:
+            if not isinstance(ns, str) or not isinstance(name, str):
+                return fail(st, INVALID, f"uuid.{kind}: namespace and name must be strings")
+            space = parse_uuid(ns)
+            if space is None:
+                return fail(st, INVALID, f"uuid.{kind}: invalid namespace UUID {ns!r}")
+            u = _name_uuid(space, from_hex(name, "name"), 3 if kind == "v3" else 5)
+            return str(u), None
+
+        return pyfn(st, call, 2)
+
+    def validate(value: Any = None, *_: Any) -> Any:
+        return parse_uuid(value) is not None, None
+
+    def _parsed(value: Any, fn: str) -> Any:
+        u = parse_uuid(value)
+        if u is None:
+            return None, fail(st, INVALID, f"uuid.{fn}: invalid UUID {value!r}")[1]
+        return u, None
+
+    def version(value: Any = None, *_: Any) -> Any:
+        u, err = _parsed(value, "version")
+        if err is not None:
+            return None, err
+        return (u.int >> 76) & 0xF, None
+
+    def variant(value: Any = None, *_: Any) -> Any:
+        u, err = _parsed(value, "variant")
+        if err is not None:
+            return None, err
+        return variant_name(u), None
+
+    def parse(value: Any = None, *_: Any) -> Any:
+        u, err = _parsed(value, "parse")
+        if err is not None:
+            return None, err
+        info: dict[str, Any] = {"uuid": str(u), "version": (u.int >> 76) & 0xF, "variant": variant_name(u)}
+        ts = _timestamp_ms(u)
+        if ts is not None:
+            info["timestamp"] = ts
+        return st.lua.table_from(info), None
+
+    def format_(value: Any = None, style: Any = None, *_: Any) -> Any:
+        u, err = _parsed(value, "format")
+        if err is not None:
+            return None, err
+        form = "standard" if style is None else style
+        if form == "standard":
+            return str(u), None
+        if form == "simple":
+            return u.hex, None
+        if form == "urn":
+            return u.urn, None
+        return fail(st, INVALID, f"uuid.format: unknown format {form!r} (standard, simple or urn)")
+
+    return st.lua.table_from(
+        {
+            "v1": generated("v1", _uuid.uuid1),
+            "v4": generated("v4", _uuid.uuid4),
+            "v7": generated("v7", uuid7),
+            "v3": name_based("v3"),
+            "v5": name_based("v5"),
+            "validate": pyfn(st, validate),
+            "version": pyfn(st, version),
+            "variant": pyfn(st, variant),
+            "parse": pyfn(st, parse),
+            "format": pyfn(st, format_),
+        }
+    )
+
+
+def _name_uuid(space: _uuid.UUID, name: bytes, ver: int) -> _uuid.UUID:
+    """uuid3/uuid5 from raw bytes (the stdlib versions take ``str`` only)."""
+    h = hashlib.md5(space.bytes + name).digest() if ver == 3 else hashlib.sha1(space.bytes + name).digest()
+    return _uuid.UUID(bytes=h[:16], version=ver)

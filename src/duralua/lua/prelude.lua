@@ -1,0 +1,626 @@
+-- Sandbox prelude: runs once per LuaSandbox, in the runtime's real (privileged) globals.
+--
+-- It receives the sandbox configuration and returns a table of privileged helpers that only
+-- Python holds. User code gets environments built by `make_env`, which see nothing of this
+-- file but the safe functions it exports. Nothing here is reachable from a user environment:
+-- the real `load`, `debug`, `os`, `io`, `package` and lupa's `python` stay in the real globals.
+local budget, WINDOW, FIRST = ...   -- budget: integer or false (no instruction budget)
+
+local rawget, rawset, rawequal, rnext = rawget, rawset, rawequal, next
+local rtype, select, error, tostring = type, select, error, tostring
+local rsetmetatable = setmetatable
+local dgetmetatable, sethook, getinfo, traceback = debug.getmetatable, debug.sethook, debug.getinfo, debug.traceback
+local load, rpcall, rxpcall, collect = load, pcall, xpcall, collectgarbage
+local co_create, co_resume, co_status, co_close, co_running = coroutine.create, coroutine.resume,
+  coroutine.status, coroutine.close, coroutine.running
+local sort, concat = table.sort, table.concat
+local mtype = math.type
+local utf8len, gsub, format, byte = utf8.len, string.gsub, string.format, string.byte
+local MAIN = co_running()
+
+-------------------------------------------------------------------------------------------
+-- string library: no dump, and the string metatable is neither readable nor writable
+-------------------------------------------------------------------------------------------
+string.dump = nil
+local string_mt = dgetmetatable("")
+string_mt.__metatable = false
+
+-------------------------------------------------------------------------------------------
+-- instruction budget
+--
+-- All instructions run during one top-level step (Python's `resume`/`call`, or `lua_resume`)
+-- count against one budget, whatever coroutine runs them. Each resumed coroutine gets a
+-- count hook; every hook window is charged in advance (a short FIRST window when a
+-- coroutine is resumed, WINDOW-sized ones after that), so `used` never under-counts and the
+-- failure point is deterministic. Once exceeded, the failure is sticky: the hook fires on
+-- every instruction of the offending thread and every protected call re-raises the sentinel.
+-------------------------------------------------------------------------------------------
+local BUDGET = rsetmetatable({}, {
+  __name = "budget", __metatable = false,
+  __tostring = function() return "instruction budget exceeded" end,
+})
+local MEMMSG = "not enough memory"
+local used, depth = 0, 0
+local fatal = nil            -- nil, BUDGET or MEMMSG while a fatal error unwinds
+local where_src, where_line = nil, nil
+
+local PRELUDE = "=prelude"
+
+-- Source and line of the innermost user (non-C, non-prelude) frame from `level` up.
+local function user_frame(level)
+  local src, line
+  while true do
+    local info = getinfo(level + 1, "Sl")
+    if info == nil then return src, line end
+    if info.what ~= "C" then
+      if info.source ~= PRELUDE then return info.source, info.currentline end
+      if src == nil then src, line = info.source, info.currentline end
+    end
+    level = level + 1
+  end
+end
+
+local hook
+hook = function()
+  if fatal == nil then
+    used = used + WINDOW
+    if used <= budget then
+      sethook(hook, "", WINDOW)
+      return
+    end
+    fatal = BUDGET
+    where_src, where_line = user_frame(2)
+  end
+  sethook(hook, "", 1)
+  error(fatal, 0)
+end
+
+local function exceeded_at(level)
+  fatal = BUDGET
+  where_src, where_line = user_frame(level)
+end
+
+-- Prepare `co` to run: reset its hook window and charge it. False when over budget.
+local function arm(co)
+  if not budget or co == MAIN or co_status(co) ~= "suspended" then return true end
+  used = used + FIRST
+  if used > budget then return false end
+  sethook(co, hook, "", FIRST)
+  return true
+end
+
+local function reraise()
+  if fatal == BUDGET then
+    local _, ismain = co_running()
+    if not ismain then sethook(hook, "", 1) end
+  end
+  error(fatal, 0)
+end
+
+local function is_fatal(e)
+  if fatal ~= nil then return true end
+  if rawequal(e, BUDGET) then fatal = BUDGET return true end
+  if rawequal(e, MEMMSG) then fatal = MEMMSG return true end
+  return false
+end
+
+-------------------------------------------------------------------------------------------
+-- protected calls that cannot swallow the budget/memory sentinels
+-------------------------------------------------------------------------------------------
+local function checked(ok, ...)
+  if ok then
+    if fatal ~= nil then return reraise() end
+    return true, ...
+  end
+  if is_fatal((...)) then return reraise() end
+  return false, ...
+end
+
+local function pcall(f, ...)
+  return checked(rpcall(f, ...))
+end
+
+local function xpcall(f, msgh, ...)
+  return checked(rxpcall(f, function(e)
+    if fatal ~= nil or rawequal(e, BUDGET) or rawequal(e, MEMMSG) then return e end
+    return msgh(e)
+  end, ...))
+end
+
+local function resume(co, ...)
+  if rtype(co) == "thread" and not arm(co) then
+    exceeded_at(3)
+    return reraise()
+  end
+  return checked(co_resume(co, ...))
+end
+
+local function close(co)
+  return checked(co_close(co))
+end
+
+local function wrap_result(co, ok, ...)
+  if ok then
+    if fatal ~= nil then return reraise() end
+    return ...
+  end
+  local e = ...
+  if is_fatal(e) then return reraise() end
+  co_close(co)
+  if rtype(e) == "string" then error(e, 2) end  -- like coroutine.wrap: prefix the caller's position
+  error(e, 0)
+end
+
+local function wrap(f)
+  local co = co_create(f)
+  return function(...)
+    if not arm(co) then
+      exceeded_at(2)
+      return reraise()
+    end
+    return wrap_result(co, co_resume(co, ...))
+  end
+end
+
+-------------------------------------------------------------------------------------------
+-- deterministic next/pairs
+--
+-- Order: positive integer keys ascending (so the array part 1..n comes first, in order),
+-- then other numbers ascending, strings in byte order, false, true, and finally other key
+-- types (tables, functions, ...) in an order that is stable within one Lua state. The order
+-- does not depend on Lua's per-state hash seed, so two states iterate identically.
+--
+-- A traversal caches the sorted key list of its table (weak-keyed; rebuilt whenever a
+-- traversal starts with `next(t, nil)`), which keeps a `pairs` loop O(n log n).
+-------------------------------------------------------------------------------------------
+local cache = rsetmetatable({}, { __mode = "k" })
+local oids = rsetmetatable({}, { __mode = "k" })
+local last_oid = 0
+local function oid(v)
+  local id = oids[v]
+  if id == nil then
+    last_oid = last_oid + 1
+    id = last_oid
+    oids[v] = id
+  end
+  return id
+end
+local function oid_less(a, b) return oid(a) < oid(b) end
+
+local function class_of(k)
+  local tk = rtype(k)
+  if tk == "number" then
+    if mtype(k) == "integer" and k > 0 then return 1 end
+    return 2
+  elseif tk == "string" then return 3
+  elseif tk == "boolean" then return 4
+  end
+  return 5
+end
+
+local function key_less(a, b)
+  local ca, cb = class_of(a), class_of(b)
+  if ca ~= cb then return ca < cb end
+  if ca == 4 then return a == false and b == true end
+  if ca == 5 then return oid(a) < oid(b) end
+  return a < b
+end
+
+local function type_error(fname, v, level)
+  error(format("bad argument #1 to '%s' (table expected, got %s)", fname, rtype(v)), level)
+end
+
+-- Sorted key list of `t`: { n = <length of the dense 1..n prefix>, rest = {...}, pos = {...} }
+local function build(t)
+  if rtype(t) ~= "table" then type_error("next", t, 4) end
+  local nums, strs, objs = {}, {}, {}
+  local ni, nn, ns, no = 0, 0, 0, 0
+  local maxi = 0
+  local hasf, hast = false, false
+  local k = rnext(t)
+  while k ~= nil do
+    local tk = rtype(k)
+    if tk == "string" then
+      ns = ns + 1
+      strs[ns] = k
+    elseif tk == "number" then
+      if mtype(k) == "integer" and k > 0 then
+        ni = ni + 1
+        if k > maxi then maxi = k end
+      else
+        nn = nn + 1
+        nums[nn] = k
+      end
+    elseif tk == "boolean" then
+      if k then hast = true else hasf = true end
+    else
+      no = no + 1
+      objs[no] = k
+    end
+    k = rnext(t, k)
+  end
+  local dense = 0
+  local rest = {}
+  if maxi == ni then     -- positive integer keys are exactly 1..ni: no need to list them
+    dense = ni
+  else
+    local i = 0
+    for key in rnext, t do
+      if mtype(key) == "integer" and key > 0 then
+        i = i + 1
+        rest[i] = key
+      end
+    end
+    sort(rest)
+  end
+  local n = dense == 0 and ni or 0
+  if nn > 0 then
+    sort(nums)
+    for i = 1, nn do rest[n + i] = nums[i] end
+    n = n + nn
+  end
+  if ns > 0 then
+    sort(strs)
+    for i = 1, ns do rest[n + i] = strs[i] end
+    n = n + ns
+  end
+  if hasf then n = n + 1 rest[n] = false end
+  if hast then n = n + 1 rest[n] = true end
+  if no > 0 then
+    if no > 1 then sort(objs, oid_less) end
+    for i = 1, no do rest[n + i] = objs[i] end
+    n = n + no
+  end
+  local c = { n = dense, rest = rest, pos = false }
+  cache[t] = c
+  return c
+end
+
+local function advance(t, c, i)
+  local dense, rest = c.n, c.rest
+  while true do
+    i = i + 1
+    local key
+    if i <= dense then
+      key = i
+    else
+      key = rest[i - dense]
+      if key == nil then
+        cache[t] = nil
+        return nil
+      end
+    end
+    local v = rawget(t, key)
+    if v ~= nil then return key, v end
+  end
+end
+
+-- Position of `k` in `c`'s order (0 before the first key), or nil if `k` is not listed.
+local function position(c, k)
+  local pos = c.pos
+  if not pos then
+    pos = {}
+    local rest = c.rest
+    for i = 1, #rest do pos[rest[i]] = i end
+    c.pos = pos
+  end
+  local p = pos[k]
+  if p ~= nil then return p + c.n end
+  if mtype(k) == "integer" and k >= 1 and k <= c.n then return k end
+  return nil
+end
+
+local function next(t, k)
+  if k == nil then return advance(t, build(t), 0) end
+  local c = cache[t]
+  local p = c and position(c, k)
+  if p == nil then
+    -- `k` is not in the cached order (another traversal ended, or `k` was removed):
+    -- rebuild and continue after the last key that sorts before or at `k`.
+    c = build(t)
+    p = 0
+    local total = c.n + #c.rest
+    while p < total do
+      local key = p < c.n and (p + 1) or c.rest[p + 1 - c.n]
+      if key_less(k, key) then break end
+      p = p + 1
+    end
+  end
+  return advance(t, c, p)
+end
+
+local function pairs(t)
+  local mt = dgetmetatable(t)
+  if mt ~= nil then
+    local h = rawget(mt, "__pairs")
+    if h ~= nil then
+      local f, s, c = h(t)
+      return f, s, c
+    end
+  end
+  if rtype(t) ~= "table" then type_error("pairs", t, 3) end
+  -- Same order as `next`, without looking the previous key up at each step. Called with
+  -- anything but the key it returned last, the iterator behaves exactly like `next`.
+  local c = build(t)
+  local dense, rest, i, last, plain = c.n, c.rest, 0, nil, true
+  return function(_, k)
+    if k ~= last or not plain then
+      plain = false
+      return next(t, k)
+    end
+    while true do
+      i = i + 1
+      local key
+      if i <= dense then
+        key = i
+      else
+        key = rest[i - dense]
+        if key == nil then return nil end
+      end
+      local v = rawget(t, key)
+      if v ~= nil then
+        last = key
+        return key, v
+      end
+    end
+  end, t, nil
+end
+
+-------------------------------------------------------------------------------------------
+-- other safe globals
+-------------------------------------------------------------------------------------------
+local function type(...)
+  if select("#", ...) == 0 then error("bad argument #1 to 'type' (value expected)", 2) end
+  local v = ...
+  local tv = rtype(v)
+  if tv == "table" then
+    local mt = dgetmetatable(v)
+    if mt ~= nil and rawget(mt, "__userdata") == true then return "userdata" end
+  end
+  return tv
+end
+
+local function setmetatable(t, mt)
+  if rtype(mt) == "table" and rawget(mt, "__gc") ~= nil then
+    error("sandbox violation: __gc metamethods are not allowed", 2)
+  end
+  return rsetmetatable(t, mt)
+end
+
+-- `string(v)`: Wippy's checked cast to string.
+local STRING_MT = {
+  __metatable = false,
+  __call = function(_, v)
+    if rtype(v) == "string" then return v end
+    error(format("bad argument #1 to 'string' (string expected, got %s)", type(v)), 2)
+  end,
+}
+
+local function copy(src)
+  local out = {}
+  for k, v in rnext, src do out[k] = v end
+  return out
+end
+
+local safe_string = copy(string)
+local safe_coroutine = {
+  create = co_create, resume = resume, status = co_status, wrap = wrap, yield = coroutine.yield,
+  isyieldable = coroutine.isyieldable, running = co_running, close = close,
+}
+
+local base = {
+  type = type, tostring = tostring, tonumber = tonumber, pairs = pairs, ipairs = ipairs,
+  next = next, select = select, unpack = table.unpack, pcall = pcall, xpcall = xpcall,
+  error = error, assert = assert, setmetatable = setmetatable, getmetatable = getmetatable,
+  rawget = rawget, rawset = rawset, rawequal = rawequal, _VERSION = _VERSION,
+}
+-- Libraries each environment gets its own shallow copy of (name -> {table, metatable}).
+local copied = {
+  string = { safe_string, STRING_MT },
+  table = { copy(table), nil },
+  math = { copy(math), nil },
+  coroutine = { safe_coroutine, nil },
+}
+
+local function make_env()
+  local env = {}
+  for k, v in rnext, base do env[k] = v end
+  for name, lib in rnext, copied do
+    local c = {}
+    for k, v in rnext, lib[1] do c[k] = v end
+    if lib[2] then rsetmetatable(c, lib[2]) end
+    env[name] = c
+  end
+  env._G = env
+  return env
+end
+
+-- Privileged code running in these real globals gets the sentinel-aware protected calls and
+-- the deterministic iteration too (`type` and `setmetatable` stay the raw ones).
+_G.pcall, _G.xpcall, _G.next, _G.pairs = pcall, xpcall, next, pairs
+coroutine.resume, coroutine.wrap, coroutine.close = resume, wrap, close
+
+-------------------------------------------------------------------------------------------
+-- privileged entry points
+-------------------------------------------------------------------------------------------
+local function enter()
+  if depth == 0 then
+    used = 0
+    fatal = nil
+    where_src, where_line = nil, nil
+  end
+  depth = depth + 1
+end
+
+-- Leave a step and return the fatal condition that ended it, if any. Leaving the outermost
+-- step clears it, so later direct calls from Python into Lua are not affected; a nested step
+-- keeps it set so that the enclosing step unwinds too.
+local function leave()
+  depth = depth - 1
+  local f = fatal
+  if depth == 0 then fatal = nil end
+  return f
+end
+
+-- Release what a thread killed by a fatal error holds (its stack), without running user code.
+local function kill(co)
+  if budget then sethook(co, hook, "", 1) end
+  co_close(co)
+  if fatal == MEMMSG then collect("collect") end
+end
+
+local function clean(s)
+  if utf8len(s) then return s end
+  return (gsub(s, "[\128-\255]", function(ch) return format("\\x%02X", byte(ch)) end))
+end
+
+local function error_frame(co)
+  local level = 0
+  while true do
+    local info = getinfo(co, level, "Sl")
+    if info == nil then return nil, nil end
+    if info.what ~= "C" and info.source ~= PRELUDE then return info.source, info.currentline end
+    level = level + 1
+  end
+end
+
+local function run_tostring(v)
+  local co = co_create(tostring)
+  if not arm(co) then exceeded_at(2) return nil end
+  local ok, s = co_resume(co, v)
+  if ok and rtype(s) == "string" then return s end
+  if not ok then is_fatal(s) end
+  return nil
+end
+
+local function describe(e)
+  local te = rtype(e)
+  if te == "string" then return e end
+  if te == "number" or te == "boolean" or te == "nil" then return tostring(e) end
+  local s = run_tostring(e)
+  if s then return s end
+  return format("(error object is a %s value)", type(e))
+end
+
+-- Outcome of a top-level resume for Python:
+--   0, ...                      the thread returned these values
+--   1, ...                      the thread yielded these values
+--   2, msg, src, line, tb, obj  the thread raised
+--   3, src, line                the instruction budget was exceeded (src/line of the hook)
+--   4                           the memory limit was exceeded
+local function outcome(co, ok, ...)
+  if ok and fatal == nil then
+    leave()
+    if co_status(co) == "dead" then return 0, ... end
+    return 1, ...
+  end
+  if not ok and not is_fatal((...)) then
+    local e = ...
+    local tb = traceback(co)
+    local src, line = error_frame(co)
+    local cok, cerr = co_close(co)   -- run pending __close handlers (they may replace e)
+    if not cok and not rawequal(cerr, e) and not is_fatal(cerr) then e = cerr end
+    local msg = describe(e)
+    if fatal == nil then
+      leave()
+      msg = clean(msg)
+      if rtype(e) == "string" then e = msg end
+      return 2, msg, src and clean(src), line, clean(tb), e
+    end
+  end
+  kill(co)
+  if leave() == BUDGET then return 3, where_src, where_line end
+  return 4
+end
+
+local function step(co, ...)
+  enter()
+  if not arm(co) then
+    fatal = BUDGET
+    leave()
+    return 3, nil, nil
+  end
+  return outcome(co, co_resume(co, ...))
+end
+
+local P = {}
+
+function P.call(fn, ...)
+  return step(co_create(fn), ...)
+end
+
+function P.box(fn)
+  return { co_create(fn) }
+end
+
+function P.resume_box(box, ...)
+  return step(box[1], ...)
+end
+
+function P.status_box(box)
+  return co_status(box[1])
+end
+
+P.new_thread = co_create
+
+-- For Lua-side drivers: like coroutine.resume (ok, ... / false, err), but as a top-level step;
+-- a fatal error calls raise_fatal (a Python function that raises), so pcall cannot see it.
+function P.make_resume(raise_fatal)
+  local function settle(co, ok, ...)
+    if ok and fatal == nil then
+      leave()
+      return true, ...
+    end
+    if not ok and not is_fatal((...)) then
+      leave()
+      return false, ...
+    end
+    kill(co)
+    if leave() == BUDGET then return raise_fatal("budget", where_src, where_line) end
+    return raise_fatal("memory")
+  end
+  return function(co, ...)
+    enter()
+    if rtype(co) == "thread" and not arm(co) then
+      fatal = BUDGET
+      leave()
+      return raise_fatal("budget")
+    end
+    return settle(co, co_resume(co, ...))
+  end
+end
+
+function P.unwind(d)
+  depth = d
+end
+
+function P.depth()
+  return depth
+end
+
+function P.compile(src, name, env)
+  local f, err = load(src, name, "t", env)
+  return f, err
+end
+
+P.make_env = make_env
+
+function P.register(name, value, copy_per_env)
+  if copy_per_env then
+    copied[name] = { value, dgetmetatable(value) }
+    base[name] = nil
+  else
+    base[name] = value
+    copied[name] = nil
+  end
+end
+
+function P.make_class(name)
+  local mt = { __name = name, __userdata = true, __metatable = false }
+  mt.__index = mt
+  return mt
+end
+
+P.base = base
+P.type = type
+return P
