@@ -252,3 +252,9 @@ def test_state_dies_with_runtime() -> None:
     refs = [build() for _ in range(5)]
     gc.collect()
     assert all(r() is None for r in refs)
+
+
+def test_lone_surrogates_are_replaced(lua: Any) -> None:
+    t = to_lua(lua, {"s": "a\ud800b", "l": ["\udfff"]})
+    assert to_python(t) == {"s": "a\ufffdb", "l": ["\ufffd"]}
+    assert to_lua(lua, "x\ud800") == "x\ufffd"

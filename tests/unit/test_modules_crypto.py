@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64 as pybase64
 import hashlib
 import hmac
+import os
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -31,6 +32,9 @@ class RecordingContext:
 
     def monotonic_s(self) -> float:
         return 0.0
+
+    def random_bytes(self, n: int) -> bytes:
+        return os.urandom(n)
 
     def side_effect(self, name: str, produce: Callable[[], Any]) -> Any:
         value = self.replay[name].pop(0) if self.replay.get(name) else produce()

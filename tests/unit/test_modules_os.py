@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import os
 import time as pytime
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +29,9 @@ class FakeContext:
 
     def monotonic_s(self) -> float:
         return 12.25
+
+    def random_bytes(self, n: int) -> bytes:
+        return os.urandom(n)
 
     def side_effect(self, name: str, produce: Callable[[], Any]) -> Any:
         return produce()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import random
 import re
 import uuid as pyuuid
 from collections.abc import Callable
@@ -35,6 +37,9 @@ class RecordingContext:
 
     def monotonic_s(self) -> float:
         return 0.0
+
+    def random_bytes(self, n: int) -> bytes:
+        return os.urandom(n)
 
     def side_effect(self, name: str, produce: Callable[[], Any]) -> Any:
         value = self.replay[name].pop(0) if self.replay.get(name) else produce()
@@ -123,3 +128,27 @@ def test_parse_and_format(lua: Any) -> None:
     v7 = run(lua, "return uuid.v7()")[0]
     ts = run(lua, f"return uuid.parse('{v7}').timestamp")
     assert ts == pyuuid.UUID(v7).int >> 80
+
+
+class SeededContext(RecordingContext):
+    """Like a workflow: fixed clock and a PRNG seeded from the run's recorded seed."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        self._rng = random.Random(seed)
+
+    def now_ns(self) -> int:
+        return 1_700_000_000_000_000_000
+
+    def random_bytes(self, n: int) -> bytes:
+        return self._rng.randbytes(n)
+
+
+def test_generated_uuids_replay_from_the_seed() -> None:
+    src = "return uuid.v1(), uuid.v4(), uuid.v7(), (uuid.v4())"
+    first = run(make(SeededContext(42)), src)
+    again = run(make(SeededContext(42)), src)
+    other = run(make(SeededContext(43)), src)
+    assert first == again and first != other
+    assert len(set(first)) == 4
+    assert pyuuid.UUID(first[2]).int >> 80 == 1_700_000_000_000

@@ -188,7 +188,7 @@ def test_register_global(sb: LuaSandbox) -> None:
 
 def test_type_reports_userdata_for_classes(sb: LuaSandbox) -> None:
     cls = sb.make_class("Time")
-    cls.unix = sb.lua.eval("function(self) return self.t end")
+    cls["__index"].unix = sb.lua.eval("function(self) return self.t end")
     make = sb.lua.eval("function(mt, t) return setmetatable({t = t}, mt) end")
     env = sb.make_globals()
     env.now = make(cls, 5)
@@ -198,6 +198,12 @@ def test_type_reports_userdata_for_classes(sb: LuaSandbox) -> None:
     assert sb.lua_type(env.now) == "userdata"
     with pytest.raises(LuaError, match="protected metatable"):
         sb.execute("setmetatable(now, {})", "t.lua", env=env)
+    # the metatable is not reachable through the methods table either
+    assert sb.execute("return now.__index, now.__userdata, now.__name", "t.lua", env=env) == (
+        None,
+        None,
+        "Time",
+    )
     # a user table cannot fake it past the protection, and plain tables stay tables
     assert run(sb, "return type({}), type(setmetatable({}, {})), type(nil), type(print)") == (
         "table", "table", "nil", "nil",
@@ -353,6 +359,22 @@ def test_pairs_respects_pairs_metamethod(sb: LuaSandbox) -> None:
     )
 
 
+def test_pairs_iterator_used_by_hand(sb: LuaSandbox) -> None:
+    # called with anything but its last key, the iterator behaves like next (restart included)
+    assert run(
+        sb,
+        """
+        local t = {c = 3, a = 1, b = 2}
+        local f, s, init = pairs(t)
+        local k1 = f(s, init)
+        local k2 = f(s, k1)
+        local again = f(s, nil)
+        local after_b = f(s, "b")
+        return k1, k2, again, after_b
+        """,
+    ) == ("a", "b", "a", "c")
+
+
 def test_pairs_of_non_table(sb: LuaSandbox) -> None:
     with pytest.raises(LuaError, match=r"bad argument #1 to 'pairs' \(table expected, got nil\)"):
         run(sb, "for k in pairs(nil) do end")
@@ -387,6 +409,13 @@ RUNAWAYS = [
     # __close handlers cannot replace the error to get caught by pcall
     "return pcall(function() local x <close> = setmetatable({}, {__close = function() error('x') end}) "
     "while true do end end)",
+    # pending __close handlers of a thread killed by the budget never run (Lua would run them
+    # with hooks disabled, i.e. without any budget)
+    "local x <close> = SPIN_ON_CLOSE while true do end",
+    "local f = coroutine.wrap(function() local x <close> = SPIN_ON_CLOSE while true do end end) f()",
+    "local co = coroutine.create(function() local x <close> = SPIN_ON_CLOSE while true do end end) "
+    "coroutine.resume(co) coroutine.close(co)",
+    "return pcall(function() local x <close> = SPIN_ON_CLOSE while true do end end)",
     # many tiny coroutines (each below a hook window) still add up
     "while true do local co = coroutine.create(function() for i = 1, 50 do end end) coroutine.resume(co) end",
     "while true do coroutine.resume(coroutine.running()) end",
@@ -397,10 +426,13 @@ RUNAWAYS = [
 ]
 
 
+SPIN_ON_CLOSE = "setmetatable({}, {__close = function() while true do end end})"
+
+
 @pytest.mark.parametrize("source", RUNAWAYS)
 def test_runaway_code_raises_budget_exceeded(sb: LuaSandbox, source: str) -> None:
     with pytest.raises(BudgetExceeded) as info:
-        run(sb, source)
+        run(sb, source.replace("SPIN_ON_CLOSE", SPIN_ON_CLOSE))
     assert info.value.location.file == "src/app/test.lua"
     assert info.value.location.line == 1
     # the sandbox stays usable
@@ -447,6 +479,20 @@ def test_budget_exceeded_in_a_thread_leaves_others_alive(sb: LuaSandbox) -> None
         sb.resume(bad)
     assert bad.dead
     assert sb.resume(good) == (2,) and good.dead
+
+
+def test_nested_call_from_a_callback_shares_the_budget(sb: LuaSandbox) -> None:
+    env = sb.make_globals()
+    env.nested = lambda fn: sb.call(fn)
+    with pytest.raises(BudgetExceeded):
+        sb.execute(
+            "local ok, e = pcall(nested, function() while true do end end) return 'escaped'", "n.lua", env=env
+        )
+    # a plain error in the nested call is an ordinary catchable error
+    ok, err = sb.execute("return pcall(nested, function() error('x') end)", "n.lua", env=env)
+    assert ok is False and isinstance(err, LuaError)
+    # and a budget failure leaves nothing behind for direct (privileged) calls into Lua
+    assert sb.lua.eval("function() return pcall(function() return 1 end) end")() == (True, 1)
 
 
 def test_no_budget_means_no_limit() -> None:

@@ -72,6 +72,20 @@ EXACT: list[tuple[str, tuple[str, ...]]] = [
     ("local c <const>: number = 1", (": number",)),
     ("local function f(): () end", (": ()",)),
     ("function f(): string, error? end", (": string, error?",)),
+    (
+        "type Handler = (msg: Message, n: number?) -> (boolean, string?)\nlocal h = 1",
+        ("type Handler = (msg: Message, n: number?) -> (boolean, string?)",),
+    ),
+    (
+        'type Both = A & B | { end: number, ["k"]: string }',
+        ('type Both = A & B | { end: number, ["k"]: string }',),
+    ),
+    ("local ok: boolean, err: error? = pcall(f)", (": boolean", ": error?")),
+    (
+        "local t: { get: (self: Foo, key: string) -> any } = {}",
+        (": { get: (self: Foo, key: string) -> any }",),
+    ),
+    ("function M:m<T, U...>(x: T): U... end", ("<T, U...>", ": T", ": U...")),
 ]
 
 
@@ -107,6 +121,8 @@ UNTOUCHED = [
     "local function as(x) return x end\nreturn as(7)",
     "local export = {}\nexport.type = 1\nreturn export.type",
     "return ('a'):byte() ~= 0",
+    "local t = { a = 1; type = 2; as = 3 }\nreturn t.type + t.as",
+    "local t = {}\nfor k, v in next, t do end\nfor i = #t, 1, -1 do end\nreturn 1",
 ]
 
 

@@ -25,8 +25,12 @@ class HostContext(Protocol):
         ...
 
     def side_effect(self, name: str, produce: Callable[[], JSONValue]) -> JSONValue:
-        """Run ``produce`` once and return its value; inside workflows the value is recorded in
-        history and replayed instead of re-running ``produce``."""
+        """Run ``produce`` once and return its value (a hook for engines that record values)."""
+        ...
+
+    def random_bytes(self, n: int) -> bytes:
+        """Random bytes: the OS's in ordinary code; inside workflows a PRNG seeded from the run's
+        recorded seed, so uuid/crypto randomness replays identically."""
         ...
 
 
@@ -49,3 +53,8 @@ class SystemContext:
 
     def side_effect(self, name: str, produce: Callable[[], JSONValue]) -> JSONValue:
         return produce()
+
+    def random_bytes(self, n: int) -> bytes:
+        import os
+
+        return os.urandom(n)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import gc
 import math
+import re
 import weakref
 from collections.abc import Callable
 from importlib import resources
@@ -113,7 +114,7 @@ def _lua_classes() -> tuple[type, ...]:
     return type(lua.table()), type(lua.eval("function() end"))
 
 
-_TABLE, _FUNCTION = _lua_classes()
+_TABLE, _ = _lua_classes()
 LUA_TABLE: type = _TABLE  # the class of lupa table proxies
 
 
@@ -365,14 +366,34 @@ def to_lua(lua: Any, value: Any) -> Any:
     dicts become tables remembered as JSON objects (an empty one converts back to ``{}``),
     lists become arrays (``None`` items leave holes, as JSON ``null`` does in Wippy),
     :class:`Failure` becomes an error object, ``bytes`` a (binary) Lua string, ints outside
-    the Lua integer range floats.
+    the Lua integer range floats. Lone surrogates (``"\\ud800"`` escapes in JSON) cannot be
+    UTF-8 encoded: they become U+FFFD.
     """
     tv = type(value)
-    if value is None or tv is str or tv is bool or tv is float:
+    if value is None or tv is bool or tv is float:
         return value
     if tv is int:
         return value if _INT_MIN <= value <= _INT_MAX else float(value)
-    return state_of(lua).builder.convert(value, 0)
+    try:
+        if tv is str:
+            value.encode("utf-8")
+            return value
+        return state_of(lua).builder.convert(value, 0)
+    except UnicodeEncodeError:
+        return state_of(lua).builder.convert(_scrub(value), 0)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrub(v) for v in value]
+    return value
 
 
 class _Builder:

@@ -62,11 +62,16 @@ function D.forget(id) threads[id] = nil end
 local Channel = class("channel")
 local new_channel, close_channel, channel_len = H.new_channel, H.close_channel, H.channel_len
 
+-- Channels are recognised through this weak set: their metatable is hidden (__metatable).
+local is_channel = setmetatable({}, { __mode = "k" })
+
 local function make_channel(size)
   if size ~= nil and (type(size) ~= "number" or size < 0) then
     error("channel.new: size must be a non-negative integer", 3)
   end
-  return setmetatable({ id = new_channel(math.tointeger(size or 0) or 0) }, Channel)
+  local ch = setmetatable({ id = new_channel(math.tointeger(size or 0) or 0) }, Channel)
+  is_channel[ch] = true
+  return ch
 end
 
 function Channel:send(v)
@@ -91,7 +96,7 @@ local function chan_select(cases)
   local flat, n, sends = {}, 0, {}
   for i = 1, #cases do
     local c = cases[i]
-    if type(c) ~= "table" or getmetatable(c.ch) ~= Channel then
+    if type(c) ~= "table" or not is_channel[c.ch] then
       error("channel.select: case " .. i .. " is not a channel case", 2)
     end
     if c.k == "s" then

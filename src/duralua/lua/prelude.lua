@@ -10,7 +10,7 @@ local rawget, rawset, rawequal, rnext = rawget, rawset, rawequal, next
 local rtype, select, error, tostring = type, select, error, tostring
 local rsetmetatable = setmetatable
 local dgetmetatable, sethook, getinfo, traceback = debug.getmetatable, debug.sethook, debug.getinfo, debug.traceback
-local load, rpcall, rxpcall, collect = load, pcall, xpcall, collectgarbage
+local load, rpcall, rxpcall = load, pcall, xpcall
 local co_create, co_resume, co_status, co_close, co_running = coroutine.create, coroutine.resume,
   coroutine.status, coroutine.close, coroutine.running
 local sort, concat = table.sort, table.concat
@@ -105,6 +105,69 @@ local function is_fatal(e)
 end
 
 -------------------------------------------------------------------------------------------
+-- threads resumed through coroutine.wrap
+--
+-- lupa 2.8 mis-reads Lua tables from Python (t[k] returns (thread, value)) while a coroutine
+-- runs under a `coroutine.resume` C frame, because that frame still holds the coroutine.
+-- A coroutine.wrap function keeps nothing on its frame during the resume, so every thread
+-- created here is driven through one: `co_create` primes a wrap-based thread (its body
+-- yields its own coroutine object first) and `co_resume` resumes it through the wrapper.
+-- The body runs the function under xpcall so the error's traceback and user frame are
+-- captured before the stack unwinds.
+-------------------------------------------------------------------------------------------
+local raw_resume, raw_wrap, raw_yield, raw_create = co_resume, coroutine.wrap, coroutine.yield, co_create
+local tpack, tunpack = table.pack, table.unpack
+local DONE = {}
+local wrappers = rsetmetatable({}, { __mode = "k" })
+local errinfo = rsetmetatable({}, { __mode = "k" })
+
+local function on_error(e)
+  if fatal == nil and not rawequal(e, BUDGET) and not rawequal(e, MEMMSG) then
+    local src, line
+    local level = 2
+    while true do
+      local info = getinfo(level, "Sl")
+      if info == nil then break end
+      if info.what ~= "C" and info.source ~= PRELUDE then src, line = info.source, info.currentline break end
+      level = level + 1
+    end
+    errinfo[co_running()] = { traceback(nil, 2), src, line }
+  end
+  return e
+end
+
+co_create = function(fn)
+  local w = raw_wrap(function(...)
+    local args = tpack(raw_yield(co_running()))
+    return DONE, rxpcall(fn, on_error, tunpack(args, 1, args.n))
+  end)
+  local co = w()
+  wrappers[co] = w
+  return co
+end
+
+local function finish(ok, ...)
+  if not ok then return false, (...) end
+  if select("#", ...) > 0 and rawequal((...), DONE) then return select(2, ...) end
+  return true, ...
+end
+
+co_resume = function(co, ...)
+  local w = wrappers[co]
+  if w == nil or co_status(co) ~= "suspended" then return raw_resume(co, ...) end
+  return finish(rpcall(w, ...))
+end
+
+local function error_info(co)
+  local info = errinfo[co]
+  if info then
+    errinfo[co] = nil
+    return info[1], info[2], info[3]
+  end
+  return nil
+end
+
+-------------------------------------------------------------------------------------------
 -- protected calls that cannot swallow the budget/memory sentinels
 -------------------------------------------------------------------------------------------
 local function checked(ok, ...)
@@ -146,8 +209,14 @@ local function wrap_result(co, ok, ...)
   end
   local e = ...
   if is_fatal(e) then return reraise() end
-  co_close(co)
-  if rtype(e) == "string" then error(e, 2) end  -- like coroutine.wrap: prefix the caller's position
+  if co_status(co) == "dead" then   -- like coroutine.wrap: close it (a __close error wins)
+    local cok, cerr = co_close(co)
+    if not cok then
+      if is_fatal(cerr) then return reraise() end
+      e = cerr
+    end
+  end
+  if rtype(e) == "string" then error(e, 2) end  -- prefix the caller's position, as wrap does
   error(e, 0)
 end
 
@@ -418,7 +487,7 @@ local base = {
 local copied = {
   string = { safe_string, STRING_MT },
   table = { copy(table), nil },
-  math = { copy(math), nil },
+  math = { copy(math), nil },  -- math.random stays here; workflows get a recorded PRNG later
   coroutine = { safe_coroutine, nil },
 }
 
@@ -462,12 +531,11 @@ local function leave()
   return f
 end
 
--- Release what a thread killed by a fatal error holds (its stack), without running user code.
-local function kill(co)
-  if budget then sethook(co, hook, "", 1) end
-  co_close(co)
-  if fatal == MEMMSG then collect("collect") end
-end
+-- A thread killed by a fatal error is NOT closed: Lua leaves hooks disabled in a thread whose
+-- hook raised, so its pending __close handlers would run without any budget. It is just
+-- dropped (its memory goes when nothing refers to it any more).
+local DEAD = co_create(function() end)
+co_resume(DEAD)
 
 local function clean(s)
   if utf8len(s) then return s end
@@ -516,8 +584,11 @@ local function outcome(co, ok, ...)
   end
   if not ok and not is_fatal((...)) then
     local e = ...
-    local tb = traceback(co)
-    local src, line = error_frame(co)
+    local tb, src, line = error_info(co)
+    if tb == nil then
+      tb = traceback(co)
+      src, line = error_frame(co)
+    end
     local cok, cerr = co_close(co)   -- run pending __close handlers (they may replace e)
     if not cok and not rawequal(cerr, e) and not is_fatal(cerr) then e = cerr end
     local msg = describe(e)
@@ -528,7 +599,6 @@ local function outcome(co, ok, ...)
       return 2, msg, src and clean(src), line, clean(tb), e
     end
   end
-  kill(co)
   if leave() == BUDGET then return 3, where_src, where_line end
   return 4
 end
@@ -553,8 +623,13 @@ function P.box(fn)
   return { co_create(fn) }
 end
 
+local function settle_box(box, code, ...)
+  if code >= 3 then box[1] = DEAD end  -- let a thread killed by a fatal error be collected
+  return code, ...
+end
+
 function P.resume_box(box, ...)
-  return step(box[1], ...)
+  return settle_box(box, step(box[1], ...))
 end
 
 function P.status_box(box)
@@ -575,7 +650,6 @@ function P.make_resume(raise_fatal)
       leave()
       return false, ...
     end
-    kill(co)
     if leave() == BUDGET then return raise_fatal("budget", where_src, where_line) end
     return raise_fatal("memory")
   end
@@ -615,10 +689,10 @@ function P.register(name, value, copy_per_env)
   end
 end
 
+-- Metatable of a userdata-looking class. Methods go in `mt.__index` (a separate table, so
+-- `obj.__index` cannot hand the metatable itself to user code).
 function P.make_class(name)
-  local mt = { __name = name, __userdata = true, __metatable = false }
-  mt.__index = mt
-  return mt
+  return { __name = name, __userdata = true, __metatable = false, __index = { __name = name } }
 end
 
 P.base = base

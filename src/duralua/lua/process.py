@@ -112,6 +112,17 @@ class LuaVM:
             end"""
         )(self._drv, self.sb.lua_resume, op_token, lua.eval("coroutine.status"), lua.eval("table.pack"),
           lua.eval("table.unpack"))  # fmt: skip
+        # lupa 2.8 returns garbage for Python-side reads of Lua tables (t[k], t.k) made while
+        # a Lua coroutine is running (i.e. inside any callback from user code); everything a
+        # callback needs is therefore read here, up front, or through the Lua-side `_get`.
+        self._get: Any = lua.eval("function(t, k) return t[k] end")
+        drv = self._drv
+        self._mods: dict[str, Any] = {name: drv[name] for name in ("funcs", "workflow", "process", "channel")}
+        self._time_blocking = dict(drv.time.items())
+        base = self.sb.make_globals()
+        self._coroutine = lua.table_from(dict(base["coroutine"].items()))
+        self._coroutine["spawn"] = drv.co_spawn
+        self._print = self._print_fn()
         self._entry_fn = self._load_entry()
 
     # -- loading -------------------------------------------------------------------------------
@@ -124,10 +135,11 @@ class LuaVM:
             return cid
 
         def as_array(table: Any, n: int) -> Any:
+            items = dict(table.items())
             out: list[JSONValue] = []
             for i in range(1, int(n) + 1):
                 try:
-                    out.append(to_python(table[i], f"args[{i}]"))
+                    out.append(to_python(items.get(i), f"args[{i}]"))
                 except EncodeError as exc:
                     return _ArgError(Failure(str(exc), INVALID, False))
             return out
@@ -172,15 +184,12 @@ class LuaVM:
 
     def _install_globals(self, env: Any) -> None:
         lua = self.lua
-        drv = self._drv
         for name in ("errors", "payload", "os"):
             env[name] = MODULE_INSTALLERS[name](lua, self.ctx)
-        env["process"] = drv.process
-        env["channel"] = drv.channel
-        coroutine = lua.table_from({k: v for k, v in env["coroutine"].items()})
-        coroutine["spawn"] = drv.co_spawn
-        env["coroutine"] = coroutine
-        env["print"] = self._print_fn()
+        env["process"] = self._mods["process"]
+        env["channel"] = self._mods["channel"]
+        env["coroutine"] = self._coroutine
+        env["print"] = self._print
 
     def _print_fn(self) -> Any:
         log = self._log
@@ -201,16 +210,13 @@ class LuaVM:
         )(emit, self.lua.eval("tostring"), self.lua.eval("select"), self.lua.eval("table.concat"))
 
     def _module(self, name: str) -> Any:
-        drv = self._drv
-        if name in ("funcs", "workflow"):
-            return drv[name]
+        if name in self._mods:
+            return self._mods[name]
         if name == "time":
             mod = MODULE_INSTALLERS["time"](self.lua, self.ctx)
-            for key, value in drv.time.items():
+            for key, value in self._time_blocking.items():
                 mod[key] = value
             return mod
-        if name in ("process", "channel"):
-            return drv[name]
         if name == "ctx":
             return self._ctx_module()
         installer = MODULE_INSTALLERS.get(name)
@@ -288,7 +294,7 @@ class LuaVM:
             return value
         if kind == "table":
             method = code.method or "main"
-            fn = value[method]
+            fn = self._get(value, method)
             if lua_type(fn) == "function":
                 return fn
             raise LuaError(

@@ -173,7 +173,9 @@ class LuaSandbox:
         It is a top-level step: the budget counter starts from zero (unless it runs nested in
         another step, whose budget it then shares). Lua errors come back as ``false, err``;
         a budget or memory failure raises :class:`BudgetExceeded`/:class:`MemoryLimitExceeded`
-        straight to the Python code that called into Lua.
+        straight to the Python code that called into Lua. A thread killed that way is left dead
+        but not closed (its ``__close`` handlers would run without a budget): drop every
+        reference to it so that its memory can be collected.
         """
         if self._lua_resume is None:
             self._lua_resume = self._priv.make_resume(self._raise_fatal)
@@ -203,7 +205,8 @@ class LuaSandbox:
 
     def make_class(self, name: str) -> Any:
         """A metatable for userdata-like objects: ``type(obj) == "userdata"``, ``__name`` set,
-        ``__index`` pointing to itself, and ``getmetatable(obj)`` returning ``false``."""
+        ``getmetatable(obj)`` returning ``false``. Put methods in ``mt.__index`` (a separate
+        table, so that ``obj.__index`` does not reveal the metatable)."""
         return self._priv.make_class(name)
 
     def lua_type(self, value: Any) -> str:
@@ -311,6 +314,7 @@ class LuaSandbox:
             src, line = (out[1], out[2]) if len(out) >= 3 else (None, None)
             self._raise_fatal("budget", src, line)
         if code == _MEMORY:
+            self._lua.gccollect()  # the failed thread is unreachable now: release its memory
             self._raise_fatal("memory")
         _, message, src, line, traceback, value = (tuple(out) + (None,) * 6)[:6]
         message = str(message)

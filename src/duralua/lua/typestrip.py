@@ -469,6 +469,8 @@ class _Stripper:
                 j += 1
             elif self.is_op(j, "[") and self.is_op(j + 1, "]"):
                 j += 2
+            elif self.is_op(j, "...") and self.tok(j - 1).kind == "name":  # generic pack ``T...``
+                j += 1
             else:
                 return j
 

@@ -278,21 +278,28 @@ local function check(a, ...)
   return a, ...
 end
 
-function C.pyfn(fn, ...)
+function C.pyfn(fn)
+  return function(...) return check(fn(...)) end
+end
+
+-- Like pyfn, for functions taking raw bytes at the listed positions: first call `text_fn`
+-- with the strings as they are (fast; works for valid UTF-8); if the call fails (a binary
+-- string cannot cross into Python), call `hex_fn` with those strings hex-encoded.
+local pack = table.pack
+function C.pyfn_bytes(text_fn, hex_fn, ...)
   local nb = select("#", ...)
-  if nb == 0 then
-    return function(...) return check(fn(...)) end
-  end
   local which = { ... }
   local tohex = C.tohex
   return function(...)
+    local r = pack(pcall(text_fn, ...))
+    if r[1] then return check(unpack(r, 2, r.n)) end
     local n = select("#", ...)
     local args = { ... }
     for j = 1, nb do
       local i = which[j]
       if type(args[i]) == "string" then args[i] = tohex(args[i]) end
     end
-    return check(fn(unpack(args, 1, n)))
+    return check(hex_fn(unpack(args, 1, n)))
   end
 end
 

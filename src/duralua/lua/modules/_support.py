@@ -37,7 +37,10 @@ def type_name(value: Any) -> str:
 
 def pyfn(st: LuaState, fn: Callable[..., Any], *bytes_args: int) -> Any:
     """A Lua function calling ``fn``; :class:`ArgError` becomes a Lua error at the caller.
-    String arguments at the 1-based positions ``bytes_args`` arrive hex-encoded."""
+
+    String arguments at the 1-based positions ``bytes_args`` reach ``fn`` as ``bytes`` (raw
+    bytes: binary Lua strings work too; they travel hex-encoded, valid UTF-8 travels as is).
+    """
     raise_token = st.core.RAISE
 
     def call(*args: Any) -> Any:
@@ -46,7 +49,27 @@ def pyfn(st: LuaState, fn: Callable[..., Any], *bytes_args: int) -> Any:
         except ArgError as exc:
             return raise_token, str(exc)
 
-    return st.core.pyfn(call, *bytes_args)
+    if not bytes_args:
+        return st.core.pyfn(call)
+
+    def converted(args: tuple[Any, ...], decode: Callable[[str], bytes]) -> Any:
+        out = list(args)
+        for i in bytes_args:
+            if i <= len(out) and isinstance(out[i - 1], str):
+                out[i - 1] = decode(out[i - 1])
+        return call(*out)
+
+    def call_text(*args: Any) -> Any:
+        return converted(args, _utf8)
+
+    def call_hex(*args: Any) -> Any:
+        return converted(args, bytes.fromhex)
+
+    return st.core.pyfn_bytes(call_text, call_hex, *bytes_args)
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8")
 
 
 def error_value(st: LuaState, kind: str, message: str, retryable: bool | None = False) -> Any:
@@ -58,15 +81,15 @@ def fail(st: LuaState, kind: str, message: str, retryable: bool | None = False) 
     return None, error_value(st, kind, message, retryable)
 
 
-def from_hex(value: Any, what: str) -> bytes:
-    """A raw-byte argument (hex-encoded by :func:`pyfn`)."""
-    if isinstance(value, str):
-        return bytes.fromhex(value)
+def as_bytes(value: Any, what: str) -> bytes:
+    """A raw-byte argument (see ``bytes_args`` of :func:`pyfn`)."""
+    if isinstance(value, bytes):
+        return value
     raise ArgError(f"{what}: string expected, got {type_name(value)}")
 
 
 def opt_bytes(value: Any, what: str) -> bytes | None:
-    return None if value is None else from_hex(value, what)
+    return None if value is None else as_bytes(value, what)
 
 
 def check_str(value: Any, what: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from ...errors import INVALID
 from ..context import HostContext
 from ..convert import LuaState, state_of
-from ._support import fail, from_hex, new_module, pyfn
+from ._support import as_bytes, fail, new_module, pyfn
 
 
 def install(lua: Any, ctx: HostContext) -> Any:
@@ -25,21 +25,21 @@ def install(lua: Any, ctx: HostContext) -> Any:
 
 def _build(st: LuaState) -> dict[str, Any]:
     def encode(data: Any = None, *_: Any) -> Any:
-        return _b64.b64encode(from_hex(data, "base64.encode: argument #1")).decode("ascii")
+        return _b64.b64encode(as_bytes(data, "base64.encode: argument #1")).decode("ascii")
 
     def decode(data: Any = None, *_: Any) -> Any:
-        raw = from_hex(data, "base64.decode: argument #1")
+        raw = as_bytes(data, "base64.decode: argument #1")
         try:
             return _b64.b64decode(raw, validate=True), None
         except (binascii.Error, ValueError) as exc:
             return fail(st, INVALID, f"base64.decode: invalid base64 data: {exc}")
 
     def url_encode(data: Any = None, *_: Any) -> Any:
-        out = _b64.urlsafe_b64encode(from_hex(data, "base64.url_encode: argument #1"))
+        out = _b64.urlsafe_b64encode(as_bytes(data, "base64.url_encode: argument #1"))
         return out.rstrip(b"=").decode("ascii")
 
     def url_decode(data: Any = None, *_: Any) -> Any:
-        raw = from_hex(data, "base64.url_decode: argument #1").rstrip(b"=")
+        raw = as_bytes(data, "base64.url_decode: argument #1").rstrip(b"=")
         try:
             if not all(c in _URL_ALPHABET for c in raw):
                 raise ValueError("invalid character")

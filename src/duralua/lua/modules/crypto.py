@@ -17,14 +17,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import secrets
 import uuid
 from typing import Any
 
 from ...errors import INTERNAL, INVALID
 from ..context import HostContext
 from ..convert import state_of
-from ._support import check_int, fail, from_hex, opt_bytes, pyfn
+from ._support import as_bytes, check_int, fail, opt_bytes, pyfn
 
 MAX_RANDOM = 1024 * 1024
 DEFAULT_CHARSET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -42,7 +41,7 @@ def install(lua: Any, ctx: HostContext) -> Any:
         if size is None:
             return fail(st, INVALID, f"crypto.random.bytes: length must be between 1 and {MAX_RANDOM}")
         value = ctx.side_effect(
-            "crypto.random.bytes", lambda: base64.b64encode(secrets.token_bytes(size)).decode("ascii")
+            "crypto.random.bytes", lambda: base64.b64encode(ctx.random_bytes(size)).decode("ascii")
         )
         return base64.b64decode(str(value)), None
 
@@ -53,19 +52,22 @@ def install(lua: Any, ctx: HostContext) -> Any:
         chars = opt_bytes(charset, "crypto.random.string: argument #2") or DEFAULT_CHARSET
 
         def produce() -> str:
-            rnd = secrets.token_bytes(size)
+            rnd = ctx.random_bytes(size)
             out = bytes(chars[b % len(chars)] for b in rnd)
             return base64.b64encode(out).decode("ascii")
 
         return base64.b64decode(str(ctx.side_effect("crypto.random.string", produce))), None
 
     def random_uuid(*_: Any) -> Any:
-        return str(ctx.side_effect("crypto.random.uuid", lambda: str(uuid.uuid4()))), None
+        def produce() -> str:
+            return str(uuid.UUID(bytes=ctx.random_bytes(16), version=4))
+
+        return str(ctx.side_effect("crypto.random.uuid", produce)), None
 
     def hmac_fn(name: str) -> Any:
         def mac(key: Any = None, data: Any = None, *_: Any) -> Any:
-            k = from_hex(key, f"crypto.hmac.{name}: argument #1")
-            d = from_hex(data, f"crypto.hmac.{name}: argument #2")
+            k = as_bytes(key, f"crypto.hmac.{name}: argument #1")
+            d = as_bytes(data, f"crypto.hmac.{name}: argument #2")
             if not k:
                 return fail(st, INVALID, f"crypto.hmac.{name}: key must not be empty")
             return hmac.new(k, d, name).hexdigest(), None
@@ -76,8 +78,8 @@ def install(lua: Any, ctx: HostContext) -> Any:
         password: Any = None, salt: Any = None, iterations: Any = None, key_len: Any = None,
         hash_name: Any = None, *_: Any,
     ) -> Any:  # fmt: skip
-        pw = from_hex(password, "crypto.pbkdf2: argument #1")
-        sa = from_hex(salt, "crypto.pbkdf2: argument #2")
+        pw = as_bytes(password, "crypto.pbkdf2: argument #1")
+        sa = as_bytes(salt, "crypto.pbkdf2: argument #2")
         it = check_int(iterations, "crypto.pbkdf2: argument #3")
         kl = check_int(key_len, "crypto.pbkdf2: argument #4")
         algo = "sha256" if hash_name is None else hash_name
@@ -88,8 +90,8 @@ def install(lua: Any, ctx: HostContext) -> Any:
         return hashlib.pbkdf2_hmac(algo, pw, sa, it, kl), None
 
     def compare(a: Any = None, b: Any = None, *_: Any) -> Any:
-        x = from_hex(a, "crypto.constant_time_compare: argument #1")
-        y = from_hex(b, "crypto.constant_time_compare: argument #2")
+        x = as_bytes(a, "crypto.constant_time_compare: argument #1")
+        y = as_bytes(b, "crypto.constant_time_compare: argument #2")
         return hmac.compare_digest(x, y)
 
     def unsupported(name: str) -> Any:

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..context import HostContext
 from ..convert import LuaState, state_of
-from ._support import from_hex, new_module, pyfn
+from ._support import as_bytes, new_module, pyfn
 
 _DIGESTS = ("md5", "sha1", "sha256", "sha512")
 
@@ -45,7 +45,7 @@ def _build(st: LuaState) -> dict[str, Any]:
 
     def digest_fn(name: str) -> Callable[..., Any]:
         def digest(data: Any = None, raw: Any = None, *_: Any) -> Any:
-            d = hashlib.new(name, from_hex(data, f"hash.{name}: argument #1"))
+            d = hashlib.new(name, as_bytes(data, f"hash.{name}: argument #1"))
             return (d.digest() if raw else d.hexdigest()), None
 
         return digest
@@ -53,8 +53,8 @@ def _build(st: LuaState) -> dict[str, Any]:
     def hmac_fn(name: str) -> Callable[..., Any]:
         def mac(data: Any = None, secret: Any = None, raw: Any = None, *_: Any) -> Any:
             m = hmac.new(
-                from_hex(secret, f"hash.hmac_{name}: argument #2"),
-                from_hex(data, f"hash.hmac_{name}: argument #1"),
+                as_bytes(secret, f"hash.hmac_{name}: argument #2"),
+                as_bytes(data, f"hash.hmac_{name}: argument #1"),
                 name,
             )
             return (m.digest() if raw else m.hexdigest()), None
@@ -69,7 +69,7 @@ def _build(st: LuaState) -> dict[str, Any]:
         label = f"fnv{bits}{'a' if alt else ''}"
 
         def fnv(data: Any = None, *_: Any) -> Any:
-            return _fnv(from_hex(data, f"hash.{label}: argument #1"), bits, alt), None
+            return _fnv(as_bytes(data, f"hash.{label}: argument #1"), bits, alt), None
 
         return fnv
 
@@ -78,7 +78,7 @@ def _build(st: LuaState) -> dict[str, Any]:
         out[f"fnv{bits}a"] = pyfn(st, fnv_fn(bits, True), 1)
 
     def crc32(data: Any = None, *_: Any) -> Any:
-        return zlib.crc32(from_hex(data, "hash.crc32: argument #1")), None
+        return zlib.crc32(as_bytes(data, "hash.crc32: argument #1")), None
 
     out["crc32"] = pyfn(st, crc32, 1)
     return out

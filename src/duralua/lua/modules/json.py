@@ -53,10 +53,9 @@ def _build(st: LuaState) -> dict[str, Any]:
 
     def encode(value: Any = None, *_: Any) -> Any:
         try:
-            if isinstance(value, str):  # hex-encoded raw string (see pyfn)
-                data = bytes.fromhex(value)
+            if isinstance(value, bytes):  # a string (raw bytes, see pyfn)
                 try:
-                    py: Any = data.decode("utf-8")
+                    py: Any = value.decode("utf-8")
                 except UnicodeDecodeError:
                     raise EncodeError(
                         "binary string (not valid UTF-8): JSON cannot carry it; base64-encode it"
@@ -68,10 +67,10 @@ def _build(st: LuaState) -> dict[str, Any]:
             return fail(st, INTERNAL, f"json.encode: {exc}")
 
     def decode(text: Any = None, *_: Any) -> Any:
-        if not isinstance(text, str):
+        if not isinstance(text, bytes):
             raise ArgError(f"json.decode: string expected, got {type_name(text)}")
         try:
-            value = loads(bytes.fromhex(text))
+            value = loads(text)
         except (ValueError, UnicodeDecodeError) as exc:
             return fail(st, INTERNAL, f"json.decode: invalid JSON: {exc}")
         return to_lua(lua, value), None

@@ -42,16 +42,16 @@ def _setup(st: LuaState) -> Any:
         except EncodeError as exc:
             return fail(st, INTERNAL, f"payload: {exc}")
 
-    def decode_hex(text: Any) -> Any:
+    def decode_text(text: Any) -> Any:
         try:
-            return to_lua(lua, loads(bytes.fromhex(text))), None
+            return to_lua(lua, loads(text)), None
         except (ValueError, UnicodeDecodeError) as exc:
             return fail(st, INTERNAL, f"payload: invalid JSON: {exc}")
 
     py = lua.table_from(
         {
             "roundtrip": pyfn(st, roundtrip),
-            "decode": pyfn(st, decode_hex, 1),
+            "decode": pyfn(st, decode_text, 1),
             "encode": json_mod.encode,
             "error": lambda kind, msg: error_value(st, str(kind), str(msg), False),
         }

@@ -1,7 +1,10 @@
 """The ``uuid`` module (spec lua-modules.md §10).
 
-``uuid.v1()``, ``uuid.v4()``, ``uuid.v7()`` go through ``ctx.side_effect("uuid.v1"|"uuid.v4"|
-"uuid.v7")`` so workflows record them. Pure: ``uuid.v3(ns, name)``, ``uuid.v5(ns, name)``,
+``uuid.v1()``, ``uuid.v4()``, ``uuid.v7()`` take their time from ``ctx.now_ns()`` and their
+randomness from ``ctx.random_bytes()``: inside workflows both are deterministic (workflow clock,
+PRNG seeded from the run's recorded seed), so the same values come back on replay (they also
+pass through ``ctx.side_effect("uuid.v1"|"uuid.v4"|"uuid.v7")`` for engines that record values).
+Pure: ``uuid.v3(ns, name)``, ``uuid.v5(ns, name)``,
 ``uuid.validate(x)`` (standard, ``{braced}``, ``urn:uuid:`` and 32-hex forms, like Go's
 ``uuid.Validate``), ``uuid.version(id)`` -> integer, ``uuid.variant(id)`` -> ``"RFC4122"`` |
 ``"Reserved"`` | ``"Microsoft"`` | ``"Future"``, ``uuid.parse(id)`` -> table
@@ -21,7 +24,7 @@ from typing import Any
 from ...errors import INVALID
 from ..context import HostContext
 from ..convert import state_of
-from ._support import fail, from_hex, pyfn
+from ._support import fail, pyfn
 
 _FORMS = re.compile(
     r"^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
@@ -38,15 +41,28 @@ def parse_uuid(text: Any) -> _uuid.UUID | None:
     return _uuid.UUID(text.lower().removeprefix("urn:uuid:").strip("{}"))
 
 
-def uuid7(unix_ms: int | None = None) -> _uuid.UUID:
+def uuid7(unix_ms: int | None = None, rand_bytes: bytes | None = None) -> _uuid.UUID:
     ms = time.time_ns() // 1_000_000 if unix_ms is None else unix_ms
-    rand = secrets.randbits(74)
+    rand = secrets.randbits(74) if rand_bytes is None else int.from_bytes(rand_bytes[:10]) >> 6
     value = (ms & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76
     value |= (rand >> 62) << 64  # 12 bits rand_a
     value |= 0b10 << 62
     value |= rand & ((1 << 62) - 1)
     return _uuid.UUID(int=value)
+
+
+def uuid1(now_ns: int, rand_bytes: bytes) -> _uuid.UUID:
+    """A version-1 UUID from a given time and random clock sequence/node (multicast bit set,
+    as RFC 4122 asks for random nodes)."""
+    ts = now_ns // 100 + _GREGORIAN_OFFSET_100NS
+    clock_seq = int.from_bytes(rand_bytes[:2]) & 0x3FFF
+    node = int.from_bytes(rand_bytes[2:8]) | 0x010000000000
+    fields = (
+        ts & 0xFFFFFFFF, (ts >> 32) & 0xFFFF, ((ts >> 48) & 0x0FFF) | 0x1000, (clock_seq >> 8) | 0x80,
+        clock_seq & 0xFF, node,
+    )  # fmt: skip
+    return _uuid.UUID(fields=fields)
 
 
 def variant_name(u: _uuid.UUID) -> str:
@@ -82,12 +98,12 @@ def install(lua: Any, ctx: HostContext) -> Any:
 
     def name_based(kind: str) -> Any:
         def call(ns: Any = None, name: Any = None, *_: Any) -> Any:
-            if not isinstance(ns, str) or not isinstance(name, str):
+            if not isinstance(ns, str) or not isinstance(name, bytes):
                 return fail(st, INVALID, f"uuid.{kind}: namespace and name must be strings")
             space = parse_uuid(ns)
             if space is None:
                 return fail(st, INVALID, f"uuid.{kind}: invalid namespace UUID {ns!r}")
-            u = _name_uuid(space, from_hex(name, "name"), 3 if kind == "v3" else 5)
+            u = _name_uuid(space, name, 3 if kind == "v3" else 5)
             return str(u), None
 
         return pyfn(st, call, 2)
@@ -138,9 +154,9 @@ def install(lua: Any, ctx: HostContext) -> Any:
 
     return st.lua.table_from(
         {
-            "v1": generated("v1", _uuid.uuid1),
-            "v4": generated("v4", _uuid.uuid4),
-            "v7": generated("v7", uuid7),
+            "v1": generated("v1", lambda: uuid1(ctx.now_ns(), ctx.random_bytes(8))),
+            "v4": generated("v4", lambda: _uuid.UUID(bytes=ctx.random_bytes(16), version=4)),
+            "v7": generated("v7", lambda: uuid7(ctx.now_ns() // 1_000_000, ctx.random_bytes(10))),
             "v3": name_based("v3"),
             "v5": name_based("v5"),
             "validate": pyfn(st, validate),

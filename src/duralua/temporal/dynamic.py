@@ -1,0 +1,493 @@
+"""The one dynamic Temporal workflow and the one dynamic activity that host duralua entries.
+
+The workflow hosts the same deterministic core as the embedded engine (design.md §2): a
+:class:`~duralua.core.machine.WorkflowMachine` driving the Lua of ``catalog.workflows[type]``.
+Each Temporal activation becomes one machine activation (the jobs that resolved meanwhile —
+activity results, timer fires, child outcomes, signals, a cancel request — are collected
+until the SDK's event loop is quiet, then fed at once), and each command the machine returns
+maps to one SDK call. Temporal checks the command sequence on replay, so non-determinism
+fails the workflow task and the run is held until the code is fixed; host-fatal errors of the
+machine (non-determinism of a version, Lua budget or memory limits, broken Lua) do the same by
+raising a plain exception, which the SDK turns into a workflow task failure.
+
+The workflow runs unsandboxed: Temporal's sandbox cannot import lupa, and the core is
+deterministic by construction (no clock, no randomness, no I/O besides what the machine asks
+for). Lua states are created per run, never shared between runs or threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, NoReturn
+
+import temporalio.exceptions
+from temporalio import activity, workflow
+from temporalio.common import RawValue
+
+from ..catalog import Catalog, WorkerDef, WorkflowDef
+from ..codec import DEFAULT_PAYLOAD_LIMIT, JSONValue, encode
+from ..core import model as m
+from ..core.machine import WorkflowMachine
+from ..errors import ALREADY_EXISTS, CANCELED, INTERNAL, NOT_FOUND, ConfigError, EncodeError, Failure, invalid
+from ..lua.process import LuaWorkflowProgram
+from ..runtime.functions import FunctionRuntime
+from . import search
+from .converter import (
+    CONTEXT_HEADER,
+    ORIGIN_HEADER,
+    SENDER_HEADER,
+    Payload,
+    application_error,
+    failure_from_error,
+    from_payload,
+    header_context,
+    make_headers,
+    read_header,
+)
+from .interceptors import activity_context
+from .options import activity_kwargs, child_kwargs
+
+Logger = Callable[[str, str], None]
+#: Delivers ``process.send`` to a non-workflow PID: (target, topic, payloads, sender).
+LocalSender = Callable[[str, str, list[JSONValue], str], None]
+
+
+@dataclass
+class WorkflowHost:
+    """What the dynamic workflow of one worker (or of a replayer) needs to know."""
+
+    catalog: Catalog
+    worker: WorkerDef | None = None
+    #: Custom search attributes of the namespace; ``None`` accepts every upsert unchecked.
+    schema: dict[str, str] | None = None
+    log: Logger | None = None
+    memory_limit: int | None = None
+    instruction_budget: int | None = None
+    payload_limit: int = DEFAULT_PAYLOAD_LIMIT
+    send_local: LocalSender | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def workflow_def(self, type_name: str) -> WorkflowDef | None:
+        wf = self.catalog.workflows.get(type_name)
+        if wf is None:
+            # A custom ``meta.temporal.workflow.name`` is registered too (spec workflows.md §1).
+            wf = next((w for w in self.catalog.workflows.values() if w.type_name == type_name), None)
+        return wf
+
+
+class WorkflowTaskFailure(RuntimeError):
+    """Raised to fail the workflow task (Temporal retries it), never the workflow."""
+
+
+def _evicting() -> bool:
+    """True while the SDK tears the run down (cache eviction): it cancels every task then,
+    which must not be mistaken for a cancel request of the workflow."""
+    runtime_cls = getattr(workflow, "_Runtime", None)
+    try:
+        current = runtime_cls.current() if runtime_cls is not None else None
+    except Exception:
+        return False
+    return bool(getattr(current, "_deleting", False))
+
+
+def _decode_all(values: Sequence[RawValue]) -> list[JSONValue]:
+    return [from_payload(v.payload) for v in values]
+
+
+class DuraluaWorkflowBase:
+    """The logic of the dynamic workflow; :func:`workflow_class` binds it to a host."""
+
+    _host: WorkflowHost
+
+    def __init__(self) -> None:
+        self._jobs: list[m.Job] = []
+        self._sender = ""
+        self._activities: dict[int, workflow.ActivityHandle[Any]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._spawned = False
+        self._machine: WorkflowMachine | None = None
+        self.info: m.WorkflowInfo | None = None
+
+    # -- interceptor hooks ----------------------------------------------------------------------
+
+    def duralua_set_sender(self, sender: str) -> None:
+        self._sender = sender
+
+    def duralua_headers(self, kind: str, task_queue: str | None) -> Mapping[str, Payload]:
+        info = self.info
+        if info is None:
+            return {}
+        values: dict[str, Any] = {CONTEXT_HEADER: info.context}
+        if kind == "signal":
+            values[SENDER_HEADER] = info.pid
+        elif kind == "child":
+            # A child names itself {client@<its task queue>|id}, as its parent does (spec §2).
+            values[ORIGIN_HEADER] = {
+                "client_id": info.client_id,
+                "worker_id": task_queue or info.task_queue,
+                "parent": info.pid,
+            }
+        elif kind == "continue":
+            values[ORIGIN_HEADER] = {
+                "client_id": info.client_id,
+                "worker_id": info.worker_id,
+                "parent": info.parent_pid,
+            }
+        return make_headers(values)
+
+    # -- handlers -------------------------------------------------------------------------------
+
+    def _on_signal(self, name: str, args: Sequence[RawValue]) -> None:
+        sender, self._sender = self._sender, ""
+        try:
+            payloads = _decode_all(args)
+        except Exception as exc:
+            workflow.logger.warning("dropping signal %s: cannot decode its payload: %s", name, exc)
+            return
+        self._jobs.append(m.Signal(topic=name, sender=sender, payloads=payloads))
+
+    def _on_query(self, name: str) -> Any:
+        if name == "pid":
+            return workflow.info().workflow_id
+        if name == "state":
+            return {}
+        raise temporalio.exceptions.ApplicationError(f"unknown query type: {name}", type="Invalid")
+
+    # -- the run --------------------------------------------------------------------------------
+
+    def _workflow_info(self) -> m.WorkflowInfo:
+        ti = workflow.info()
+        host = self._host
+        origin = read_header(ti.headers, ORIGIN_HEADER)
+        origin = origin if isinstance(origin, dict) else {}
+        # Without an origin header (started by the CLI or another SDK) the PID is made of the
+        # worker that owns the task queue: a top-level run is hosted by it, a child by its queue.
+        owner = host.catalog.worker_for_queue(ti.task_queue) or host.worker
+        client_id = str(origin.get("client_id") or (owner.client_id if owner else ""))
+        worker_id = str(
+            origin.get("worker_id") or (ti.task_queue if ti.parent is not None or owner is None else owner.id)
+        )
+        return m.WorkflowInfo(
+            workflow_id=ti.workflow_id,
+            run_id=ti.run_id,
+            workflow_type=ti.workflow_type,
+            task_queue=ti.task_queue,
+            namespace=ti.namespace,
+            attempt=ti.attempt,
+            client_id=client_id,
+            worker_id=worker_id,
+            seed=workflow.random().getrandbits(62),
+            context=header_context(ti.headers),
+            parent_pid=str(origin.get("parent") or ""),
+            start_time_ns=workflow.time_ns(),
+        )
+
+    async def _run(self, raw_args: Sequence[RawValue]) -> Any:
+        host = self._host
+        args = _decode_all(raw_args)
+        info = self.info = self._workflow_info()
+        wf = host.workflow_def(info.workflow_type)
+        if wf is None:
+            where = f"worker {host.worker.id}" if host.worker else "this replayer"
+            raise WorkflowTaskFailure(
+                f"workflow type {info.workflow_type} is not a workflow.lua entry of {where}; the task is "
+                "retried until a worker that has it picks it up"
+            )
+        program = LuaWorkflowProgram(
+            wf.code, log=host.log, memory_limit=host.memory_limit, instruction_budget=host.instruction_budget
+        )
+        checker = search.checker(host.schema, info.namespace) if host.schema is not None else None
+        machine = WorkflowMachine(
+            info,
+            program,
+            activity_defaults=host.catalog.activity_defaults,
+            payload_limit=host.payload_limit,
+            version_source=_version,
+            check_search=checker,
+        )
+        self._machine = machine
+        jobs: list[m.Job] = [m.StartWorkflow(args=args), *self._take_jobs()]
+        try:
+            while True:
+                ti = workflow.info()
+                activation = m.Activation(
+                    workflow.time_ns(),
+                    jobs,
+                    replaying=workflow.unsafe.is_replaying(),
+                    history_length=ti.get_current_history_length(),
+                    history_size=ti.get_current_history_size(),
+                )
+                self._spawned = False
+                for cmd in machine.activate(activation):
+                    if isinstance(cmd, m.TERMINAL):
+                        return await self._finish(cmd)
+                    self._apply(cmd)
+                jobs = await self._next_jobs()
+        finally:
+            machine.close()
+
+    def _take_jobs(self) -> list[m.Job]:
+        jobs, self._jobs = self._jobs, []
+        return jobs
+
+    async def _next_jobs(self) -> list[m.Job]:
+        try:
+            await workflow.wait_condition(lambda: bool(self._jobs))
+        except asyncio.CancelledError:
+            # A cancel request of the workflow: the Lua decides what to do (spec §10).
+            if _evicting():
+                raise
+            self._jobs.append(m.CancelRequested())
+        return self._take_jobs()
+
+    async def _finish(self, cmd: m.Command) -> Any:
+        if self._spawned:
+            # Let the tasks started in this activation issue their commands (a child start, a
+            # signal) before the run closes, as they were issued before the terminal command.
+            try:
+                await asyncio.sleep(0)
+            except asyncio.CancelledError:
+                if _evicting():
+                    raise
+        if isinstance(cmd, m.CompleteWorkflow):
+            return cmd.result
+        if isinstance(cmd, m.FailWorkflow):
+            raise application_error(cmd.failure)
+        assert isinstance(cmd, m.ContinueAsNew)
+        _continue_as_new(cmd)
+
+    # -- commands -------------------------------------------------------------------------------
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        self._spawned = True
+
+    def _apply(self, cmd: m.Command) -> None:
+        if isinstance(cmd, m.ScheduleActivity):
+            self._schedule_activity(cmd)
+        elif isinstance(cmd, m.RequestCancelActivity):
+            handle = self._activities.pop(cmd.target_seq, None)
+            if handle is not None:
+                handle.cancel()
+        elif isinstance(cmd, m.StartTimer):
+            loop = asyncio.get_running_loop()
+            if cmd.duration_ns > 0:
+                loop.call_later(cmd.duration_ns / 1e9, self._jobs.append, m.FireTimer(seq=cmd.seq))
+            else:
+                loop.call_soon(self._jobs.append, m.FireTimer(seq=cmd.seq))
+        elif isinstance(cmd, m.StartChild):
+            self._spawn(self._child(cmd))
+        elif isinstance(cmd, m.SignalExternal):
+            self._spawn(self._signal_external(cmd))
+        elif isinstance(cmd, m.CancelExternal):
+            self._spawn(self._cancel_external(cmd))
+        elif isinstance(cmd, m.SendLocal):
+            # A side effect done once, live only (spec §7.4): never repeated on replay.
+            send = self._host.send_local
+            if send is not None and not workflow.unsafe.is_replaying():
+                send(cmd.target, cmd.topic, list(cmd.payloads), cmd.sender)
+        elif isinstance(cmd, m.UpsertAttributes):
+            if cmd.search:
+                workflow.upsert_search_attributes(search.updates(cmd.search, self._host.schema))
+            if cmd.memo:
+                workflow.upsert_memo(cmd.memo)
+        # RecordMarker: only versions use markers, and patched() records those itself.
+
+    def _is_local(self, cmd: m.ScheduleActivity) -> bool:
+        info = self.info
+        assert info is not None
+        queue = str(cmd.options.get("task_queue") or info.task_queue)
+        if queue != info.task_queue:
+            return False
+        owner = self._host.catalog.worker_for_queue(queue)
+        return owner is not None and cmd.activity_type in owner.local_activities
+
+    def _schedule_activity(self, cmd: m.ScheduleActivity) -> None:
+        local = self._is_local(cmd)
+        try:
+            kwargs = activity_kwargs(cmd.options, seq=cmd.seq, local=local)
+        except ConfigError as exc:
+            # The machine already vetted the table; a value only Temporal rejects ends up here.
+            failure = invalid(f"invalid temporal activity options for {cmd.activity_type}: {exc.message}")
+            self._jobs.append(m.ResolveActivity(seq=cmd.seq, failure=failure))
+            return
+        start = workflow.start_local_activity if local else workflow.start_activity
+        handle = start(cmd.activity_type, args=list(cmd.args), **kwargs)
+        self._activities[cmd.seq] = handle
+        handle.add_done_callback(functools.partial(self._activity_done, cmd.seq))
+
+    def _activity_done(self, seq: int, handle: asyncio.Future[Any]) -> None:
+        self._activities.pop(seq, None)
+        if handle.cancelled():
+            job = m.ResolveActivity(seq=seq, failure=Failure("canceled", CANCELED, False))
+        elif (err := handle.exception()) is not None:
+            job = m.ResolveActivity(seq=seq, failure=failure_from_error(err, what="activity"))
+        else:
+            job = m.ResolveActivity(seq=seq, result=handle.result())
+        self._jobs.append(job)
+
+    async def _child(self, cmd: m.StartChild) -> None:
+        try:
+            kwargs = child_kwargs(cmd.options, self._host.schema)
+            handle = await workflow.start_child_workflow(
+                cmd.workflow_type,
+                args=list(cmd.args),
+                id=cmd.workflow_id,
+                task_queue=cmd.task_queue,
+                **kwargs,
+            )
+        except Exception as exc:
+            self._jobs.append(m.ResolveChildStart(seq=cmd.seq, failure=_start_failure(exc, cmd)))
+            return
+        self._jobs.append(m.ResolveChildStart(seq=cmd.seq, run_id=handle.first_execution_run_id or ""))
+        try:
+            result = await handle
+        except Exception as exc:
+            self._jobs.append(m.ResolveChild(seq=cmd.seq, failure=failure_from_error(exc, what="workflow")))
+            return
+        self._jobs.append(m.ResolveChild(seq=cmd.seq, result=result))
+
+    async def _signal_external(self, cmd: m.SignalExternal) -> None:
+        try:
+            await workflow.get_external_workflow_handle(cmd.workflow_id).signal(
+                cmd.topic, args=list(cmd.payloads)
+            )
+        except Exception as exc:
+            self._jobs.append(
+                m.ResolveSignalExternal(seq=cmd.seq, failure=_external_failure(exc, cmd.workflow_id))
+            )
+            return
+        self._jobs.append(m.ResolveSignalExternal(seq=cmd.seq))
+
+    async def _cancel_external(self, cmd: m.CancelExternal) -> None:
+        try:
+            await workflow.get_external_workflow_handle(cmd.workflow_id).cancel()
+        except Exception as exc:
+            self._jobs.append(
+                m.ResolveCancelExternal(seq=cmd.seq, failure=_external_failure(exc, cmd.workflow_id))
+            )
+            return
+        self._jobs.append(m.ResolveCancelExternal(seq=cmd.seq))
+
+
+def _version(change_id: str, lo: int, hi: int) -> int:
+    """``workflow.version`` on Temporal: each version N is its own ``patched("id@N")``, checked
+    from the highest down; no marker at all means the history predates the call (-1)."""
+    for version in range(hi, max(lo, 0) - 1, -1):
+        if workflow.patched(f"{change_id}@{version}"):
+            return version
+    return -1
+
+
+def _continue_as_new(cmd: m.ContinueAsNew) -> NoReturn:
+    workflow.continue_as_new(args=list(cmd.args), workflow=cmd.workflow_type)
+
+
+def _start_failure(exc: BaseException, cmd: m.StartChild) -> Failure:
+    if isinstance(exc, temporalio.exceptions.WorkflowAlreadyStartedError):
+        return Failure(f"workflow {cmd.workflow_id} is already running", ALREADY_EXISTS, False)
+    if isinstance(exc, ConfigError):
+        return invalid(exc.message)
+    if isinstance(exc, ValueError):
+        return invalid(str(exc))
+    return failure_from_error(exc, what="workflow")
+
+
+def _external_failure(exc: BaseException, workflow_id: str) -> Failure:
+    failure = failure_from_error(exc)
+    if "not found" in failure.message.lower():
+        return Failure(f"workflow {workflow_id} not found or not running", NOT_FOUND, False)
+    return failure
+
+
+class DuraluaWorkflow(DuraluaWorkflowBase):
+    """The handlers of the dynamic workflow. Temporal wants them on a module-level class, so
+    :func:`workflow_class` makes a same-named subclass per host and registers that one."""
+
+    @workflow.run
+    async def run(self, args: Sequence[RawValue]) -> Any:
+        return await self._run(args)
+
+    @workflow.signal(dynamic=True)
+    def signal(self, name: str, args: Sequence[RawValue]) -> None:
+        self._on_signal(name, args)
+
+    @workflow.query(dynamic=True)
+    def query(self, name: str, args: Sequence[RawValue]) -> Any:
+        return self._on_query(name)
+
+
+def workflow_class(host: WorkflowHost) -> type[DuraluaWorkflow]:
+    """A dynamic workflow class bound to ``host`` (one per worker, or per replay)."""
+    namespace = {
+        "__module__": __name__,
+        "__qualname__": DuraluaWorkflow.__qualname__,
+        "_host": host,
+        "run": DuraluaWorkflow.run,
+        "signal": DuraluaWorkflow.signal,
+        "query": DuraluaWorkflow.query,
+    }
+    cls = type(DuraluaWorkflow.__name__, (DuraluaWorkflow,), namespace)
+    return workflow.defn(dynamic=True, sandboxed=False)(cls)
+
+
+# ---------------------------------------------------------------------------------------------
+# The dynamic activity
+# ---------------------------------------------------------------------------------------------
+
+_HEARTBEAT_EVERY = timedelta(seconds=10)
+
+
+def activity_function(
+    runtime: FunctionRuntime, worker: WorkerDef, payload_limit: int = DEFAULT_PAYLOAD_LIMIT
+) -> Callable[..., Awaitable[Any]]:
+    """The dynamic activity of ``worker``: runs function entries through ``runtime``.
+
+    Activity type = function entry id. Context values arrive in the ``wippy-context`` header.
+    A type that is not an activity of this worker fails like Temporal's "activity not
+    registered": kind NotFound, retryable (spec activities.md §5).
+    """
+
+    @activity.defn(dynamic=True)
+    async def run_function(args: Sequence[RawValue]) -> Any:
+        info = activity.info()
+        name = info.activity_type
+        if name not in worker.activities:
+            raise temporalio.exceptions.ApplicationError(
+                f"activity {name} is not registered on task queue {info.task_queue} "
+                "(add meta.temporal.activity.worker to the function entry)",
+                type=NOT_FOUND,
+                non_retryable=False,
+            )
+        values = _decode_all(args)
+        context = activity_context.get() or {}
+        beat = asyncio.ensure_future(_heartbeats(info.heartbeat_timeout))
+        try:
+            value, failure = await runtime.invoke(name, values, context)
+        finally:
+            beat.cancel()
+        if failure is None:
+            try:
+                encode(value, path="result", limit=payload_limit)
+            except EncodeError as exc:
+                failure = Failure(f"activity result cannot be encoded: {exc}", INTERNAL, False)
+        if failure is not None:
+            raise application_error(failure)
+        return value
+
+    return run_function
+
+
+async def _heartbeats(timeout: timedelta | None) -> None:
+    """Heartbeat while a function runs: Lua has no heartbeat API, and heartbeats are how a
+    worker learns that the activity was cancelled."""
+    every = min(timeout / 2, _HEARTBEAT_EVERY) if timeout else _HEARTBEAT_EVERY
+    while True:
+        activity.heartbeat()
+        await asyncio.sleep(max(every.total_seconds(), 0.05))

@@ -1,0 +1,217 @@
+"""Clients and workers of an app on Temporal (``duralua run --engine temporal``).
+
+Every ``temporal.client`` entry becomes a :class:`temporalio.client.Client` and every
+``temporal.worker`` entry a :class:`temporalio.worker.Worker` on its effective task queue,
+registering the one dynamic workflow and the one dynamic activity of :mod:`.dynamic`. The
+app's function runtime gets a :class:`~duralua.temporal.engine.TemporalEngine`, so
+``process.spawn``/``send`` from Lua functions reach Temporal.
+
+Search attributes an app relies on can be declared on a ``temporal.client`` or
+``temporal.worker`` entry as ``meta.search_attributes: {Name: Type}`` (or passed as
+``search_attributes=``); the ones missing from the namespace are registered at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from temporalio.client import Client
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from ..codec import DEFAULT_PAYLOAD_LIMIT, JSONValue
+from ..core.scheduler import Delivery
+from ..errors import ConfigError, EngineError, Location
+from . import search
+from .config import client_connect_kwargs, client_notes, runs_workflows, worker_kwargs
+from .converter import DATA_CONVERTER
+from .dynamic import WorkflowHost, activity_function, workflow_class
+from .engine import TemporalEngine
+from .interceptors import ClientInterceptor, WorkerInterceptor
+
+if TYPE_CHECKING:
+    from ..app import App
+
+Notify = Callable[[str], None]
+
+
+def _stderr(text: str) -> None:
+    print(f"duralua: {text}", file=sys.stderr, flush=True)
+
+
+async def connect_client(entry_id: str, data: Mapping[str, Any], env: Mapping[str, str]) -> Client:
+    """A client for a ``temporal.client`` entry, with duralua's converter and header interceptor."""
+    kwargs = client_connect_kwargs(entry_id, data, env)
+    try:
+        return await Client.connect(
+            **kwargs, data_converter=DATA_CONVERTER, interceptors=[ClientInterceptor()]
+        )
+    except Exception as exc:
+        raise EngineError(
+            f"cannot connect temporal.client {entry_id} to {kwargs['target_host']} "
+            f"(namespace {kwargs['namespace']}): {exc}",
+            hint="is the Temporal server running? `duralua dev-server` starts a local one",
+        ) from exc
+
+
+class TemporalHost:
+    """Runs an app's Temporal workers in this process (``async with TemporalHost(app): ...``)."""
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        env: Mapping[str, str] | None = None,
+        search_attributes: Mapping[str, str] | None = None,
+        notify: Notify | None = _stderr,
+        payload_limit: int = DEFAULT_PAYLOAD_LIMIT,
+        workers: list[str] | None = None,
+    ) -> None:
+        self.app = app
+        self.env = os.environ if env is None else env
+        self.search_attributes = dict(search_attributes or {})
+        self.notify = notify
+        self.payload_limit = payload_limit
+        self.worker_ids = list(app.catalog.workers) if workers is None else list(workers)
+        self.clients: dict[str, Client] = {}
+        self.schemas: dict[str, dict[str, str]] = {}
+        self.workers: dict[str, Worker] = {}
+        self.engine: TemporalEngine | None = None
+        self._runs: list[asyncio.Task[None]] = []
+        self._noted: set[str] = set()
+
+    def _note(self, text: str) -> None:
+        if text in self._noted or self.notify is None:
+            return
+        self._noted.add(text)
+        self.notify(text)
+
+    async def __aenter__(self) -> TemporalHost:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        app = self.app
+        registry = app.registry
+        for entry in registry.entries.values():
+            if entry.kind != "temporal.client":
+                continue
+            for note in client_notes(entry.id, entry.data):
+                self._note(f"{entry.id}: {note}")
+            self.clients[entry.id] = await connect_client(entry.id, entry.data, self.env)
+        for worker_id in self.worker_ids:
+            wdef = app.catalog.workers.get(worker_id)
+            if wdef is None:
+                raise ConfigError(f"{worker_id} is not a temporal.worker entry of this app")
+            if wdef.client_id not in self.clients:
+                raise ConfigError(
+                    f"worker {worker_id} names client {wdef.client_id!r}, which is not a "
+                    "temporal.client entry",
+                    location=Location(entry=worker_id),
+                )
+            await self._schema(wdef.client_id, worker_id)
+        self.engine = TemporalEngine(
+            app.catalog, self.clients, payload_limit=self.payload_limit, schemas=self.schemas
+        )
+        app.runtime.engine = self.engine
+        app.runtime.worker_ids = set(app.catalog.workers)
+        loop = asyncio.get_running_loop()
+        runtime = app.runtime
+
+        def send_local(target: str, topic: str, payloads: list[JSONValue], sender: str) -> None:
+            # Workflows run on the SDK's worker threads; the function runtime lives on this loop.
+            loop.call_soon_threadsafe(runtime.deliver, target, Delivery(topic, sender, list(payloads)))
+
+        for worker_id in self.worker_ids:
+            wdef = app.catalog.workers[worker_id]
+            entry = registry.entries[worker_id]
+            kwargs, notes = worker_kwargs(worker_id, entry.data, self.env)
+            for note in notes:
+                self._note(f"{worker_id}: {note}")
+            host = WorkflowHost(
+                app.catalog,
+                wdef,
+                self.schemas.get(wdef.client_id),
+                log=app.log,
+                payload_limit=self.payload_limit,
+                send_local=send_local,
+            )
+            worker = Worker(
+                self.clients[wdef.client_id],
+                task_queue=wdef.task_queue,
+                workflows=[workflow_class(host)] if runs_workflows(worker_id, entry.data) else [],
+                activities=[activity_function(app.runtime, wdef, self.payload_limit)],
+                workflow_runner=UnsandboxedWorkflowRunner(),
+                interceptors=[WorkerInterceptor()],
+                **kwargs,
+            )
+            self.workers[worker_id] = worker
+            self._runs.append(
+                loop.create_task(self._run_worker(worker_id, worker), name=f"worker {worker_id}")
+            )
+
+    async def _run_worker(self, worker_id: str, worker: Worker) -> None:
+        try:
+            await worker.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._note(f"worker {worker_id} stopped: {exc}")
+
+    def _declared(self, entry_id: str) -> dict[str, str]:
+        entry = self.app.registry.entries.get(entry_id)
+        if entry is None:
+            return {}
+        declared = entry.meta.get("search_attributes")
+        if declared is None:
+            return {}
+        if not isinstance(declared, dict) or not all(isinstance(v, str) for v in declared.values()):
+            raise ConfigError(
+                "meta.search_attributes must map attribute names to types (e.g. OrderId: Keyword)",
+                location=Location(entry=entry_id),
+            )
+        return {str(k): str(v) for k, v in declared.items()}
+
+    async def _schema(self, client_id: str, worker_id: str) -> None:
+        client = self.clients[client_id]
+        if client_id not in self.schemas:
+            try:
+                self.schemas[client_id] = await search.fetch_schema(client, client.namespace)
+            except Exception as exc:
+                self._note(
+                    f"cannot read the search attributes of namespace {client.namespace} ({exc}); "
+                    "workflow.attrs is not checked"
+                )
+                return
+        wanted = {**self._declared(client_id), **self._declared(worker_id), **self.search_attributes}
+        if wanted:
+            for note in await search.register_missing(
+                client, client.namespace, wanted, self.schemas[client_id]
+            ):
+                self._note(note)
+
+    async def stop(self) -> None:
+        workers, self.workers = list(self.workers.values()), {}
+        await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+        runs, self._runs = self._runs, []
+        for task in runs:
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(*runs, return_exceptions=True)
+        if self.engine is not None and self.app.runtime.engine is self.engine:
+            self.app.runtime.engine = None
+        self.engine = None
+        self.clients = {}

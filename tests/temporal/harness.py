@@ -1,0 +1,178 @@
+"""Temporal harness: one dev server per test session, one background worker per app directory.
+
+The conformance suite runs each test in its own ``asyncio.run``; a Temporal worker must live
+in one event loop, so the workers of an app run in a thread of their own (started once per
+session and app directory) while each test talks to Temporal through a fresh client and
+:class:`~duralua.temporal.engine.TemporalEngine` in its own loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from duralua import App
+from duralua.codec import JSONValue
+from duralua.engine import StartRequest
+from duralua.errors import Failure
+from duralua.registry import load_app
+from duralua.temporal.devserver import DevServer
+from duralua.temporal.engine import TemporalEngine
+from duralua.temporal.worker import TemporalHost, connect_client
+
+#: Registered on the session's dev server (a fresh dev server has no custom attributes).
+SEARCH_ATTRIBUTES = {
+    "CustomKeywordField": "Keyword",
+    "CustomIntField": "Int",
+    "CustomTextField": "Text",
+    "CustomDoubleField": "Double",
+    "CustomBoolField": "Bool",
+}
+
+_LOCK = threading.Lock()
+_SERVER: DevServer | None = None
+_HOSTS: dict[Path, BackgroundHost] = {}
+
+
+def dev_server(config: pytest.Config) -> DevServer:
+    """The session's dev server (started on first use, stopped at the end of the session)."""
+    global _SERVER
+    with _LOCK:
+        if _SERVER is None:
+            server = DevServer(search_attributes=SEARCH_ATTRIBUTES)
+            server.start()
+            _SERVER = server
+
+            def stop() -> None:
+                global _SERVER
+                with _LOCK:
+                    hosts = list(_HOSTS.values())
+                    _HOSTS.clear()
+                for host in hosts:
+                    host.close()
+                server.stop()
+                _SERVER = None
+
+            config.add_cleanup(stop)
+        return _SERVER
+
+
+def app_env(server: DevServer) -> dict[str, str]:
+    return {**os.environ, "TEMPORAL_ADDRESS": server.address}
+
+
+def load(app_dir: Path, server: DevServer) -> App:
+    return App(registry=load_app(app_dir, env=app_env(server)), log=None)
+
+
+class BackgroundHost:
+    """An app's Temporal workers on a thread with its own event loop."""
+
+    def __init__(self, app_dir: Path, server: DevServer, **host_kwargs: Any) -> None:
+        self.app = load(app_dir, server)
+        self.env = app_env(server)
+        self._host_kwargs = host_kwargs
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name=f"temporal-workers-{app_dir.name}", daemon=True)
+        self._thread.start()
+        self._ready.wait(60)
+        if self._error is not None:
+            raise self._error
+        if not self._ready.is_set():
+            raise TimeoutError("the background Temporal workers did not start within 60s")
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # noqa: BLE001 - reported to the thread that started us
+            self._error = exc
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        async with TemporalHost(self.app, env=self.env, notify=None, **self._host_kwargs):
+            self._ready.set()
+            await self._stop.wait()
+
+    def close(self) -> None:
+        if self._loop is not None and self._stop is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)
+
+
+def background_host(app_dir: Path, config: pytest.Config) -> BackgroundHost:
+    server = dev_server(config)
+    key = app_dir.resolve()
+    with _LOCK:
+        host = _HOSTS.get(key)
+    if host is None:
+        host = BackgroundHost(key, server)
+        with _LOCK:
+            _HOSTS[key] = host
+    return host
+
+
+async def connect_engine(app: App, env: Mapping[str, str]) -> TemporalEngine:
+    """A client-side engine for ``app`` in the running loop; also wired into its function runtime."""
+    clients = {
+        e.id: await connect_client(e.id, e.data, env)
+        for e in app.registry.entries.values()
+        if e.kind == "temporal.client"
+    }
+    engine = TemporalEngine(app.catalog, clients)
+    app.runtime.engine = engine
+    app.runtime.worker_ids = set(app.catalog.workers)
+    return engine
+
+
+class TemporalHarness:
+    """The conformance Harness protocol over a real Temporal dev server."""
+
+    name = "temporal"
+
+    def __init__(self, app: App, engine: TemporalEngine, server: DevServer) -> None:
+        self.app = app
+        self.engine = engine
+        self.server = server
+        self.worker_id = app.default_worker()
+
+    async def start(self, workflow: str, *args: JSONValue, workflow_id: str | None = None) -> str:
+        request = StartRequest(workflow, self.worker_id, list(args), workflow_id=workflow_id)
+        return await self.engine.start_workflow(request)
+
+    async def signal(self, pid: str, topic: str, payload: JSONValue) -> None:
+        await self.engine.signal(pid, topic, [payload])
+
+    async def outcome(self, pid: str) -> tuple[JSONValue, Failure | None]:
+        return await self.engine.result(pid)
+
+    async def call(self, function: str, *args: JSONValue) -> JSONValue:
+        return await self.app.acall(function, *args)
+
+    async def cancel(self, pid: str) -> None:
+        await self.engine.cancel(pid)
+
+
+@asynccontextmanager
+async def _harness(request: pytest.FixtureRequest, app_dir: Path) -> AsyncIterator[TemporalHarness]:
+    server = dev_server(request.config)
+    await asyncio.to_thread(background_host, app_dir, request.config)
+    app = load(app_dir, server)
+    engine = await connect_engine(app, app_env(server))
+    yield TemporalHarness(app, engine, server)
+
+
+def temporal_harness(request: pytest.FixtureRequest, app_dir: Path) -> Any:
+    """An async context manager yielding a :class:`TemporalHarness` for ``app_dir``."""
+    return _harness(request, app_dir)
