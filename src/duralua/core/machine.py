@@ -117,7 +117,7 @@ class WorkflowMachine:
             "spawn": self._op_spawn,
             "exec": self._op_exec,
             "wexec": self._op_wexec,
-            "send": self._op_send,
+            "psend": self._op_send,
             "terminate": self._op_cancel_external,
             "cancel": self._op_cancel_external,
             "monitor": self._op_unsupported,

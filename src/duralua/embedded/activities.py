@@ -40,11 +40,10 @@ class ActivityRunner:
     def __init__(self, engine: EmbeddedEngine) -> None:
         self.engine = engine
         self._running: dict[tuple[str, int], asyncio.Task[None]] = {}
-        self._sleeping = 0
 
     def busy(self) -> bool:
-        """True while an attempt is executing (tasks waiting for a retry do not count)."""
-        return len(self._running) > self._sleeping
+        """True while an attempt is computing (tasks waiting on a virtual sleep do not count)."""
+        return len(self._running) > self.engine.virtual_sleepers
 
     def dispatch(self, task: ActivityTask) -> None:
         key = (task.run_id, task.seq)
@@ -144,24 +143,19 @@ class ActivityRunner:
         return None
 
     async def _attempt(self, task: ActivityTask, timeout_ns: int | None) -> tuple[JSONValue, Failure | None]:
-        call = self.engine.runtime.invoke(task.activity_type, task.args, task.context)
+        call = asyncio.ensure_future(self.engine.runtime.invoke(task.activity_type, task.args, task.context))
         if timeout_ns is None:
             return await call
+        # The deadline runs on the engine clock (virtual in tests) but never counts as idle time.
+        deadline = asyncio.ensure_future(self.engine.sleep_ns(timeout_ns, idle=False))
         try:
-            return await asyncio.wait_for(call, timeout=timeout_ns / 1e9)
-        except TimeoutError:
-            return None, Failure("activity start_to_close timeout", TIMEOUT, False, {"timeout_type": "start_to_close"})
+            await asyncio.wait({call, deadline}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            deadline.cancel()
+        if call.done():
+            return call.result()
+        call.cancel()
+        return None, Failure("activity start_to_close timeout", TIMEOUT, False, {"timeout_type": "start_to_close"})
 
     async def _sleep(self, ns: int) -> None:
-        clock = self.engine.clock
-        self._sleeping += 1
-        try:
-            if clock.virtual:
-                target = clock.now_ns() + ns
-                self.engine.arm_wakeup(target)
-                while clock.now_ns() < target:
-                    await self.engine.clock_moved()
-                return
-            await asyncio.sleep(ns / 1e9)
-        finally:
-            self._sleeping -= 1
+        await self.engine.sleep_ns(ns)

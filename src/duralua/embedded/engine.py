@@ -123,6 +123,7 @@ class EmbeddedEngine:
         self._timers: list[tuple[int, str, int]] = []
         self._timer_kick = asyncio.Event()
         self._wakeups: list[int] = []
+        self.virtual_sleepers = 0
         self._clock_waiters: list[asyncio.Future[None]] = []
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._idle_waiters: list[asyncio.Future[None]] = []
@@ -145,6 +146,9 @@ class EmbeddedEngine:
             raise
         self.runtime.engine = self
         self.runtime.worker_ids = set(self.catalog.workers)
+        if self.clock.virtual:
+            self.runtime.clock_ns = self.clock.now_ns
+            self.runtime.sleep_ns = self.sleep_ns
         self.running = True
         loop = asyncio.get_running_loop()
         self._tasks = [
@@ -289,7 +293,7 @@ class EmbeddedEngine:
             raise
         live = _Live(machine, history, row)
         self._cache[run_id] = live
-        while len(self._cache) > max(self.cache_size, 0):
+        while len(self._cache) > max(self.cache_size, 1):
             _, old = self._cache.popitem(last=False)
             old.machine.close()
         return live
@@ -710,6 +714,23 @@ class EmbeddedEngine:
     def arm_wakeup(self, ns: int) -> None:
         """A retry backoff that a virtual clock must jump to when the engine is idle."""
         heapq.heappush(self._wakeups, ns)
+
+    async def sleep_ns(self, ns: int, *, idle: bool = True) -> None:
+        """Sleep on the engine clock. With a virtual clock the sleeper registers a wake-up and
+        (if ``idle``) does not keep the engine busy, so time skipping can jump to it."""
+        if not self.clock.virtual:
+            await asyncio.sleep(ns / 1e9)
+            return
+        target = self.clock.now_ns() + ns
+        self.arm_wakeup(target)
+        if idle:
+            self.virtual_sleepers += 1
+        try:
+            while self.clock.now_ns() < target:
+                await self.clock_moved()
+        finally:
+            if idle:
+                self.virtual_sleepers -= 1
 
     async def clock_moved(self) -> None:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()

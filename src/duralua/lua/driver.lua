@@ -208,7 +208,7 @@ function process.send(dest, topic, ...)
   local args = pack(...)
   local list = {}
   for i = 1, args.n do list[i] = args[i] end
-  return yield(OP, "send", dest, topic, H.as_array(list, args.n))
+  return yield(OP, "psend", dest, topic, H.as_array(list, args.n))
 end
 
 local function spawn_op(op, flags)

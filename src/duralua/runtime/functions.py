@@ -80,8 +80,11 @@ class FunctionRuntime:
         self._limits = (memory_limit, instruction_budget)
         self._pools: dict[str, _Pool] = {}
         self._uniq = itertools.count(1)
-        self._ctx = SystemContext()
+        self._ctx = _RuntimeContext(self)
         self._live: dict[str, _Call] = {}
+        # An engine with a virtual clock replaces these so functions share its time.
+        self.clock_ns: Callable[[], int] = time.time_ns
+        self.sleep_ns: Callable[[int], Awaitable[None]] = _real_sleep
 
     # -- registration --------------------------------------------------------------------------
 
@@ -156,6 +159,21 @@ class FunctionRuntime:
             return False
         call.deliver(delivery)
         return True
+
+
+async def _real_sleep(ns: int) -> None:
+    await asyncio.sleep(ns / 1e9)
+
+
+class _RuntimeContext(SystemContext):
+    """The OS context, but with the runtime's clock (virtual in tests)."""
+
+    def __init__(self, rt: FunctionRuntime) -> None:
+        super().__init__()
+        self._rt = rt
+
+    def now_ns(self) -> int:
+        return self._rt.clock_ns()
 
 
 class _Call:
@@ -382,7 +400,7 @@ class _Call:
             return (True, None)
 
         async def nap() -> None:
-            await asyncio.sleep(ns / 1e9)
+            await self.rt.sleep_ns(ns)
             self._resolve(coro, (True, None))
 
         self._later(nap)
@@ -391,10 +409,10 @@ class _Call:
     def _op_timer(self, coro: int, ns: int, kind: str, topic: str) -> Any:
         async def fire() -> None:
             while True:
-                await asyncio.sleep(ns / 1e9)
+                await self.rt.sleep_ns(ns)
                 if topic not in self._timer_topics:
                     return
-                self.deliver(Delivery(topic, "", [], kind="time", data=time.time_ns()))
+                self.deliver(Delivery(topic, "", [], kind="time", data=self.rt.clock_ns()))
                 if kind != "ticker":
                     self._timer_topics.discard(topic)
                     return
@@ -486,7 +504,7 @@ class _Call:
                  ctx: Any, name: Any = None, msgs: Any = None) -> Any:  # fmt: skip
         return self._op_spawn(coro, target, host, args, opts, flags, ctx, name, msgs, wait=True)
 
-    def _op_send(self, coro: int, dest: Any, topic: Any, payloads: list[JSONValue]) -> Any:
+    def _op_psend(self, coro: int, dest: Any, topic: Any, payloads: list[JSONValue]) -> Any:
         if not isinstance(topic, str) or not topic:
             return (None, invalid("topic required"))
         if topic.startswith("@"):
