@@ -39,6 +39,14 @@ def _spawn(db: Path, log: Path, *extra: str) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
+def _kill(proc: subprocess.Popen[str]) -> None:
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+
+
 def _send_signals(db: Path, ids: list[int]) -> None:
     store = Store(db)
     with store.transaction() as conn:
@@ -61,8 +69,7 @@ def test_sigkill_many_times_loses_nothing(tmp_path: Path) -> None:
         # Signals are queued durably in the database while the engine is up (or down).
         _send_signals(db, batch)
         time.sleep(rng.uniform(0.05, 0.6))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        _kill(proc)
         if kill < KILLS - 1:
             proc = _spawn(db, log, "--start" if kill % 2 else "")
             time.sleep(rng.uniform(0.0, 0.3))
@@ -109,11 +116,12 @@ def test_sleeper_killed_mid_sleep_completes_after_deadline(tmp_path: Path) -> No
     p = subprocess.Popen([sys.executable, "-c", script, "start"], stdout=subprocess.PIPE, text=True, env=env)
     assert p.stdout is not None and p.stdout.readline().strip() == "READY"
     time.sleep(0.5)
-    p.send_signal(signal.SIGKILL)
-    p.wait()
+    _kill(p)  # type: ignore[arg-type]
     time.sleep(2.5)  # the deadline passes while nothing runs
     p = subprocess.Popen([sys.executable, "-c", script, "resume"], stdout=subprocess.PIPE, text=True, env=env)
     out, _ = p.communicate(timeout=30)
+    assert p.stdout is not None
+    p.stdout.close()
     lines = out.split("\n")
     assert lines[0] == "READY"
     assert lines[1].startswith("RESULT")
