@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/duralua run examples/shop --demo
+	$(BIN)/duralua run examples/shop --call app:demo --fast-forward
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -1,5 +1,4 @@
 -- Activities: ordinary functions. They may do I/O; they run at least once.
-local uuid = require("uuid")
 
 local function charge_payment(p)
   if p.amount == nil or p.amount <= 0 then
@@ -15,7 +14,8 @@ local function ship_order(s)
   if s.address == nil or s.address == "" then
     return nil, errors.new{message = "no shipping address", kind = errors.INVALID, retryable = false}
   end
-  return {tracking_number = "TRK-" .. tostring(s.order_id)}
+  local tracking = "TRK-" .. tostring(s.order_id)
+  return {tracking_number = tracking, tracking = tracking}
 end
 
 local function refund_payment(payment_id)

@@ -39,7 +39,7 @@ local function main(order)
     return {status = "failed", step = "shipping", error = tostring(err)}
   end
 
-  return {status = "completed", tracking = shipment.tracking_number}
+  return {status = "completed", tracking = shipment.tracking}
 end
 
 return { main = main }

@@ -13,6 +13,8 @@ from typing import Annotated, Any, TypeVar
 import typer
 from .. import __version__
 from ..codec import to_plain
+from ..embedded.clock import VirtualClock
+from ..embedded.engine import EmbeddedEngine
 from ..errors import CallError, ConfigErrors, DuraluaError, Failure, NondeterminismError, Problem
 from . import workflow_cmd
 from .common import Ctx, err_console, fail, out_console, print_json
@@ -119,6 +121,9 @@ def run(
         str | None, typer.Option("--call", help="Call this function once the app is up, print it, then stop.")
     ] = None,
     synchronous: Annotated[str, typer.Option(help="SQLite synchronous: FULL (durable) or NORMAL.")] = "FULL",
+    fast_forward: Annotated[
+        bool, typer.Option("--fast-forward", help="Virtual clock: skip idle time (demos; timers fire at once).")
+    ] = False,
 ) -> None:
     """Boot the app: serve its workflows and services until Ctrl-C / SIGTERM."""
     ctx = Ctx(directory, db=db)
@@ -129,12 +134,23 @@ def run(
 
         _run_async(serve_temporal(ctx.app(), then_call=then_call))
         return
-    _run_async(_serve_embedded(ctx, then_call, synchronous))
+    _run_async(_serve_embedded(ctx, then_call, synchronous, fast_forward))
 
 
-async def _serve_embedded(ctx: Ctx, then_call: str | None, synchronous: str) -> None:
+async def _skip_idle_time(engine: EmbeddedEngine) -> None:
+    while True:
+        await engine.wait_idle()
+        nxt = engine.next_wakeup_ns()
+        if nxt is None:
+            await asyncio.sleep(0.05)
+        else:
+            engine.advance_clock(nxt)
+            await asyncio.sleep(0)
+
+
+async def _serve_embedded(ctx: Ctx, then_call: str | None, synchronous: str, fast_forward: bool) -> None:
     app_ = ctx.app()
-    wf = app_.engine(ctx.db_path(), synchronous=synchronous)
+    wf = app_.engine(ctx.db_path(), synchronous=synchronous, clock=VirtualClock() if fast_forward else None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -146,6 +162,7 @@ async def _serve_embedded(ctx: Ctx, then_call: str | None, synchronous: str) -> 
             f"workers: {workers}. Ctrl-C to stop.",
             highlight=False,
         )
+        skipper = asyncio.create_task(_skip_idle_time(wf.engine)) if fast_forward else None
         if then_call is not None:
             try:
                 result = await app_.acall(then_call)
@@ -155,6 +172,8 @@ async def _serve_embedded(ctx: Ctx, then_call: str | None, synchronous: str) -> 
             out_console.print_json(json.dumps(to_plain(result)))
             return
         await stop.wait()
+        if skipper is not None:
+            skipper.cancel()
         err_console.print("stopping…")
 
 
