@@ -716,8 +716,9 @@ class EmbeddedEngine:
         heapq.heappush(self._wakeups, ns)
 
     async def sleep_ns(self, ns: int, *, idle: bool = True) -> None:
-        """Sleep on the engine clock. With a virtual clock the sleeper registers a wake-up and
-        (if ``idle``) does not keep the engine busy, so time skipping can jump to it."""
+        """Sleep on the engine clock. With a virtual clock an ``idle`` sleeper registers a
+        wake-up and does not keep the engine busy, so time skipping can jump to it; a deadline
+        (``idle=False``) is a wake-up too but keeps its owner counted as busy."""
         if not self.clock.virtual:
             await asyncio.sleep(ns / 1e9)
             return
@@ -731,6 +732,9 @@ class EmbeddedEngine:
         finally:
             if idle:
                 self.virtual_sleepers -= 1
+            if target in self._wakeups:  # a finished or cancelled sleep must not pull the clock
+                self._wakeups.remove(target)
+                heapq.heapify(self._wakeups)
 
     async def clock_moved(self) -> None:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
