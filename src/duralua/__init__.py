@@ -29,10 +29,19 @@ _EXPORTS = {
 __all__ = [*sorted(_EXPORTS), "__version__"]
 
 if TYPE_CHECKING:
-    from .app import App, Workflows
-    from .errors import CallError, ConfigError, DuraluaError, EncodeError, Failure, LuaError, NondeterminismError
-    from .registry import Registry, load_app
-    from .testing import WorkflowEnvironment
+    # Redundant aliases mark these as re-exports (the names are resolved lazily by __getattr__).
+    from .app import App as App
+    from .app import Workflows as Workflows
+    from .errors import CallError as CallError
+    from .errors import ConfigError as ConfigError
+    from .errors import DuraluaError as DuraluaError
+    from .errors import EncodeError as EncodeError
+    from .errors import Failure as Failure
+    from .errors import LuaError as LuaError
+    from .errors import NondeterminismError as NondeterminismError
+    from .registry import Registry as Registry
+    from .registry import load_app as load_app
+    from .testing import WorkflowEnvironment as WorkflowEnvironment
 
 
 def __getattr__(name: str) -> Any:

@@ -57,7 +57,12 @@ def encode(value: JSONValue, *, path: str = "value", limit: int | None = DEFAULT
     """Serialise ``value`` canonically; raise :class:`EncodeError` naming the bad path."""
     try:
         text = json.dumps(
-            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_default
+            value,
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            allow_nan=False,
+            default=_default,
         )
     except (TypeError, ValueError, RecursionError):
         _check(value, path, 0)

@@ -53,7 +53,7 @@ def parse_go(text: str) -> int:
             )
         total += float(m.group(1)) * _UNITS[m.group(2)]
         pos = m.end()
-    return sign * int(round(total))
+    return sign * round(total)
 
 
 def parse_ns(value: object, *, number_unit: int = NANOSECOND) -> int:
@@ -64,7 +64,7 @@ def parse_ns(value: object, *, number_unit: int = NANOSECOND) -> int:
         return int(value * number_unit)
     if isinstance(value, str):
         return parse_go(value)
-    raise DurationError(f"a {type(value).__name__} is not a duration (use a string like \"30s\")")
+    raise DurationError(f'a {type(value).__name__} is not a duration (use a string like "30s")')
 
 
 def parse_option(value: object) -> int:

@@ -81,7 +81,11 @@ class Engine(Protocol):
     async def describe(self, pid_or_id: str) -> RunSummary: ...
 
     async def list_runs(
-        self, *, status: str | None = None, workflow_type: str | None = None, query: dict[str, Any] | None = None
+        self,
+        *,
+        status: str | None = None,
+        workflow_type: str | None = None,
+        query: dict[str, Any] | None = None,
     ) -> list[RunSummary]: ...
 
     def owns(self, pid: str) -> bool:

@@ -80,10 +80,14 @@ class WorkflowEnvironment:
             raise CallError(failure)
         return value
 
-    async def execute(self, workflow: str, worker: str | None = None, *args: JSONValue, **kw: Any) -> JSONValue:
+    async def execute(
+        self, workflow: str, worker: str | None = None, *args: JSONValue, **kw: Any
+    ) -> JSONValue:
         return await self.result(await self.start(workflow, worker, *args, **kw))
 
-    async def _drive(self, waiter: asyncio.Future[tuple[JSONValue, Failure | None]]) -> tuple[JSONValue, Failure | None]:
+    async def _drive(
+        self, waiter: asyncio.Future[tuple[JSONValue, Failure | None]]
+    ) -> tuple[JSONValue, Failure | None]:
         while not waiter.done():
             if self.time_skipping:
                 await self.engine.wait_idle()

@@ -94,8 +94,9 @@ class _embedded:
 
     async def __aenter__(self) -> EmbeddedHarness:
         app = App(APP_DIR, log=None)
-        self.env = WorkflowEnvironment(app, db=self.tmp_path / f"{self.name}.db",
-                                       cache_size=0 if self.name == "replay" else 1000)
+        self.env = WorkflowEnvironment(
+            app, db=self.tmp_path / f"{self.name}.db", cache_size=0 if self.name == "replay" else 1000
+        )
         await self.env.__aenter__()
         return EmbeddedHarness(self.name, self.env)
 

@@ -20,11 +20,19 @@ def test_activities_and_options(harness_factory: Any) -> None:
 
 def test_activity_errors(harness_factory: Any) -> None:
     async def body(h: Harness) -> dict[str, Any]:
-        return {mode: await _ok(h, "conf:errors_wf", mode) for mode in ("invalid", "raise", "unknown", "bad_id")}
+        return {
+            mode: await _ok(h, "conf:errors_wf", mode) for mode in ("invalid", "raise", "unknown", "bad_id")
+        }
 
     res = run(harness_factory, body)
-    assert res["invalid"] == {"kind": "Invalid", "retryable": False, "message": "no money", "field": "amount",
-                              "wrapper": "activity", "is_invalid": True}
+    assert res["invalid"] == {
+        "kind": "Invalid",
+        "retryable": False,
+        "message": "no money",
+        "field": "amount",
+        "wrapper": "activity",
+        "is_invalid": True,
+    }
     assert res["raise"] == {"kind": "Internal", "has_text": True}
     assert res["unknown"] == {"kind": "NotFound", "retryable": True}
     assert res["bad_id"] == {"kind": "Invalid", "message": "namespace required in function ID"}
@@ -38,14 +46,22 @@ def test_activity_timeout(harness_factory: Any) -> None:
 def test_workflow_failures(harness_factory: Any) -> None:
     async def body(h: Harness) -> list[Any]:
         out = []
-        for wf, arg in (("conf:errors_wf", "fail_workflow"), ("conf:errors_wf", "fail_string"),
-                        ("conf:raiser", None), ("conf:bad_result", None)):
+        for wf, arg in (
+            ("conf:errors_wf", "fail_workflow"),
+            ("conf:errors_wf", "fail_string"),
+            ("conf:raiser", None),
+            ("conf:bad_result", None),
+        ):
             pid = await h.start(wf, arg) if arg else await h.start(wf)
             out.append(await h.outcome(pid))
         return out
 
-    (v1, f1), (v2, f2), (v3, f3), (v4, f4) = run(harness_factory, body)
-    assert v1 is None and f1 is not None and (f1.kind, f1.message, f1.retryable) == ("Conflict", "workflow gave up", False)
+    (v1, f1), (_, f2), (_, f3), (_, f4) = run(harness_factory, body)
+    assert (
+        v1 is None
+        and f1 is not None
+        and (f1.kind, f1.message, f1.retryable) == ("Conflict", "workflow gave up", False)
+    )
     assert f2 is not None and (f2.kind, f2.message, f2.retryable) == ("Internal", "plain failure", False)
     assert f3 is not None and f3.kind == "Internal" and "workflow exploded" in f3.message
     assert f4 is not None and "failed to encode result" in f4.message
@@ -53,8 +69,14 @@ def test_workflow_failures(harness_factory: Any) -> None:
 
 def test_timers(harness_factory: Any) -> None:
     res = run(harness_factory, lambda h: _ok(h, "conf:timers"))
-    assert res == {"slept_at_least_2s": True, "first": "fast", "stopped": True, "timer_fired": False, "ticks": 3,
-                   "zero": True}
+    assert res == {
+        "slept_at_least_2s": True,
+        "first": "fast",
+        "stopped": True,
+        "timer_fired": False,
+        "ticks": 3,
+        "zero": True,
+    }
 
 
 def test_signals_are_kept_until_received(harness_factory: Any) -> None:
@@ -95,11 +117,17 @@ def test_info_version_attrs(harness_factory: Any) -> None:
         return pid, value
 
     pid, res = run(harness_factory, body)
-    assert res["workflow_id"] == "info-1" and res["type"] == "conf:info" and res["task_queue"] == "conformance"
+    assert (
+        res["workflow_id"] == "info-1" and res["type"] == "conf:info" and res["task_queue"] == "conformance"
+    )
     assert res["namespace"] == "default" and res["attempt"] == 1 and res["run_id_set"]
     assert res["history_grows"] and res["size_positive"]
     assert res["version"] == 3 and res["version_again"] == 3
-    assert res["attrs_ok"] is True and res["attrs_err_kind"] == "Invalid" and res["version_err_kind"] == "Invalid"
+    assert (
+        res["attrs_ok"] is True
+        and res["attrs_err_kind"] == "Invalid"
+        and res["version_err_kind"] == "Invalid"
+    )
     assert res["pid"] == pid and res["input"] == {"k": 1}
 
 
@@ -113,8 +141,15 @@ def test_child_workflows(harness_factory: Any) -> None:
 
 def test_futures(harness_factory: Any) -> None:
     res = run(harness_factory, lambda h: _ok(h, "conf:futures"))
-    assert res == {"v1": 3, "v2": "two", "closed": True, "cached": 3, "timed_out": True, "canceled": True,
-                   "cancel_kind": "Canceled"}
+    assert res == {
+        "v1": 3,
+        "v2": "two",
+        "closed": True,
+        "cached": 3,
+        "timed_out": True,
+        "canceled": True,
+        "cancel_kind": "Canceled",
+    }
 
 
 def test_continue_as_new(harness_factory: Any) -> None:
@@ -129,7 +164,12 @@ def test_cancellation_event(harness_factory: Any) -> None:
         return await h.outcome(pid)
 
     value, failure = run(harness_factory, body)
-    assert value is None and failure is not None and failure.kind == "Canceled" and failure.message == "cancelled"
+    assert (
+        value is None
+        and failure is not None
+        and failure.kind == "Canceled"
+        and failure.message == "cancelled"
+    )
 
 
 def test_function_starts_signals_and_execs_workflows(harness_factory: Any) -> None:

@@ -38,8 +38,13 @@ async def main() -> int:
         if args.start:
             for i in range(args.n):
                 try:
-                    await wf.start("crash:mixed", "crash:worker", i, workflow_id=f"mixed-{i}",
-                                   options={"workflow.id_reuse_policy": "reject_duplicate"})
+                    await wf.start(
+                        "crash:mixed",
+                        "crash:worker",
+                        i,
+                        workflow_id=f"mixed-{i}",
+                        options={"workflow.id_reuse_policy": "reject_duplicate"},
+                    )
                 except CallError:
                     pass  # already started by an earlier (killed) incarnation
         print("READY", flush=True)

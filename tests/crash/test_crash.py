@@ -99,7 +99,7 @@ def test_sigkill_many_times_loses_nothing(tmp_path: Path) -> None:
 
 
 def test_sleeper_killed_mid_sleep_completes_after_deadline(tmp_path: Path) -> None:
-    db, log = tmp_path / "sleep.db", tmp_path / "a.log"
+    db = tmp_path / "sleep.db"
     script = (
         "import asyncio, sys\n"
         "from duralua import App\n"

@@ -31,11 +31,11 @@ class FakeVM:
     def resume(self, coro: int, args: tuple[Any, ...]) -> tuple[Any, ...]:
         gen = self.gens[coro]
         try:
-            req = gen.send(args if args else None) if getattr(gen, "gi_frame", None) and gen.gi_frame.f_lasti >= 0 \
-                else gen.send(None)  # fmt: skip
+            started = getattr(gen, "gi_frame", None) and gen.gi_frame.f_lasti >= 0
+            req = gen.send(args if args else None) if started else gen.send(None)
         except StopIteration as stop:
             return (RETURN, stop.value)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             return (RAISE, exc)
         return (YIELD, *req)
 

@@ -79,7 +79,12 @@ def test_activation_produces_numbered_commands_and_completes() -> None:
     history, result = drive(order("t:first", "t:second"))
     assert result == {"a": 11, "b": 21}
     kinds = [c.identity() for a in history.activations for c in a.commands]
-    assert kinds == ["ScheduleActivity(t:first)", "StartTimer", "ScheduleActivity(t:second)", "CompleteWorkflow"]
+    assert kinds == [
+        "ScheduleActivity(t:first)",
+        "StartTimer",
+        "ScheduleActivity(t:second)",
+        "CompleteWorkflow",
+    ]
     assert [c.seq for a in history.activations for c in a.commands] == [1, 2, 3, 4]
 
 
@@ -136,5 +141,7 @@ def test_signals_wait_in_mailbox_and_failures_become_fail_command() -> None:
 
     prog = Program(body)
     machine = WorkflowMachine(INFO, prog)
-    cmds = machine.activate(m.Activation(0, [m.Signal(topic="go", payloads=["boom"]), m.StartWorkflow(args=[1])]))
+    cmds = machine.activate(
+        m.Activation(0, [m.Signal(topic="go", payloads=["boom"]), m.StartWorkflow(args=[1])])
+    )
     assert isinstance(cmds[-1], m.FailWorkflow) and "exploded" in cmds[-1].failure.message

@@ -30,7 +30,7 @@ def test_unbuffered_channel_rendezvous_and_fifo_order() -> None:
 
     def consumer() -> Any:
         for _ in range(3):
-            v, ok = yield from recv(vm, ch)
+            v, _ok = yield from recv(vm, ch)
             log.append(f"got {v}")
         return "done"
 
@@ -83,7 +83,7 @@ def test_mailbox_keeps_messages_until_subscribed() -> None:
 
     def main() -> Any:
         sched.subscribe("@inbox", inbox, True)
-        (topic, payloads), ok = yield from recv(vm, inbox)
+        (topic, payloads), _ok = yield from recv(vm, inbox)
         return topic, payloads
 
     vm.add(1, main())

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+
 from .. import __version__
 from ..codec import to_plain
 from ..embedded.clock import VirtualClock
@@ -30,7 +31,9 @@ app = typer.Typer(
 )
 app.add_typer(workflow_cmd.app, name="workflow")
 
-DirOpt = Annotated[Path, typer.Option("--dir", "-d", help="App directory (with wippy.lock, or the src tree).")]
+DirOpt = Annotated[
+    Path, typer.Option("--dir", "-d", help="App directory (with wippy.lock, or the src tree).")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 
 
@@ -74,7 +77,13 @@ def check(
 
 def _problem_json(p: Problem) -> dict[str, Any]:
     loc = p.location
-    return {"severity": p.severity, "message": p.message, "file": loc.file, "line": loc.line, "entry": loc.entry}
+    return {
+        "severity": p.severity,
+        "message": p.message,
+        "file": loc.file,
+        "line": loc.line,
+        "entry": loc.entry,
+    }
 
 
 @app.command()
@@ -122,7 +131,8 @@ def run(
     ] = None,
     synchronous: Annotated[str, typer.Option(help="SQLite synchronous: FULL (durable) or NORMAL.")] = "FULL",
     fast_forward: Annotated[
-        bool, typer.Option("--fast-forward", help="Virtual clock: skip idle time (demos; timers fire at once).")
+        bool,
+        typer.Option("--fast-forward", help="Virtual clock: skip idle time (demos; timers fire at once)."),
     ] = False,
 ) -> None:
     """Boot the app: serve its workflows and services until Ctrl-C / SIGTERM."""
@@ -214,4 +224,3 @@ def main() -> None:
     except DuraluaError as exc:
         err_console.print(f"[red]error[/red]: {exc}", highlight=False)
         sys.exit(1)
-

@@ -8,6 +8,7 @@ serialises to JSON dicts (``to_json``/``from_json``) so engines can store it as 
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -29,7 +30,8 @@ def _load(value: Any) -> Any:
 
 class _Record:
     type: ClassVar[str]
-    registry: ClassVar[dict[str, type[_Record]]]
+    # builtins.type: inside the class body ``type`` names the ClassVar above.
+    registry: ClassVar[dict[str, builtins.type[_Record]]]
 
     def to_json(self) -> dict[str, Any]:
         out = {"type": self.type}
@@ -195,7 +197,7 @@ TERMINAL = (CompleteWorkflow, FailWorkflow, ContinueAsNew)
 
 
 def command_from_json(data: dict[str, Any]) -> Command:
-    cmd: Command = _from_json(COMMANDS, data)  # type: ignore[arg-type]
+    cmd: Command = _from_json(COMMANDS, data)
     return cmd
 
 
@@ -290,7 +292,7 @@ JOBS: dict[str, type[Job]] = {
 
 
 def job_from_json(data: dict[str, Any]) -> Job:
-    job: Job = _from_json(JOBS, data)  # type: ignore[arg-type]
+    job: Job = _from_json(JOBS, data)
     return job
 
 

@@ -69,7 +69,9 @@ def parse_retry_policy(value: Any, where: str = "retry_policy") -> dict[str, Any
             elif key == "non_retryable_error_types":
                 items = [raw] if isinstance(raw, str) else raw
                 if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
-                    raise OptionError(f"{where}.non_retryable_error_types must be a string or a list of strings")
+                    raise OptionError(
+                        f"{where}.non_retryable_error_types must be a string or a list of strings"
+                    )
                 out[key] = list(items)
         except DurationError as exc:
             raise OptionError(f"{where}.{key}: {exc}") from None
@@ -172,9 +174,8 @@ _PREFIXES = {
 
 def _enum(name: str, value: Any) -> str:
     allowed = _ENUMS[name]
-    if isinstance(value, int) and not isinstance(value, bool):
-        if 1 <= value <= len(allowed):
-            return allowed[value - 1]
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= len(allowed):
+        return allowed[value - 1]
     if isinstance(value, str):
         text = value.strip().lower().replace("-", "_")
         prefix = _PREFIXES[name]

@@ -10,6 +10,7 @@ workflow, with ``_wrapper``/``_activity_id``/``_retry_state`` details.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,10 @@ if TYPE_CHECKING:
     from .engine import EmbeddedEngine
 
 SECOND = 1_000_000_000
+
+
+def _is_async(fn: Any) -> bool:
+    return inspect.iscoroutinefunction(fn)
 
 
 @dataclass
@@ -34,6 +39,7 @@ class ActivityTask:
     attempt: int
     ready_ns: int
     scheduled_ns: int
+    adopted: Any = None  # an eager attempt still running (runtime call object)
 
 
 class ActivityRunner:
@@ -52,6 +58,43 @@ class ActivityRunner:
         t = asyncio.get_running_loop().create_task(self._run(task))
         self._running[key] = t
         t.add_done_callback(lambda _t: self._running.pop(key, None))
+
+    def try_eager(self, task: ActivityTask) -> tuple[JSONValue, Failure | None] | None:
+        """Run one attempt now, synchronously; the outcome if it is final, else None.
+
+        None means "dispatch normally": the activity is not registered here, it did not finish
+        synchronously (it was then handed to a background task that keeps its attempt), or it
+        failed in a way the retry policy retries."""
+        if self._registered(task) is not None or task.options.get("heartbeat_timeout_ns"):
+            return None
+        runtime = self.engine.runtime
+        fn = runtime.functions.get(task.activity_type)
+        if fn is None or fn.python is not None and _is_async(fn.python):
+            return None
+        try:
+            call = runtime.start_call(task.activity_type, task.args, task.context)
+        except Exception:  # noqa: BLE001 - anything odd: let the normal path report it
+            return None
+        if not call.finished:
+            self._adopt(task, call)
+            return None
+        value, failure = call.result, call.failure
+        if failure is None:
+            try:
+                encode(value, path="result", limit=self.engine.payload_limit)
+            except EncodeError as exc:
+                failure = Failure(f"activity result cannot be encoded: {exc}", "Internal", False)
+        if failure is None:
+            return value, None
+        final = self._final_failure(task, failure)
+        if final is not None:
+            return None, final
+        self._schedule_retry(task)
+        return None
+
+    def _adopt(self, task: ActivityTask, call: Any) -> None:
+        """An eager attempt that blocked: let it finish in the background as attempt 1."""
+        task.adopted = call
 
     def cancel(self, run_id: str, seq: int) -> None:
         t = self._running.pop((run_id, seq), None)
@@ -73,28 +116,62 @@ class ActivityRunner:
                 pass
         self._running.clear()
 
+    def _policy(self, task: ActivityTask) -> tuple[int, float, int, int, set[str]]:
+        policy = task.options.get("retry_policy") or {}
+        initial = int(policy.get("initial_interval_ns", SECOND))
+        return (
+            initial,
+            float(policy.get("backoff_coefficient", 2.0)),
+            int(policy.get("maximum_interval_ns", 100 * initial)),
+            int(policy.get("maximum_attempts", 0)),
+            set(policy.get("non_retryable_error_types", [])),
+        )
+
+    def _final_failure(self, task: ActivityTask, failure: Failure) -> Failure | None:
+        """The failure the workflow sees if this attempt's failure ends the activity, else None."""
+        initial, coefficient, maximum, max_attempts, non_retryable = self._policy(task)
+        kind = failure.kind or "Internal"
+        state = None
+        if failure.retryable is False or kind in non_retryable:
+            state = "RETRY_STATE_NON_RETRYABLE_FAILURE"
+        elif max_attempts and task.attempt >= max_attempts:
+            state = "RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED"
+        schedule_to_close = task.options.get("schedule_to_close_timeout_ns")
+        if state is None and schedule_to_close is not None:
+            delay = min(int(initial * coefficient ** (task.attempt - 1)), maximum)
+            if self.engine.clock.now_ns() + delay - task.scheduled_ns >= schedule_to_close:
+                state = "RETRY_STATE_TIMEOUT"
+                failure = Failure("activity schedule_to_close timeout", TIMEOUT, False,
+                                  {"timeout_type": "schedule_to_close"})  # fmt: skip
+                kind = TIMEOUT
+        if state is None:
+            return None
+        activity_id = str(task.options.get("id") or task.seq)
+        details = {**(failure.details or {}), "_wrapper": "activity", "_activity_id": activity_id,
+                   "_retry_state": state}  # fmt: skip
+        return Failure(failure.message, kind, failure.retryable, details, failure.stack)
+
+    def _schedule_retry(self, task: ActivityTask) -> None:
+        initial, coefficient, maximum, _max, _nr = self._policy(task)
+        delay = min(int(initial * coefficient ** (task.attempt - 1)), maximum)
+        task.attempt += 1
+        task.ready_ns = self.engine.clock.now_ns() + delay
+
     async def _run(self, task: ActivityTask) -> None:
         engine = self.engine
         clock = engine.clock
-        opts = task.options
-        policy = opts.get("retry_policy") or {}
-        initial = int(policy.get("initial_interval_ns", SECOND))
-        coefficient = float(policy.get("backoff_coefficient", 2.0))
-        maximum = int(policy.get("maximum_interval_ns", 100 * initial))
-        max_attempts = int(policy.get("maximum_attempts", 0))
-        non_retryable = set(policy.get("non_retryable_error_types", []))
-        start_to_close = opts.get("start_to_close_timeout_ns")
-        schedule_to_close = opts.get("schedule_to_close_timeout_ns")
-        activity_id = str(opts.get("id") or task.seq)
+        start_to_close = task.options.get("start_to_close_timeout_ns")
         while True:
-            wait_ns = task.ready_ns - clock.now_ns()
-            if wait_ns > 0:
-                await self._sleep(wait_ns)
+            adopted, task.adopted = task.adopted, None
+            if adopted is None:
+                wait_ns = task.ready_ns - clock.now_ns()
+                if wait_ns > 0:
+                    await self._sleep(wait_ns)
             registered = self._registered(task)
             if registered is not None:
                 value, failure = None, registered
             else:
-                value, failure = await self._attempt(task, start_to_close)
+                value, failure = await self._attempt(task, start_to_close, adopted)
             if failure is None:
                 try:
                     encode(value, path="result", limit=engine.payload_limit)
@@ -103,31 +180,11 @@ class ActivityRunner:
             if failure is None:
                 engine.activity_done(task, value, None)
                 return
-            kind = failure.kind or "Internal"
-            state = None
-            if failure.retryable is False or kind in non_retryable:
-                state = "RETRY_STATE_NON_RETRYABLE_FAILURE"
-            elif max_attempts and task.attempt >= max_attempts:
-                state = "RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED"
-            delay = min(int(initial * coefficient ** (task.attempt - 1)), maximum)
-            if state is None and schedule_to_close is not None:
-                if clock.now_ns() + delay - task.scheduled_ns >= schedule_to_close:
-                    state = "RETRY_STATE_TIMEOUT"
-                    failure = Failure("activity schedule_to_close timeout", TIMEOUT, False,
-                                      {"timeout_type": "schedule_to_close"})  # fmt: skip
-            if state is not None:
-                final = Failure(
-                    failure.message,
-                    kind,
-                    failure.retryable,
-                    {**(failure.details or {}), "_wrapper": "activity", "_activity_id": activity_id,
-                     "_retry_state": state},
-                    failure.stack,
-                )  # fmt: skip
+            final = self._final_failure(task, failure)
+            if final is not None:
                 engine.activity_done(task, None, final)
                 return
-            task.attempt += 1
-            task.ready_ns = clock.now_ns() + delay
+            self._schedule_retry(task)
             engine.persist_attempt(task)
 
     def _registered(self, task: ActivityTask) -> Failure | None:
@@ -142,8 +199,14 @@ class ActivityRunner:
             )
         return None
 
-    async def _attempt(self, task: ActivityTask, timeout_ns: int | None) -> tuple[JSONValue, Failure | None]:
-        call = asyncio.ensure_future(self.engine.runtime.invoke(task.activity_type, task.args, task.context))
+    async def _attempt(
+        self, task: ActivityTask, timeout_ns: int | None, adopted: Any = None
+    ) -> tuple[JSONValue, Failure | None]:
+        runtime = self.engine.runtime
+        call = asyncio.ensure_future(
+            runtime.finish_call(adopted) if adopted is not None
+            else runtime.invoke(task.activity_type, task.args, task.context)
+        )  # fmt: skip
         if timeout_ns is None:
             return await call
         # The deadline runs on the engine clock (virtual in tests) but never counts as idle time.

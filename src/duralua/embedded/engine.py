@@ -63,6 +63,11 @@ class _Pending:
     timer: int | None = None
     task: int | None = None
 
+    @property
+    def unbacked(self) -> bool:
+        """Not yet on disk: it must be written unless this batch's activation consumes it."""
+        return self.input_id is None and self.timer is None and self.task is None
+
 
 @dataclass
 class _Live:
@@ -78,7 +83,8 @@ class _Batch:
     inputs: list[tuple[str, m.Job]] = field(default_factory=list)
     after: list[Callable[[], None]] = field(default_factory=list)
     ops: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
-    new_runs: dict[str, str] = field(default_factory=dict)  # workflow_id -> run_id, started in this batch
+    eager: list[ActivityTask] = field(default_factory=list)
+    waiters: list[asyncio.Future[None]] = field(default_factory=list)
 
     def sql(self, query: str, *params: Any) -> None:
         self.ops.append((query, params))
@@ -100,8 +106,9 @@ class EmbeddedEngine:
         log: Logger | None = None,
         memory_limit: int | None = None,
         instruction_budget: int | None = None,
-        batch_size: int = 256,
+        batch_size: int = 512,
         poll_interval: float = 0.1,
+        eager_activities: bool = True,
     ) -> None:
         self.catalog = catalog
         self.runtime = runtime
@@ -124,6 +131,11 @@ class EmbeddedEngine:
         self._timer_kick = asyncio.Event()
         self._wakeups: list[int] = []
         self.virtual_sleepers = 0
+        self._outbox = _Batch()
+        self._fresh_rows: dict[str, dict[str, Any]] = {}
+        self._fresh_runs: dict[str, str] = {}
+        self._fresh_history: dict[str, list[ActivationRecord]] = {}
+        self.eager_activities = eager_activities
         self._clock_waiters: list[asyncio.Future[None]] = []
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._idle_waiters: list[asyncio.Future[None]] = []
@@ -208,29 +220,50 @@ class EmbeddedEngine:
 
     async def _main_loop(self) -> None:
         while True:
-            if not self._ready:
+            if not self._ready and not self._outbox_used():
                 self._notify_idle()
                 await self._kick.wait()
             self._kick.clear()
-            while self._ready:
-                batch = []
-                while self._ready and len(batch) < self.batch_size:
-                    run_id, _ = self._ready.popitem(last=False)
-                    batch.append(run_id)
-                self._activate_batch(batch)
-                await asyncio.sleep(0)
+            self._run_batch()
+            await asyncio.sleep(0)
 
-    def _activate_batch(self, run_ids: list[str]) -> None:
-        batch = _Batch()
+    def _outbox_used(self) -> bool:
+        box = self._outbox
+        return bool(box.inputs or box.ops or box.after or box.waiters)
+
+    async def _submit(self, fill: Callable[[_Batch], Any]) -> Any:
+        """Add writes to the next group commit and wait until it is durable."""
+        box = self._outbox
+        value = fill(box)
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        box.waiters.append(fut)
+        self._kick.set()
+        await fut
+        return value
+
+    def _absorb(self, batch: _Batch) -> None:
+        """Jobs produced in this batch become pending at once, so the same batch can consume them."""
+        for run_id, job in batch.inputs:
+            self._pending.setdefault(run_id, []).append(_Pending(job))
+            self._mark_ready(run_id)
+        batch.inputs.clear()
+
+    def _run_batch(self) -> None:
+        """One group commit: API writes, then as many activations as are ready (up to a cap),
+        including the follow-ups they cause (children, eager activities), in one transaction."""
+        batch, self._outbox = self._outbox, _Batch()
+        self._absorb(batch)
         consumed: list[tuple[str, list[_Pending]]] = []
-        for run_id in run_ids:
+        steps = 0
+        while self._ready and steps < self.batch_size:
+            run_id, _ = self._ready.popitem(last=False)
+            steps += 1
             pend = self._pending.pop(run_id, [])
             row = self._run_row(run_id)
-            if row is None:
-                continue
-            if row["status"] in CLOSED:
+            if row is None or row["status"] in CLOSED:
                 continue  # jobs for a closed run are dropped (its timers/tasks are abandoned)
             if row["status"] == "held":
+                row["status"] = "running"
                 batch.sql("UPDATE runs SET status = 'running', reason = '' WHERE run_id = ?", run_id)
             try:
                 self._activate(run_id, row, pend, batch)
@@ -239,6 +272,8 @@ class EmbeddedEngine:
                 self._pending.setdefault(run_id, [])[0:0] = pend
                 continue
             consumed.append((run_id, pend))
+            self._run_eager(batch)
+            self._absorb(batch)
         for run_id, pend in consumed:
             for p in pend:
                 if p.input_id is not None:
@@ -251,31 +286,76 @@ class EmbeddedEngine:
 
     def _commit(self, batch: _Batch) -> None:
         store = self._db()
-        new_inputs: list[tuple[str, int, m.Job]] = []
+        unbacked = [p for plist in self._pending.values() for p in plist if p.unbacked]
+        owners = {id(p): run_id for run_id, plist in self._pending.items() for p in plist if p.unbacked}
         try:
             with store.transaction() as db:
                 for query, params in batch.ops:
                     db.execute(query, params)
-                for run_id, job in batch.inputs:
-                    cur = db.execute("INSERT INTO inputs(run_id, job) VALUES (?, ?)", (run_id, dumps(job.to_json())))
-                    new_inputs.append((run_id, int(cur.lastrowid or 0), job))
+                for p in unbacked:
+                    cur = db.execute(
+                        "INSERT INTO inputs(run_id, job) VALUES (?, ?)", (owners[id(p)], dumps(p.job.to_json()))
+                    )
+                    p.input_id = int(cur.lastrowid or 0)
         except sqlite3.Error:
             # Nothing of this batch happened: drop the live states so they are rebuilt from disk.
+            for p in unbacked:
+                p.input_id = None
             for live in self._cache.values():
                 live.machine.close()
             self._cache.clear()
             raise
-        for run_id, input_id, job in new_inputs:
-            self._pending.setdefault(run_id, []).append(_Pending(job, input_id=input_id))
-            self._mark_ready(run_id)
+        self._fresh_rows.clear()
+        self._fresh_runs.clear()
+        self._fresh_history.clear()
         for effect in batch.after:
             effect()
+        for fut in batch.waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    def _run_eager(self, batch: _Batch) -> None:
+        """Run just-scheduled activities right away when they finish synchronously (trivial Lua
+        or Python functions): their result feeds the next activation in this same batch, so a
+        workflow of quick activities costs one commit. At-least-once still holds: if the
+        process dies before the commit, nothing was recorded and the activities run again."""
+        tasks, batch.eager = batch.eager, []
+        for task in tasks:
+            done = self.activities.try_eager(task)
+            if done is not None:
+                value, failure = done
+                self._pending.setdefault(task.run_id, []).append(
+                    _Pending(m.ResolveActivity(seq=task.seq, result=value, failure=failure))
+                )
+                self._mark_ready(task.run_id)
+                continue
+            self._persist_task(task, batch)
+
+    def _persist_task(self, task: ActivityTask, batch: _Batch) -> None:
+        batch.sql(
+            "INSERT INTO tasks(run_id, seq, activity_type, task_queue, args, options, context, attempt, "
+            "ready_ns, scheduled_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            task.run_id, task.seq, task.activity_type, task.task_queue, dumps(task.args), dumps(task.options),
+            dumps(task.context), task.attempt, task.ready_ns, task.scheduled_ns,
+        )  # fmt: skip
+        batch.after.append(lambda: self.activities.dispatch(task))
 
     def _run_row(self, run_id: str) -> dict[str, Any] | None:
         live = self._cache.get(run_id)
         if live is not None:
             return live.row
+        fresh = self._fresh_rows.get(run_id)
+        if fresh is not None:
+            return fresh
         return self._db().run_row(run_id)
+
+    def _latest_row(self, workflow_id: str) -> dict[str, Any] | None:
+        run_id = self._fresh_runs.get(workflow_id)
+        if run_id is not None:
+            row = self._run_row(run_id)
+            if row is not None:
+                return row
+        return self._db().latest_run(workflow_id)
 
     def _machine(self, run_id: str, row: dict[str, Any]) -> _Live:
         live = self._cache.get(run_id)
@@ -284,6 +364,7 @@ class EmbeddedEngine:
             return live
         info = m.WorkflowInfo.from_json(decode(row["info"]))
         records = [ActivationRecord.from_json(r) for r in self._db().history(run_id)]
+        records += self._fresh_history.get(run_id, [])  # activations of this batch, not yet committed
         history = History(info, records)
         machine = self._new_machine(info, history)
         try:
@@ -324,6 +405,7 @@ class EmbeddedEngine:
         commands = live.machine.activate(m.Activation(now, jobs, False, length, size))
         record = ActivationRecord(now, jobs, commands)
         history.activations.append(record)
+        self._fresh_history.setdefault(run_id, []).append(record)
         idx = len(history.activations)
         batch.sql("INSERT INTO history(run_id, idx, record) VALUES (?, ?, ?)", run_id, idx, dumps(record.to_json()))
         batch.sql("UPDATE runs SET activations = ? WHERE run_id = ?", idx, run_id)
@@ -353,13 +435,10 @@ class EmbeddedEngine:
             queue = str(cmd.options.get("task_queue") or info.task_queue)
             task = ActivityTask(run_id, cmd.seq, cmd.activity_type, queue, cmd.args, cmd.options, cmd.context,
                                 1, now, now)  # fmt: skip
-            batch.sql(
-                "INSERT INTO tasks(run_id, seq, activity_type, task_queue, args, options, context, attempt, "
-                "ready_ns, scheduled_ns) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
-                run_id, cmd.seq, cmd.activity_type, queue, dumps(cmd.args), dumps(cmd.options),
-                dumps(cmd.context), now, now,
-            )  # fmt: skip
-            batch.after.append(lambda: self.activities.dispatch(task))
+            if self.eager_activities:
+                batch.eager.append(task)
+            else:
+                self._persist_task(task, batch)
         elif isinstance(cmd, m.RequestCancelActivity):
             batch.sql("DELETE FROM tasks WHERE run_id = ? AND seq = ?", run_id, cmd.target_seq)
             target = cmd.target_seq
@@ -416,9 +495,7 @@ class EmbeddedEngine:
         self.runtime.deliver(target, Delivery(topic, sender, list(payloads)))
 
     def _open_run(self, workflow_id: str, batch: _Batch) -> str | None:
-        if workflow_id in batch.new_runs:
-            return batch.new_runs[workflow_id]
-        row = self._db().latest_run(workflow_id)
+        row = self._latest_row(workflow_id)
         if row is None or row["status"] in CLOSED:
             return None
         return str(row["run_id"])
@@ -483,7 +560,14 @@ class EmbeddedEngine:
             dumps(options), dumps(options.get("search_attributes") or {}), dumps(options.get("memo") or {}),
             now, parent[0], parent[1],
         )  # fmt: skip
-        batch.new_runs[info.workflow_id] = info.run_id
+        self._fresh_runs[info.workflow_id] = info.run_id
+        self._fresh_rows[info.run_id] = {
+            "run_id": info.run_id, "workflow_id": info.workflow_id, "workflow_type": info.workflow_type,
+            "worker_id": info.worker_id, "task_queue": info.task_queue, "status": "running", "info": dumps(data),
+            "options": dumps(options), "result": None, "failure": None, "reason": "",
+            "search": dumps(options.get("search_attributes") or {}), "memo": dumps(options.get("memo") or {}),
+            "start_ns": now, "close_ns": None, "parent_run": parent[0], "parent_seq": parent[1], "activations": 0,
+        }  # fmt: skip
         batch.inputs.append((info.run_id, m.StartWorkflow(args=args)))
         for topic, payloads, sender in messages:
             batch.inputs.append((info.run_id, m.Signal(topic=topic, sender=sender, payloads=payloads)))
@@ -546,36 +630,35 @@ class EmbeddedEngine:
 
     async def start_workflow(self, request: StartRequest) -> str:
         info, options = self.prepare_start(request)
-        return self._start_prepared(info, options, request)
+        pid: str = await self._submit(lambda box: self._start_prepared(info, options, request, box))
+        return pid
 
     def _start_prepared(
-        self, info: m.WorkflowInfo, options: dict[str, Any], request: StartRequest, batch: _Batch | None = None
+        self, info: m.WorkflowInfo, options: dict[str, Any], request: StartRequest, batch: _Batch
     ) -> str:
+        """Write a start into ``batch`` per the id conflict/reuse policies; returns the PID."""
         generated = options.pop("generated_id", False)
         policy = options.get("id_conflict_policy")
         if policy is None:
             error_when_started = options.get("execution_error_when_already_started", generated)
             policy = "fail" if error_when_started else "use_existing"
-        batch = batch or _Batch()
         messages = [(t, p, request.sender) for t, p in request.messages]
-        existing = self._db().latest_run(info.workflow_id)
+        existing = self._latest_row(info.workflow_id)
         if existing is not None and existing["status"] not in CLOSED:
             pid = str(PID(info.client_id, info.worker_id, info.workflow_id))
             if policy == "use_existing":
                 for topic, payloads, sender in messages:
                     batch.inputs.append((existing["run_id"], m.Signal(topic=topic, sender=sender, payloads=payloads)))
-                self._commit(batch)
                 return pid
             if policy == "fail":
                 raise CallError(Failure(f"workflow {info.workflow_id} is already running", "AlreadyExists", False))
             self._terminate_row(existing, "terminated by a new start (terminate_existing)", batch)
-        elif existing is not None and options.get("id_reuse_policy") in ("reject_duplicate",) or (
-            existing is not None and options.get("id_reuse_policy") == "allow_duplicate_failed_only"
-            and existing["status"] == "completed"
-        ):  # fmt: skip
+        elif existing is not None and (
+            options.get("id_reuse_policy") == "reject_duplicate"
+            or (options.get("id_reuse_policy") == "allow_duplicate_failed_only" and existing["status"] == "completed")
+        ):
             raise CallError(Failure(f"workflow id {info.workflow_id} was already used", "AlreadyExists", False))
         self._insert_run(info, options, request.args, messages, info.start_time_ns, batch)
-        self._commit(batch)
         return info.pid
 
     # -- signals and control ---------------------------------------------------------------------
@@ -590,16 +673,14 @@ class EmbeddedEngine:
     def _resolve_run(self, pid_or_id: str) -> dict[str, Any]:
         p = parse_pid(pid_or_id)
         workflow_id = p.uniq if p else pid_or_id
-        row = self._db().latest_run(workflow_id)
+        row = self._latest_row(workflow_id)
         if row is None:
             raise WorkflowNotFound(f"no workflow with id {workflow_id}",
                                    hint="`duralua workflow list` shows the known runs")  # fmt: skip
         return row
 
     async def signal(self, pid: str, topic: str, payloads: list[JSONValue], sender: str = "") -> None:
-        batch = _Batch()
-        self._signal(batch, pid, topic, payloads, sender)
-        self._commit(batch)
+        await self._submit(lambda box: self._signal(box, pid, topic, payloads, sender))
 
     def _signal(self, batch: _Batch, pid: str, topic: str, payloads: list[JSONValue], sender: str) -> None:
         try:
@@ -618,9 +699,7 @@ class EmbeddedEngine:
         row = self._resolve_run_or_call_error(pid)
         if row["status"] in CLOSED:
             return
-        batch = _Batch()
-        self._terminate_row(row, reason or "terminated", batch)
-        self._commit(batch)
+        await self._submit(lambda box: self._terminate_row(row, reason or "terminated", box))
 
     def _terminate_row(self, row: dict[str, Any], reason: str, batch: _Batch) -> None:
         run_id = row["run_id"]
@@ -636,9 +715,7 @@ class EmbeddedEngine:
         row = self._resolve_run_or_call_error(pid)
         if row["status"] in CLOSED:
             return
-        batch = _Batch()
-        batch.inputs.append((row["run_id"], m.CancelRequested()))
-        self._commit(batch)
+        await self._submit(lambda box: box.inputs.append((row["run_id"], m.CancelRequested())))
 
     def _resolve_run_or_call_error(self, pid: str) -> dict[str, Any]:
         try:
@@ -811,31 +888,30 @@ class EmbeddedEngine:
     def _handle_request(self, req_id: int, kind: str, body: dict[str, Any]) -> None:
         """Apply a request from another process; it is deleted in the same transaction, so a
         crash never applies it twice or loses it."""
-        batch = _Batch()
-        batch.sql("DELETE FROM requests WHERE id = ?", req_id)
+        box = self._outbox
+        mark = (len(box.ops), len(box.inputs), len(box.after))
         try:
             if kind == "start":
                 req = StartRequest(**body)
                 req.messages = [(str(t), list(p)) for t, p in req.messages]
                 info, options = self.prepare_start(req)
-                self._start_prepared(info, options, req, batch)
-                return
-            if kind == "signal":
-                self._signal(batch, body["pid"], body["topic"], body.get("payloads", []), body.get("sender", ""))
+                self._start_prepared(info, options, req, box)
+            elif kind == "signal":
+                self._signal(box, body["pid"], body["topic"], body.get("payloads", []), body.get("sender", ""))
             elif kind == "terminate":
                 row = self._resolve_run_or_call_error(body["pid"])
                 if row["status"] not in CLOSED:
-                    self._terminate_row(row, body.get("reason", ""), batch)
+                    self._terminate_row(row, body.get("reason", ""), box)
             elif kind == "cancel":
                 row = self._resolve_run_or_call_error(body["pid"])
                 if row["status"] not in CLOSED:
-                    batch.inputs.append((row["run_id"], m.CancelRequested()))
+                    box.inputs.append((row["run_id"], m.CancelRequested()))
         except (CallError, DuraluaError) as exc:
+            del box.ops[mark[0] :], box.inputs[mark[1] :], box.after[mark[2] :]
             if self._log is not None:
                 self._log("engine", f"request {kind} failed: {exc}")
-            batch = _Batch()
-            batch.sql("DELETE FROM requests WHERE id = ?", req_id)
-        self._commit(batch)
+        box.sql("DELETE FROM requests WHERE id = ?", req_id)
+        self._kick.set()
 
 
 # -- helpers shared with the CLI (read-only access to a database) --------------------------------

@@ -104,7 +104,8 @@ class ProcessLock:
             os.close(fd)
             raise EngineError(
                 f"the database {self.path.with_suffix('')} is driven by {holder}",
-                hint="stop that `duralua run` first, or use `duralua workflow ...` commands, which talk to it",
+                hint="stop that `duralua run` first, or use `duralua workflow ...` commands, "
+                "which talk to it",
             ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()}".encode())
@@ -169,16 +170,21 @@ class Store:
 
     def latest_run(self, workflow_id: str) -> dict[str, Any] | None:
         cur = self.db.execute(
-            "SELECT * FROM runs WHERE workflow_id = ? ORDER BY start_ns DESC, rowid DESC LIMIT 1", (workflow_id,)
+            "SELECT * FROM runs WHERE workflow_id = ? ORDER BY start_ns DESC, rowid DESC LIMIT 1",
+            (workflow_id,),
         )
         return _row(cur)
 
     def history(self, run_id: str) -> list[dict[str, Any]]:
-        rows = self.db.execute("SELECT record FROM history WHERE run_id = ? ORDER BY idx", (run_id,)).fetchall()
+        rows = self.db.execute(
+            "SELECT record FROM history WHERE run_id = ? ORDER BY idx", (run_id,)
+        ).fetchall()
         return [decode(r[0]) for r in rows]
 
     def inputs(self, run_id: str) -> list[tuple[int, dict[str, Any]]]:
-        rows = self.db.execute("SELECT id, job FROM inputs WHERE run_id = ? ORDER BY id", (run_id,)).fetchall()
+        rows = self.db.execute(
+            "SELECT id, job FROM inputs WHERE run_id = ? ORDER BY id", (run_id,)
+        ).fetchall()
         return [(int(r[0]), decode(r[1])) for r in rows]
 
     def runs(self, where: str = "", params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
@@ -190,7 +196,9 @@ class Store:
         return [r[0] for r in self.db.execute("SELECT DISTINCT run_id FROM inputs").fetchall()]
 
     def timers(self) -> list[tuple[str, int, int]]:
-        return [(r[0], int(r[1]), int(r[2])) for r in self.db.execute("SELECT run_id, seq, fire_ns FROM timers")]
+        return [
+            (r[0], int(r[1]), int(r[2])) for r in self.db.execute("SELECT run_id, seq, fire_ns FROM timers")
+        ]
 
     def tasks(self) -> list[dict[str, Any]]:
         cur = self.db.execute("SELECT * FROM tasks")
@@ -209,7 +217,9 @@ class Store:
 
     @staticmethod
     def add_request(db: sqlite3.Connection, kind: str, body: dict[str, Any], now_ns: int) -> None:
-        db.execute("INSERT INTO requests(kind, body, created_ns) VALUES (?, ?, ?)", (kind, dumps(body), now_ns))
+        db.execute(
+            "INSERT INTO requests(kind, body, created_ns) VALUES (?, ?, ?)", (kind, dumps(body), now_ns)
+        )
 
 
 def _row(cur: sqlite3.Cursor) -> dict[str, Any] | None:

@@ -230,7 +230,9 @@ class LuaVM:
                 return None, make_error(self.lua, Failure("context key required", INVALID, False))
             values = self.owner.context
             if key not in values:
-                return None, make_error(self.lua, Failure(f"context value {key} not found", "NotFound", False))
+                return None, make_error(
+                    self.lua, Failure(f"context value {key} not found", "NotFound", False)
+                )
             return to_lua(self.lua, values[key]), None
 
         def all_values() -> Any:

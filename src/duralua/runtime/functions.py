@@ -108,7 +108,9 @@ class FunctionRuntime:
                 loop.close()
         return call.outcome()
 
-    async def acall(self, entry_id: str, args: list[JSONValue], context: dict[str, Any] | None = None) -> JSONValue:
+    async def acall(
+        self, entry_id: str, args: list[JSONValue], context: dict[str, Any] | None = None
+    ) -> JSONValue:
         call = self._begin(entry_id, args, context or {})
         if not call.finished:
             await call.wait()
@@ -122,6 +124,16 @@ class FunctionRuntime:
             return await self.acall(entry_id, args, context), None
         except CallError as exc:
             return None, exc.failure
+
+    def start_call(self, entry_id: str, args: list[JSONValue], context: dict[str, Any] | None = None) -> _Call:
+        """Start a call and run it as far as it goes synchronously (``.finished`` tells)."""
+        return self._begin(entry_id, args, context or {})
+
+    async def finish_call(self, call: _Call) -> tuple[JSONValue, Failure | None]:
+        """Wait for a call from :meth:`start_call` that did not finish synchronously."""
+        if not call.finished:
+            await call.wait()
+        return call.result, call.failure
 
     def _begin(self, entry_id: str, args: list[JSONValue], context: dict[str, Any]) -> _Call:
         fn = self.functions.get(entry_id)
@@ -179,7 +191,9 @@ class _RuntimeContext(SystemContext):
 class _Call:
     """One function invocation (a process with a PID, alive until the function returns)."""
 
-    def __init__(self, rt: FunctionRuntime, fn: FunctionDef, args: list[JSONValue], context: dict[str, Any]) -> None:
+    def __init__(
+        self, rt: FunctionRuntime, fn: FunctionDef, args: list[JSONValue], context: dict[str, Any]
+    ) -> None:
         self.rt = rt
         self.fn = fn
         self.args = args
@@ -228,7 +242,7 @@ class _Call:
         except CallError as exc:
             self._fail(exc.failure)
             return
-        except Exception as exc:  # noqa: BLE001 - a user function's bug becomes an Internal error
+        except Exception as exc:  # a user function's bug becomes an Internal error
             self._fail(Failure(f"{type(exc).__name__}: {exc}", INTERNAL, None))
             return
         if inspect.isawaitable(value):
@@ -292,7 +306,7 @@ class _Call:
                 self._succeed(await self._py_task)
             except CallError as exc:
                 self._fail(exc.failure)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self._fail(Failure(f"{type(exc).__name__}: {exc}", INTERNAL, None))
             return
         self._wake = asyncio.Event()
@@ -490,10 +504,7 @@ class _Call:
         engine = self._engine()
         assert engine is not None
         value, failure = await engine.result(pid)
-        if "l" in flags and failure is not None and "m" not in flags:
-            kind = "pid.link.down"
-        else:
-            kind = "pid.exit"
+        kind = "pid.link.down" if "l" in flags and failure is not None and "m" not in flags else "pid.exit"
         self.deliver(
             Delivery("@events", "", [], kind="event",
                      data={"kind": kind, "from": pid, "at": time.time_ns() // 1_000_000_000,
