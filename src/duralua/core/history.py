@@ -48,6 +48,16 @@ class ActivationRecord:
 class History:
     info: m.WorkflowInfo
     activations: list[ActivationRecord] = field(default_factory=list)
+    # Running totals for workflow.history_length()/history_size(), kept by append().
+    _length: int = field(default=-1, repr=False, compare=False)
+    _size: int = field(default=-1, repr=False, compare=False)
+
+    def append(self, record: ActivationRecord, encoded: str | None = None) -> None:
+        """Add an activation; ``encoded`` is its canonical JSON if the caller already has it."""
+        length, size = self.length(), self.size()
+        self.activations.append(record)
+        self._length = length + record.event_count()
+        self._size = size + len(encoded if encoded is not None else dumps(record.to_json()))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -86,10 +96,14 @@ class History:
                 yield {"id": n, "event": cmd.type, **{k: v for k, v in cmd.to_json().items() if k != "type"}}
 
     def length(self) -> int:
-        return 1 + sum(a.event_count() for a in self.activations)
+        if self._length < 0:
+            self._length = 1 + sum(a.event_count() for a in self.activations)
+        return self._length
 
     def size(self) -> int:
-        return sum(len(dumps(a.to_json())) for a in self.activations)
+        if self._size < 0:
+            self._size = sum(len(dumps(a.to_json())) for a in self.activations)
+        return self._size
 
 
 def stats_before(history: History, upto: int) -> tuple[int, int]:

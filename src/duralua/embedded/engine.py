@@ -404,10 +404,11 @@ class EmbeddedEngine:
         size = history.size()
         commands = live.machine.activate(m.Activation(now, jobs, False, length, size))
         record = ActivationRecord(now, jobs, commands)
-        history.activations.append(record)
+        encoded = dumps(record.to_json())
+        history.append(record, encoded)
         self._fresh_history.setdefault(run_id, []).append(record)
         idx = len(history.activations)
-        batch.sql("INSERT INTO history(run_id, idx, record) VALUES (?, ?, ?)", run_id, idx, dumps(record.to_json()))
+        batch.sql("INSERT INTO history(run_id, idx, record) VALUES (?, ?, ?)", run_id, idx, encoded)
         batch.sql("UPDATE runs SET activations = ? WHERE run_id = ?", idx, run_id)
         for cmd in commands:
             self._apply(run_id, live, cmd, now, batch)

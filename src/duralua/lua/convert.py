@@ -33,6 +33,7 @@ from typing import Any
 
 import lupa.lua54 as lupa54
 
+from . import chunks
 from ..codec import MAX_DEPTH, JSONValue
 from ..errors import INTERNAL, EncodeError, Failure
 
@@ -55,7 +56,7 @@ class LuaState:
 
     def __init__(self, lua: Any) -> None:
         self.lua = lua
-        self.core: Any = lua.execute(_CORE_SRC, self, name="=duralua.core")
+        self.core: Any = chunks.run(lua, _CORE_SRC, "=duralua.core", self)
         self.objset: Any = self.core.OBJ
         self.mark_object: Any = self.core.mark_object
         self.error_fields: Any = self.core.error_fields
@@ -73,7 +74,7 @@ class LuaState:
             return value
 
     def execute(self, source: str, *args: Any, name: str) -> Any:
-        return self.lua.execute(source, *args, name=name)
+        return chunks.run(self.lua, source, name, *args)
 
 
 _STATES: dict[int, weakref.ref[LuaState]] = {}

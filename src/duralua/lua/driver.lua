@@ -33,6 +33,9 @@ end
 
 local D = { stash_put = put, stash_take = take }
 
+-- Reads a field for Python (lupa mis-reads tables from callbacks run inside coroutines).
+function D.get(t, k) return t[k] end
+
 -------------------------------------------------------------------------------------------
 -- coroutines
 -------------------------------------------------------------------------------------------
@@ -55,6 +58,44 @@ end
 D.co_spawn = co_spawn
 
 function D.forget(id) threads[id] = nil end
+
+-- Python's entry point into a coroutine: (0, op, args...) for a yield, (1, n, values...) for
+-- a return, (2, err) for a raise. `resume` is the sandbox's budgeted resume.
+local OPK = H.op_token
+local co_status = coroutine.status
+function D.make_resume(resume)
+  return function(id, ...)
+    local co = threads[id]
+    local r = pack(resume(co, ...))
+    if not r[1] then threads[id] = nil return 2, r[2] end
+    if co_status(co) == "dead" then threads[id] = nil return 1, r.n - 1, unpack(r, 2, r.n) end
+    if r[2] ~= OPK then return 0, "yield" end
+    return 0, unpack(r, 3, r.n)
+  end
+end
+
+-- Globals built on first use (errors, payload, os): most entries never touch some of them,
+-- and building them is a good part of what a fresh Lua state costs.
+function D.lazy_globals(env, names, install)
+  setmetatable(env, { __index = function(t, k)
+    if names[k] then
+      local v = install(k)
+      rawset(t, k, v)
+      return v
+    end
+    return nil
+  end })
+end
+
+-- print(...) as one structured log line, handed to Python.
+function D.make_print(emit)
+  return function(...)
+    local n = select("#", ...)
+    local parts = {}
+    for i = 1, n do parts[i] = tostring((select(i, ...))) end
+    emit(table.concat(parts, "\t"))
+  end
+end
 
 -------------------------------------------------------------------------------------------
 -- channels

@@ -19,6 +19,7 @@ from ..core.machine import WorkflowMachine, future_value
 from ..core.scheduler import RAISE, RETURN, YIELD, Delivery, Scheduler
 from ..durations import DurationError, parse_ns
 from ..errors import INVALID, EncodeError, Failure, LuaError
+from . import chunks
 from .context import HostContext
 from .convert import to_lua, to_python
 from .modules import MODULE_INSTALLERS
@@ -98,24 +99,13 @@ class LuaVM:
         self.lua = lua
         op_token = lua.table()
         self._op_token = op_token
-        self._drv: Any = lua.execute(_DRIVER, self._callbacks(op_token), self.sb.lua_new_thread)
-        self._resume_fn = lua.eval(
-            """function(D, resume, OP, status, pack, unpack)
-              return function(id, ...)
-                local co = D.threads[id]
-                local r = pack(resume(co, ...))
-                if not r[1] then D.threads[id] = nil return 2, r[2] end
-                if status(co) == "dead" then D.threads[id] = nil return 1, r.n - 1, unpack(r, 2, r.n) end
-                if r[2] ~= OP then return 0, "yield" end
-                return 0, unpack(r, 3, r.n)
-              end
-            end"""
-        )(self._drv, self.sb.lua_resume, op_token, lua.eval("coroutine.status"), lua.eval("table.pack"),
-          lua.eval("table.unpack"))  # fmt: skip
+        self._drv: Any = chunks.run(lua, _DRIVER, "=duralua.driver", self._callbacks(op_token),
+                                    self.sb.lua_new_thread)  # fmt: skip
+        self._resume_fn = self._drv.make_resume(self.sb.lua_resume)
         # lupa 2.8 returns garbage for Python-side reads of Lua tables (t[k], t.k) made while
         # a Lua coroutine is running (i.e. inside any callback from user code); everything a
         # callback needs is therefore read here, up front, or through the Lua-side `_get`.
-        self._get: Any = lua.eval("function(t, k) return t[k] end")
+        self._get: Any = self._drv.get
         drv = self._drv
         self._mods: dict[str, Any] = {name: drv[name] for name in ("funcs", "workflow", "process", "channel")}
         self._time_blocking = dict(drv.time.items())
@@ -123,6 +113,8 @@ class LuaVM:
         self._coroutine = lua.table_from(dict(base["coroutine"].items()))
         self._coroutine["spawn"] = drv.co_spawn
         self._print = self._print_fn()
+        self._lazy_names = lua.table_from({"errors": True, "payload": True, "os": True})
+        self._lazy_cache: dict[str, Any] = {}
         self._entry_fn = self._load_entry()
 
     # -- loading -------------------------------------------------------------------------------
@@ -183,13 +175,17 @@ class LuaVM:
         )
 
     def _install_globals(self, env: Any) -> None:
-        lua = self.lua
-        for name in ("errors", "payload", "os"):
-            env[name] = MODULE_INSTALLERS[name](lua, self.ctx)
+        self._drv.lazy_globals(env, self._lazy_names, self._install_lazy)
         env["process"] = self._mods["process"]
         env["channel"] = self._mods["channel"]
         env["coroutine"] = self._coroutine
         env["print"] = self._print
+
+    def _install_lazy(self, name: str) -> Any:
+        value = self._lazy_cache.get(name)
+        if value is None:
+            value = self._lazy_cache[name] = MODULE_INSTALLERS[name](self.lua, self.ctx)
+        return value
 
     def _print_fn(self) -> Any:
         log = self._log
@@ -198,16 +194,7 @@ class LuaVM:
             if log is not None:
                 log(self.owner.pid, str(text))
 
-        return self.lua.eval(
-            """function(emit, tostring, select, concat)
-              return function(...)
-                local n = select("#", ...)
-                local parts = {}
-                for i = 1, n do parts[i] = tostring((select(i, ...))) end
-                emit(concat(parts, "\\t"))
-              end
-            end"""
-        )(emit, self.lua.eval("tostring"), self.lua.eval("select"), self.lua.eval("table.concat"))
+        return self._drv.make_print(emit)
 
     def _module(self, name: str) -> Any:
         if name in self._mods:
@@ -267,7 +254,7 @@ class LuaVM:
                     f"modules: (or imports:) list (declared: {declared})"
                 )
             if name == "errors":
-                value = env["errors"]
+                value = self._install_lazy("errors")
             else:
                 value = self._module(name)
                 if value is None:

@@ -84,6 +84,19 @@ def _display_name(chunkname: str) -> str:
     return chunkname[1:] if chunkname[:1] in ("@", "=") else chunkname
 
 
+_STRIPPED: dict[str, str] = {}
+
+
+def _stripped(source: str) -> str:
+    """strip_types with a per-process cache: every run of a workflow compiles the same source."""
+    code = _STRIPPED.get(source)
+    if code is None:
+        if len(_STRIPPED) > 512:
+            _STRIPPED.clear()
+        code = _STRIPPED[source] = strip_types(source)
+    return code
+
+
 class LuaThread:
     """A Lua coroutine held by Python (Lua threads cannot round-trip through lupa themselves)."""
 
@@ -226,7 +239,7 @@ class LuaSandbox:
         if chunkname[:1] not in ("@", "="):
             chunkname = "@" + chunkname
         path = _display_name(chunkname)
-        code = strip_types(source)
+        code = _stripped(source)
         if first_line > 1:
             code = "\n" * (first_line - 1) + code
         if env is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
@@ -17,6 +19,7 @@ class ArgError(Exception):
     (a plain string) at the caller, never returned as ``nil, err``."""
 
 
+@functools.cache
 def lua_source(name: str) -> str:
     return resources.files("duralua.lua.modules").joinpath(name).read_text(encoding="utf-8")
 
