@@ -33,6 +33,12 @@ end
 
 local D = { stash_put = put, stash_take = take }
 
+function D.copy(t)
+  local c = {}
+  for k, v in rawnext, t do c[k] = v end
+  return setmetatable(c, getmetatable(t))
+end
+
 -- Reads a field for Python (lupa mis-reads tables from callbacks run inside coroutines).
 function D.get(t, k) return t[k] end
 

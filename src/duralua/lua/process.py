@@ -9,6 +9,7 @@ one codec boundary (:mod:`duralua.lua.convert`) before they reach the host.
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -18,7 +19,7 @@ from ..codec import JSONValue
 from ..core.machine import WorkflowMachine, future_value
 from ..core.scheduler import RAISE, RETURN, YIELD, Delivery, Scheduler
 from ..durations import DurationError, parse_ns
-from ..errors import INVALID, EncodeError, Failure, LuaError
+from ..errors import INVALID, BudgetExceeded, EncodeError, Failure, LuaError, MemoryLimitExceeded
 from . import chunks
 from .context import HostContext
 from .convert import to_lua, to_python
@@ -115,6 +116,7 @@ class LuaVM:
         self._print = self._print_fn()
         self._lazy_names = lua.table_from({"errors": True, "payload": True, "os": True})
         self._lazy_cache: dict[str, Any] = {}
+        self.poisoned = False
         self._entry_fn = self._load_entry()
 
     # -- loading -------------------------------------------------------------------------------
@@ -176,9 +178,12 @@ class LuaVM:
 
     def _install_globals(self, env: Any) -> None:
         self._drv.lazy_globals(env, self._lazy_names, self._install_lazy)
-        env["process"] = self._mods["process"]
-        env["channel"] = self._mods["channel"]
-        env["coroutine"] = self._coroutine
+        # Copies: a state may serve several runs one after another (see rebind), and one run
+        # replacing e.g. process.send must not leak into the next.
+        copy = self._drv.copy
+        env["process"] = copy(self._mods["process"])
+        env["channel"] = copy(self._mods["channel"])
+        env["coroutine"] = copy(self._coroutine)
         env["print"] = self._print
 
     def _install_lazy(self, name: str) -> Any:
@@ -188,17 +193,15 @@ class LuaVM:
         return value
 
     def _print_fn(self) -> Any:
-        log = self._log
-
         def emit(text: str) -> None:
-            if log is not None:
-                log(self.owner.pid, str(text))
+            if self._log is not None:
+                self._log(self.owner.pid, str(text))
 
         return self._drv.make_print(emit)
 
     def _module(self, name: str) -> Any:
         if name in self._mods:
-            return self._mods[name]
+            return self._drv.copy(self._mods[name])
         if name == "time":
             mod = MODULE_INSTALLERS["time"](self.lua, self.ctx)
             for key, value in self._time_blocking.items():
@@ -305,7 +308,11 @@ class LuaVM:
         lua = self.lua
         conv = [to_lua(lua, a) if isinstance(a, (dict, list, Failure)) else a for a in args]
         while True:
-            out = self._resume_fn(coro, *conv)
+            try:
+                out = self._resume_fn(coro, *conv)
+            except (BudgetExceeded, MemoryLimitExceeded):
+                self.poisoned = True
+                raise
             status = out[0]
             if status == YIELD:
                 op = out[1]
@@ -357,6 +364,16 @@ class LuaVM:
         self.scheduler = None
         self._ids = itertools.count(2)
 
+    def rebind(self, ctx: HostContext, owner: ProcessOwner, log: Callable[[str, str], None] | None) -> None:
+        """Serve a new process with this state: fresh globals, modules and entry chunk, so
+        nothing of the previous run is visible (only our immutable internals are reused)."""
+        self.reset()
+        self.ctx = ctx
+        self.owner = owner
+        self._log = log
+        self._lazy_cache = {}
+        self._entry_fn = self._load_entry()
+
     # -- results -------------------------------------------------------------------------------
 
     def result_of(self, values: tuple[Any, ...]) -> tuple[JSONValue, Failure | None]:
@@ -397,14 +414,13 @@ class LuaWorkflowProgram:
             if self._log is not None and not host._replaying:
                 self._log(pid, text)
 
-        self._vm = LuaVM(
-            self._code,
-            host,
-            host,
-            log=log,
-            memory_limit=self._limits[0],
-            instruction_budget=self._limits[1],
-        )
+        vm = _take_pooled(self._code, self._limits)
+        if vm is not None:
+            vm.rebind(host, host, log)
+        else:
+            vm = LuaVM(self._code, host, host, log=log, memory_limit=self._limits[0],
+                       instruction_budget=self._limits[1])  # fmt: skip
+        self._vm = vm
         self._vm.scheduler = scheduler
         self._vm.lua.execute("math.randomseed(...)", host.info.seed)
 
@@ -418,5 +434,29 @@ class LuaWorkflowProgram:
         return self.vm.failure_of(raised)
 
     def close(self) -> None:
-        if self._vm is not None:
-            self._vm.close()
+        vm, self._vm = self._vm, None
+        if vm is not None:
+            vm.close()
+            if not vm.poisoned:
+                _put_pooled(self._code, self._limits, vm)
+
+
+# Idle Lua states of finished or evicted runs, per workflow entry: a new run rebinds one
+# (fresh globals and entry chunk) instead of paying for a new state. Engines may run
+# workflows on several threads (Temporal), hence the lock.
+_POOL: dict[tuple[int, tuple[int | None, int | None]], list[LuaVM]] = {}
+_POOL_LOCK = threading.Lock()
+POOL_SIZE = 0  # reuse of states across runs is off: see docs/limitations.md
+
+
+def _take_pooled(code: EntryCode, limits: tuple[int | None, int | None]) -> LuaVM | None:
+    with _POOL_LOCK:
+        idle = _POOL.get((id(code), limits))
+        return idle.pop() if idle else None
+
+
+def _put_pooled(code: EntryCode, limits: tuple[int | None, int | None], vm: LuaVM) -> None:
+    with _POOL_LOCK:
+        idle = _POOL.setdefault((id(code), limits), [])
+        if len(idle) < POOL_SIZE:
+            idle.append(vm)
