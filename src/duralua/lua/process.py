@@ -446,7 +446,7 @@ class LuaWorkflowProgram:
 # workflows on several threads (Temporal), hence the lock.
 _POOL: dict[tuple[int, tuple[int | None, int | None]], list[LuaVM]] = {}
 _POOL_LOCK = threading.Lock()
-POOL_SIZE = 0  # reuse of states across runs is off: see docs/limitations.md
+POOL_SIZE = 0  # reuse of Lua states across runs is off: it crashed lupa (see bench/RESULTS.md)
 
 
 def _take_pooled(code: EntryCode, limits: tuple[int | None, int | None]) -> LuaVM | None:

@@ -29,7 +29,7 @@ local function main(order: Order): (Result<{[string]: any}>, string?)
   end
   local ch: Channel<number> = channel.new(1)
   ch:send(sum(order.items, price_of) * (1 - percent(order.coupon)))
-  local total = ch:receive() :: number
+  local total = ch:receive() as number
   local res: Result<{[string]: any}> = {ok = true, value = {id = order.id, total = total, by_sku = by_sku}}
   return res, nil
 end
