@@ -1,0 +1,1 @@
+return {main = function(x) return x end}

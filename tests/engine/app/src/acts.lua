@@ -1,0 +1,1 @@
+return {echo = function(x) return x end}
