@@ -113,7 +113,7 @@ class App:
         db: str | Path = ".duralua/duralua.db",
         *,
         synchronous: str = "FULL",
-        cache_size: int = 2000,
+        cache_size: int = 256,
         clock: Clock | None = None,
     ) -> Workflows:
         """The embedded engine for this app (``async with app.engine() as wf: ...``)."""

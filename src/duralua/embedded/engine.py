@@ -100,7 +100,7 @@ class EmbeddedEngine:
         db_path: str | Path,
         *,
         synchronous: str = "FULL",
-        cache_size: int = 2000,
+        cache_size: int = 256,
         clock: Clock | None = None,
         payload_limit: int = DEFAULT_PAYLOAD_LIMIT,
         log: Logger | None = None,

@@ -222,13 +222,19 @@ class DuraluaWorkflowBase:
                     history_size=ti.get_current_history_size(),
                 )
                 self._spawned = False
-                for cmd in machine.activate(activation):
+                _cmds = machine.activate(activation)
+                print("ACT", activation.time_ns, [j.to_json() for j in jobs], [c.identity() for c in _cmds], flush=True)
+                for cmd in _cmds:
                     if isinstance(cmd, m.TERMINAL):
                         return await self._finish(cmd)
                     self._apply(cmd)
                 jobs = await self._next_jobs()
         finally:
             machine.close()
+
+    def _push(self, job: m.Job) -> None:
+        # Not ``self._jobs.append`` bound early: _take_jobs swaps the list.
+        self._jobs.append(job)
 
     def _take_jobs(self) -> list[m.Job]:
         jobs, self._jobs = self._jobs, []
@@ -278,9 +284,9 @@ class DuraluaWorkflowBase:
         elif isinstance(cmd, m.StartTimer):
             loop = asyncio.get_running_loop()
             if cmd.duration_ns > 0:
-                loop.call_later(cmd.duration_ns / 1e9, self._jobs.append, m.FireTimer(seq=cmd.seq))
+                loop.call_later(cmd.duration_ns / 1e9, self._push, m.FireTimer(seq=cmd.seq))
             else:
-                loop.call_soon(self._jobs.append, m.FireTimer(seq=cmd.seq))
+                loop.call_soon(self._push, m.FireTimer(seq=cmd.seq))
         elif isinstance(cmd, m.StartChild):
             self._spawn(self._child(cmd))
         elif isinstance(cmd, m.SignalExternal):

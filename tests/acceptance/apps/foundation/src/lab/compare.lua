@@ -16,4 +16,10 @@ local function main(lua_id, py_id, arg)
   return {lua = seen(funcs.call(lua_id, arg)), py = seen(funcs.call(py_id, arg))}
 end
 
-return {main = main}
+-- funcs.call on any target id: what came back.
+local function call_any(id, ...)
+  local value, err = funcs.call(id, ...)
+  return {value = value, kind = err and err:kind(), message = err and err:message()}
+end
+
+return {main = main, call_any = call_any}

@@ -31,4 +31,11 @@ local function globals()
   }
 end
 
-return {main = main, globals = globals}
+-- Built-in functions are Lua functions for type().
+local function builtin_types()
+  local ctx = require("ctx")
+  return {require = type(require), ctx_get = type(ctx.get), ctx_all = type(ctx.all), print = type(print),
+          errors_new = type(errors.new), channel_new = type(channel.new)}
+end
+
+return {main = main, globals = globals, builtin_types = builtin_types}
