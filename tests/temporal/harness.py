@@ -64,6 +64,12 @@ def dev_server(config: pytest.Config) -> DevServer:
         return _SERVER
 
 
+def session_servers() -> set[DevServer]:
+    """The shared dev server of this session, if it runs (other tests must not count it)."""
+    with _LOCK:
+        return {_SERVER} if _SERVER is not None else set()
+
+
 def app_env(server: DevServer) -> dict[str, str]:
     return {**os.environ, "TEMPORAL_ADDRESS": server.address}
 

@@ -224,7 +224,14 @@ class EmbeddedEngine:
                 self._notify_idle()
                 await self._kick.wait()
             self._kick.clear()
-            self._run_batch()
+            try:
+                self._run_batch()
+            except sqlite3.Error as exc:
+                # The batch was rolled back and live states dropped; its jobs stay pending and
+                # are retried, so a transient problem (disk full, I/O error) loses nothing.
+                if self._log is not None:
+                    self._log("engine", f"database error, retrying: {exc}")
+                await asyncio.sleep(0.5)
             await asyncio.sleep(0)
 
     def _outbox_used(self) -> bool:
@@ -784,8 +791,10 @@ class EmbeddedEngine:
                 await self._timer_kick.wait()
                 continue
             delay = (self._timers[0][0] - now) / 1e9 if self._timers else 3600.0
+            # asyncio.timeout, not wait_for: a wait_for cancelled by stop() could hang for good.
             try:
-                await asyncio.wait_for(self._timer_kick.wait(), timeout=max(delay, 0.0005))
+                async with asyncio.timeout(max(delay, 0.0005)):
+                    await self._timer_kick.wait()
             except TimeoutError:
                 pass
 

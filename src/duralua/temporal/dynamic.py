@@ -222,9 +222,8 @@ class DuraluaWorkflowBase:
                     history_size=ti.get_current_history_size(),
                 )
                 self._spawned = False
-                _cmds = machine.activate(activation)
-                print("ACT", activation.time_ns, [j.to_json() for j in jobs], [c.identity() for c in _cmds], flush=True)
-                for cmd in _cmds:
+                commands = machine.activate(activation)
+                for cmd in commands:
                     if isinstance(cmd, m.TERMINAL):
                         return await self._finish(cmd)
                     self._apply(cmd)
@@ -448,6 +447,7 @@ def workflow_class(host: WorkflowHost) -> type[DuraluaWorkflow]:
 # ---------------------------------------------------------------------------------------------
 
 _HEARTBEAT_EVERY = timedelta(seconds=10)
+_TIMEOUT_GRACE = timedelta(seconds=1)
 
 
 def activity_function(
@@ -474,8 +474,18 @@ def activity_function(
         values = _decode_all(args)
         context = activity_context.get() or {}
         beat = asyncio.ensure_future(_heartbeats(info.heartbeat_timeout))
+        call = runtime.invoke(name, values, context)
         try:
-            value, failure = await runtime.invoke(name, values, context)
+            if info.start_to_close_timeout:
+                # The server times the attempt out; stop the function soon after so it does not
+                # hold a slot for ever, and report nothing (the server's timeout is the outcome).
+                limit = (info.start_to_close_timeout + _TIMEOUT_GRACE).total_seconds()
+                try:
+                    value, failure = await asyncio.wait_for(call, limit)
+                except TimeoutError:
+                    activity.raise_complete_async()
+            else:
+                value, failure = await call
         finally:
             beat.cancel()
         if failure is None:

@@ -1,0 +1,318 @@
+"""The Temporal backend against a real dev server: what the conformance suite cannot show.
+
+Each test serves the small app in ``apps/tapp`` with a :class:`TemporalHost` in its own event
+loop (workers start and stop in milliseconds); the kill test runs ``duralua run --engine
+temporal`` in subprocesses and SIGKILLs one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from duralua import App
+from duralua.engine import StartRequest
+from duralua.errors import CallError
+from duralua.registry import load_app
+from duralua.temporal.devserver import DevServer
+from duralua.temporal.engine import TemporalEngine
+from duralua.temporal.replay import replay_temporal_history
+from duralua.temporal.worker import TemporalHost
+
+from .harness import app_env, connect_engine
+
+pytestmark = pytest.mark.temporal
+
+TAPP = Path(__file__).parent / "apps" / "tapp"
+WORKER = "t:worker"
+T = TypeVar("T")
+
+
+def run(body: Callable[[], Coroutine[Any, Any, T]], timeout: float = 90) -> T:
+    async def main() -> T:
+        return await asyncio.wait_for(body(), timeout)
+
+    return asyncio.run(main())
+
+
+def load(server: DevServer, app_dir: Path = TAPP) -> App:
+    return App(registry=load_app(app_dir, env=app_env(server)), log=None)
+
+
+@asynccontextmanager
+async def served(server: DevServer, app_dir: Path = TAPP) -> AsyncIterator[tuple[App, TemporalEngine]]:
+    app = load(server, app_dir)
+    async with TemporalHost(app, env=app_env(server), notify=None) as host:
+        assert host.engine is not None
+        yield app, host.engine
+
+
+def start(engine: TemporalEngine, workflow: str, *args: Any, **kw: Any) -> Coroutine[Any, Any, str]:
+    return engine.start_workflow(StartRequest(workflow, WORKER, list(args), **kw))
+
+
+async def wait_until(predicate: Callable[[], Coroutine[Any, Any, bool]], what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await predicate():
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def history_json(server: DevServer, workflow_id: str) -> dict[str, Any]:
+    out = server.cli("workflow", "show", "--workflow-id", workflow_id, "--output", "json").stdout
+    data: dict[str, Any] = json.loads(out)
+    return data
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def test_context_reaches_activities_and_workflows_reply_to_processes(temporal_server: DevServer) -> None:
+    async def body() -> tuple[Any, Any]:
+        async with served(temporal_server) as (app, engine):
+            pid = await start(engine, "t:context", context={"user": "ann"})
+            ctx = await engine.result(pid)
+            asked = await app.acall("t:asker")
+            return ctx, asked
+
+    (ctx, failure), asked = run(body)
+    assert failure is None, failure
+    assert ctx == {"workflow": "ann", "activity": "ann", "local_activity": "ann"}
+    # process.send from the workflow to the calling function (a non-workflow PID).
+    assert asked["topic"] == "reply" and asked["from_workflow"] is True
+    assert asked["data"]["hello"] == "from workflow" and asked["data"]["me"].startswith("{t:client@t:worker|")
+
+
+def test_startup_messages_and_id_conflict_policies(temporal_server: DevServer) -> None:
+    sender = "{local@t:tester|0x00001}"
+
+    async def body() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        async with served(temporal_server) as (_app, engine):
+            # use_existing (the default with a chosen id): the second start joins the first run.
+            first = await start(engine, "t:counter", {"initial": 0}, workflow_id="ctr-1",
+                                messages=[("increment", [4])], sender=sender)  # fmt: skip
+            second = await start(engine, "t:counter", {"initial": 999}, workflow_id="ctr-1",
+                                 messages=[("increment", [1])])  # fmt: skip
+            out["same_pid"] = first == second
+            await engine.signal(first, "finish", [])
+            out["joined"] = await engine.result(first)
+            # fail: an error while the run is running, nothing delivered.
+            fail_opts = {"id_conflict_policy": "fail"}
+            pid = await start(engine, "t:counter", workflow_id="ctr-2", options=fail_opts)
+            try:
+                await start(engine, "t:counter", workflow_id="ctr-2", options=fail_opts,
+                            messages=[("increment", [1])])  # fmt: skip
+            except CallError as exc:
+                out["fail_kind"] = exc.failure.kind
+            await engine.signal(pid, "finish", [])
+            out["not_delivered"] = await engine.result(pid)
+            # terminate_existing: a new run with the new input gets the messages.
+            await start(engine, "t:counter", {"initial": 100}, workflow_id="ctr-3")
+            pid = await start(engine, "t:counter", {"initial": 7}, workflow_id="ctr-3",
+                              options={"id_conflict_policy": "terminate_existing"},
+                              messages=[("increment", [1]), ("finish", [])])  # fmt: skip
+            out["replaced"] = await engine.result(pid)
+            out["describe"] = (await engine.describe(pid)).status
+            # A generated id: the Wippy format <uuid>_0x00001.
+            out["generated"] = await start(engine, "t:counter")
+            await engine.terminate(out["generated"], "test over")
+            out["terminated"] = await engine.result(out["generated"])
+        return out
+
+    out = run(body)
+    assert out["same_pid"] is True
+    assert out["joined"] == ({"count": 5, "senders": [sender, ""]}, None)
+    assert out["fail_kind"] == "AlreadyExists"
+    assert out["not_delivered"] == ({"count": 0, "senders": []}, None)
+    assert out["replaced"] == ({"count": 8, "senders": [""]}, None)
+    assert out["describe"] == "completed"
+    gen = out["generated"]
+    assert gen.startswith("{t:client@t:worker|") and gen.endswith("_0x00001}")
+    value, failure = out["terminated"]
+    assert value is None and failure is not None
+    assert (failure.kind, failure.message, failure.retryable) == ("Canceled", "workflow terminated", False)
+
+
+def test_unregistered_search_attribute_is_a_catchable_error(temporal_server: DevServer) -> None:
+    async def body() -> tuple[Any, Any]:
+        async with served(temporal_server) as (_app, engine):
+            pid = await start(engine, "t:attrs", workflow_id="attrs-1")
+            outcome = await engine.result(pid)
+            listed = await engine.list_runs(query={"DuraluaTestTag": "tagged"})
+            return outcome, (await engine.describe(pid), [r.workflow_id for r in listed])
+
+    (value, failure), (summary, listed) = run(body)
+    assert failure is None, failure
+    assert "ok" not in value and value["kind"] == "Invalid" and "DuraluaNotRegistered" in value["message"]
+    assert value["wrong_type_kind"] == "Invalid"
+    assert value["ok3"] is True and value["after"] == "done:after"
+    # DuraluaTestTag was registered at worker start (meta.search_attributes of t:worker).
+    assert summary.status == "completed"
+    assert summary.search["DuraluaTestTag"] == "tagged" and summary.search["CustomIntField"] == 7
+    assert summary.memo == {"note": "m"}
+    assert "attrs-1" in listed
+
+
+def test_temporal_cli_signals_describes_and_exports_a_replayable_history(temporal_server: DevServer) -> None:
+    server = temporal_server
+
+    async def body() -> tuple[Any, str, str]:
+        async with served(server) as (_app, engine):
+            pid = await start(engine, "t:waiter", "x", workflow_id="cli-waiter")
+            await wait_until(lambda: _started(engine, pid), "the first workflow task")
+            query = await asyncio.to_thread(server.cli, "workflow", "query", "--workflow-id", "cli-waiter",
+                                            "--type", "pid")  # fmt: skip
+            await asyncio.to_thread(server.cli, "workflow", "signal", "--workflow-id", "cli-waiter",
+                                    "--name", "approve", "--input", '{"ok": true}')  # fmt: skip
+            outcome = await engine.result(pid)
+            described = await asyncio.to_thread(server.cli, "workflow", "describe", "--workflow-id", "cli-waiter")
+            return outcome, query.stdout, described.stdout
+
+    (value, failure), query, described = run(body)
+    assert failure is None, failure
+    assert value == {"topic": "approve", "from": "", "data": {"ok": True}, "step": "done:x"}
+    assert "cli-waiter" in query
+    assert "t:waiter" in described and "COMPLETED" in described.upper()
+    ok, message = replay_temporal_history(load(server), history_json(server, "cli-waiter"))
+    assert ok, message
+
+
+def _reordered_app(tmp_path: Path) -> Path:
+    """tapp with the two activities of t:ordered swapped: a change that breaks runs in flight."""
+    v2 = tmp_path / "tapp_v2"
+    shutil.copytree(TAPP, v2)
+    src = v2 / "src" / "ordered.lua"
+    text = src.read_text()
+    text = text.replace('funcs.call("t:first", "a")', "@@").replace('funcs.call("t:second", "b")', 'funcs.call("t:first", "a")')
+    src.write_text(text.replace("@@", 'funcs.call("t:second", "b")'))
+    return v2
+
+
+def test_reordered_activities_hold_the_run_and_fail_replay(temporal_server: DevServer, tmp_path: Path) -> None:
+    server = temporal_server
+    v2 = _reordered_app(tmp_path)
+
+    async def body() -> tuple[Any, Any]:
+        async with served(server) as (_app, engine):
+            pid = await start(engine, "t:ordered", workflow_id="nd-1")
+            await wait_until(lambda: _activity_done(engine, pid), "the first activity")
+        async with served(server, v2) as (_app, engine):
+            await engine.signal(pid, "go", [])
+
+            async def held() -> bool:
+                return (await engine.describe(pid)).status == "held"
+
+            await wait_until(held, "the run to be held by the non-determinism")
+            summary = await engine.describe(pid)
+        async with served(server) as (_app, engine):
+            # The old code is back: the run continues where it stopped.
+            fixed = await engine.result(pid)
+        return summary, fixed
+
+    summary, fixed = run(body, timeout=120)
+    assert summary.status == "held"
+    assert "nondetermin" in summary.reason.lower().replace("-", ""), summary.reason
+    assert fixed == (["done:a", "go", "done:b"], None)
+    data = history_json(server, "nd-1")
+    assert replay_temporal_history(load(server), data) == (True, "replayed cleanly")
+    ok, message = replay_temporal_history(load(server, v2), data)
+    assert not ok and "nondetermin" in message.lower().replace("-", ""), message
+
+
+async def _activity_done(engine: TemporalEngine, pid: str) -> bool:
+    client, workflow_id = engine._target(pid)
+    events = [e async for e in client.get_workflow_handle(workflow_id).fetch_history_events()]
+    return any(e.HasField("activity_task_completed_event_attributes") for e in events)
+
+
+# ---------------------------------------------------------------------------------------------
+# A worker killed with SIGKILL
+# ---------------------------------------------------------------------------------------------
+
+
+def _worker(server: DevServer) -> subprocess.Popen[str]:
+    cmd = [sys.executable, "-c", "from duralua.cli.main import main; main()", "run", "--engine", "temporal", str(TAPP)]
+    return subprocess.Popen(cmd, env=app_env(server), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_serving(proc: subprocess.Popen[str]) -> None:
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 30
+    for line in proc.stderr:
+        if "serving on Temporal" in line:
+            return
+        if time.monotonic() > deadline:
+            break
+    raise AssertionError(f"the worker did not start (exit code {proc.poll()})")
+
+
+def test_killed_worker_is_replaced_and_every_run_completes(temporal_server: DevServer) -> None:
+    server = temporal_server
+    first = _worker(server)
+    second: subprocess.Popen[str] | None = None
+    try:
+        _wait_serving(first)
+
+        async def begin() -> list[str]:
+            app = load(server)
+            engine = await connect_engine(app, app_env(server))
+            pids = [await start(engine, "t:sleeper", i, "3s", workflow_id=f"kill-sleep-{i}") for i in range(5)]
+            pids += [await start(engine, "t:waiter", f"w{i}", workflow_id=f"kill-wait-{i}") for i in range(5)]
+            # Every run has done its first workflow task on the first worker before it dies.
+            for pid in pids:
+                await wait_until(lambda pid=pid: _started(engine, pid), "the first workflow task")
+            return pids
+
+        pids = run(begin)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        second = _worker(server)
+        _wait_serving(second)
+
+        async def finish() -> list[Any]:
+            app = load(server)
+            engine = await connect_engine(app, app_env(server))
+            for i in range(5):
+                await engine.signal(f"kill-wait-{i}", "go", [i], sender="{local@t:tester|0x00002}")
+            return [await engine.result(pid) for pid in pids]
+
+        outcomes = run(finish)
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            if proc is not None:
+                for stream in (proc.stdout, proc.stderr):
+                    if stream is not None:
+                        stream.close()
+    assert outcomes[:5] == [({"n": i, "step": f"done:{i}"}, None) for i in range(5)]
+    assert outcomes[5:] == [
+        ({"topic": "go", "from": "{local@t:tester|0x00002}", "data": i, "step": f"done:w{i}"}, None) for i in range(5)
+    ]
+    assert second is not None and second.returncode == 0, "the replacement worker did not stop cleanly"
+
+
+async def _started(engine: TemporalEngine, pid: str) -> bool:
+    client, workflow_id = engine._target(pid)
+    events = [e async for e in client.get_workflow_handle(workflow_id).fetch_history_events()]
+    return any(e.HasField("workflow_task_completed_event_attributes") for e in events)
