@@ -229,11 +229,6 @@ def test_funcs_call_to_unknown_or_empty_ids(app: App) -> None:
     assert app.call("lab:call_any", "") == {"kind": "Invalid", "message": "function ID required"}
 
 
-@pytest.mark.xfail(
-    reason="funcs.call only checks that the id is a non-empty string; the spec (lua-modules.md §6) "
-    "wants Invalid 'namespace required in function ID' / 'name required in function ID'",
-    strict=True,
-)
 @pytest.mark.parametrize(
     ("target", "message"),
     [("nons", "namespace required in function ID"), (":x", "namespace required in function ID"),
@@ -254,10 +249,6 @@ def test_error_stack_shows_only_user_frames(app: App) -> None:
     assert "prelude" not in err.failure.stack
 
 
-@pytest.mark.xfail(
-    reason="require, ctx.get and ctx.all are raw Python callables: type() says 'userdata'",
-    strict=True,
-)
 def test_builtin_functions_have_type_function(app: App) -> None:
     seen = app.call("lab:builtin_types")
     assert isinstance(seen, dict)
@@ -400,11 +391,6 @@ def test_require_of_undeclared_module_in_function_body(app: App) -> None:
     assert "modules:" in err.failure.message  # tells how to fix it
 
 
-@pytest.mark.xfail(
-    reason="an error raised by a Python callback (require, module functions) while the entry function "
-    "runs under the scheduler loses its Lua location: the message has no file:line",
-    strict=True,
-)
 def test_require_of_undeclared_module_in_function_body_names_the_line(app: App) -> None:
     err = call_error(app, "lab:undeclared")
     assert "src/lab/undeclared.lua:4:" in err.failure.message

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,8 @@ from duralua.errors import Failure
 from duralua.registry import load_app
 from duralua.temporal.devserver import DevServer
 from duralua.temporal.engine import TemporalEngine
-from duralua.temporal.worker import TemporalHost, connect_client
+from duralua.temporal.runtime import ensure_runtime
+from duralua.temporal.worker import TemporalHost, connect_engine
 
 #: Registered on the session's dev server (a fresh dev server has no custom attributes).
 SEARCH_ATTRIBUTES = {
@@ -46,6 +47,8 @@ def dev_server(config: pytest.Config) -> DevServer:
     global _SERVER
     with _LOCK:
         if _SERVER is None:
+            # Before the dev server's readiness probe creates the SDK's default runtime.
+            ensure_runtime()
             server = DevServer(search_attributes=SEARCH_ATTRIBUTES)
             server.start()
             _SERVER = server
@@ -89,7 +92,9 @@ class BackgroundHost:
         self._stop: asyncio.Event | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._main, name=f"temporal-workers-{app_dir.name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._main, name=f"temporal-workers-{app_dir.name}", daemon=True
+        )
         self._thread.start()
         self._ready.wait(60)
         if self._error is not None:
@@ -100,7 +105,7 @@ class BackgroundHost:
     def _main(self) -> None:
         try:
             asyncio.run(self._serve())
-        except BaseException as exc:  # noqa: BLE001 - reported to the thread that started us
+        except BaseException as exc:
             self._error = exc
             self._ready.set()
 
@@ -127,19 +132,6 @@ def background_host(app_dir: Path, config: pytest.Config) -> BackgroundHost:
         with _LOCK:
             _HOSTS[key] = host
     return host
-
-
-async def connect_engine(app: App, env: Mapping[str, str]) -> TemporalEngine:
-    """A client-side engine for ``app`` in the running loop; also wired into its function runtime."""
-    clients = {
-        e.id: await connect_client(e.id, e.data, env)
-        for e in app.registry.entries.values()
-        if e.kind == "temporal.client"
-    }
-    engine = TemporalEngine(app.catalog, clients)
-    app.runtime.engine = engine
-    app.runtime.worker_ids = set(app.catalog.workers)
-    return engine
 
 
 class TemporalHarness:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -29,14 +28,15 @@ from duralua.registry import load_app
 from duralua.temporal.devserver import DevServer
 from duralua.temporal.engine import TemporalEngine
 from duralua.temporal.replay import replay_temporal_history
-from duralua.temporal.worker import TemporalHost
+from duralua.temporal.worker import TemporalHost, connect_engine
 
-from .harness import app_env, connect_engine
+from .harness import app_env
 
 pytestmark = pytest.mark.temporal
 
 TAPP = Path(__file__).parent / "apps" / "tapp"
 WORKER = "t:worker"
+CLI = "from duralua.cli.main import main; main()"
 T = TypeVar("T")
 
 
@@ -63,7 +63,9 @@ def start(engine: TemporalEngine, workflow: str, *args: Any, **kw: Any) -> Corou
     return engine.start_workflow(StartRequest(workflow, WORKER, list(args), **kw))
 
 
-async def wait_until(predicate: Callable[[], Coroutine[Any, Any, bool]], what: str, timeout: float = 30) -> None:
+async def wait_until(
+    predicate: Callable[[], Coroutine[Any, Any, bool]], what: str, timeout: float = 30
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if await predicate():
@@ -97,6 +99,42 @@ def test_context_reaches_activities_and_workflows_reply_to_processes(temporal_se
     assert asked["data"]["hello"] == "from workflow" and asked["data"]["me"].startswith("{t:client@t:worker|")
 
 
+def test_workflows_signal_and_cancel_other_workflows_and_continue_as_new(temporal_server: DevServer) -> None:
+    async def body() -> dict[str, Any]:
+        async with served(temporal_server) as (_app, engine):
+            counter = await start(engine, "t:counter", workflow_id="ext-counter")
+            victim = await start(engine, "t:cancellable", workflow_id="ext-victim")
+            pinger = await start(engine, "t:pinger", counter, victim, workflow_id="ext-pinger")
+            upgraded = await start(
+                engine,
+                "t:ctx_upgrade",
+                True,
+                workflow_id="ext-upgrade",
+                context={"user": "bob"},
+                options={"search_attributes": {"DuraluaTestTag": "started"}, "memo": {"m": 1}},
+            )
+            return {
+                "pinger": await engine.result(pinger),
+                "counter": await engine.result(counter),
+                "victim": await engine.result(victim),
+                "upgraded": (upgraded, await engine.result(upgraded)),
+                "upgraded_summary": await engine.describe(upgraded),
+            }
+
+    out = run(body)
+    pinger, failure = out["pinger"]
+    assert failure is None, failure
+    assert pinger["sent"] and pinger["canceled"] and pinger["missing_kind"] == "NotFound"
+    assert out["counter"] == ({"count": 2, "senders": [pinger["me"]]}, None)
+    assert out["victim"] == ({"kind": "pid.cancel", "from": "{|topology}"}, None)
+    pid, (value, failure) = out["upgraded"]
+    assert failure is None, failure
+    assert value["user"] == "bob" and value["pid"] == pid
+    summary = out["upgraded_summary"]
+    assert summary.run_id == value["run_id"] and summary.search["DuraluaTestTag"] == "started"
+    assert summary.memo == {"m": 1}
+
+
 def test_startup_messages_and_id_conflict_policies(temporal_server: DevServer) -> None:
     sender = "{local@t:tester|0x00001}"
 
@@ -104,10 +142,17 @@ def test_startup_messages_and_id_conflict_policies(temporal_server: DevServer) -
         out: dict[str, Any] = {}
         async with served(temporal_server) as (_app, engine):
             # use_existing (the default with a chosen id): the second start joins the first run.
-            first = await start(engine, "t:counter", {"initial": 0}, workflow_id="ctr-1",
-                                messages=[("increment", [4])], sender=sender)  # fmt: skip
-            second = await start(engine, "t:counter", {"initial": 999}, workflow_id="ctr-1",
-                                 messages=[("increment", [1])])  # fmt: skip
+            first = await start(
+                engine,
+                "t:counter",
+                {"initial": 0},
+                workflow_id="ctr-1",
+                messages=[("increment", [4])],
+                sender=sender,
+            )
+            second = await start(
+                engine, "t:counter", {"initial": 999}, workflow_id="ctr-1", messages=[("increment", [1])]
+            )
             out["same_pid"] = first == second
             await engine.signal(first, "finish", [])
             out["joined"] = await engine.result(first)
@@ -115,17 +160,23 @@ def test_startup_messages_and_id_conflict_policies(temporal_server: DevServer) -
             fail_opts = {"id_conflict_policy": "fail"}
             pid = await start(engine, "t:counter", workflow_id="ctr-2", options=fail_opts)
             try:
-                await start(engine, "t:counter", workflow_id="ctr-2", options=fail_opts,
-                            messages=[("increment", [1])])  # fmt: skip
+                await start(
+                    engine, "t:counter", workflow_id="ctr-2", options=fail_opts, messages=[("increment", [1])]
+                )
             except CallError as exc:
                 out["fail_kind"] = exc.failure.kind
             await engine.signal(pid, "finish", [])
             out["not_delivered"] = await engine.result(pid)
             # terminate_existing: a new run with the new input gets the messages.
             await start(engine, "t:counter", {"initial": 100}, workflow_id="ctr-3")
-            pid = await start(engine, "t:counter", {"initial": 7}, workflow_id="ctr-3",
-                              options={"id_conflict_policy": "terminate_existing"},
-                              messages=[("increment", [1]), ("finish", [])])  # fmt: skip
+            pid = await start(
+                engine,
+                "t:counter",
+                {"initial": 7},
+                workflow_id="ctr-3",
+                options={"id_conflict_policy": "terminate_existing"},
+                messages=[("increment", [1]), ("finish", [])],
+            )
             out["replaced"] = await engine.result(pid)
             out["describe"] = (await engine.describe(pid)).status
             # A generated id: the Wippy format <uuid>_0x00001.
@@ -153,8 +204,13 @@ def test_unregistered_search_attribute_is_a_catchable_error(temporal_server: Dev
         async with served(temporal_server) as (_app, engine):
             pid = await start(engine, "t:attrs", workflow_id="attrs-1")
             outcome = await engine.result(pid)
-            listed = await engine.list_runs(query={"DuraluaTestTag": "tagged"})
-            return outcome, (await engine.describe(pid), [r.workflow_id for r in listed])
+
+            async def listed() -> bool:  # visibility is updated asynchronously
+                runs = await engine.list_runs(status="completed", query={"DuraluaTestTag": "tagged"})
+                return [r.workflow_id for r in runs] == ["attrs-1"]
+
+            await wait_until(listed, "the run in the visibility list")
+            return outcome, (await engine.describe(pid), ["attrs-1"])
 
     (value, failure), (summary, listed) = run(body)
     assert failure is None, failure
@@ -175,12 +231,24 @@ def test_temporal_cli_signals_describes_and_exports_a_replayable_history(tempora
         async with served(server) as (_app, engine):
             pid = await start(engine, "t:waiter", "x", workflow_id="cli-waiter")
             await wait_until(lambda: _started(engine, pid), "the first workflow task")
-            query = await asyncio.to_thread(server.cli, "workflow", "query", "--workflow-id", "cli-waiter",
-                                            "--type", "pid")  # fmt: skip
-            await asyncio.to_thread(server.cli, "workflow", "signal", "--workflow-id", "cli-waiter",
-                                    "--name", "approve", "--input", '{"ok": true}')  # fmt: skip
+            query = await asyncio.to_thread(
+                server.cli, "workflow", "query", "--workflow-id", "cli-waiter", "--type", "pid"
+            )
+            await asyncio.to_thread(
+                server.cli,
+                "workflow",
+                "signal",
+                "--workflow-id",
+                "cli-waiter",
+                "--name",
+                "approve",
+                "--input",
+                '{"ok": true}',
+            )
             outcome = await engine.result(pid)
-            described = await asyncio.to_thread(server.cli, "workflow", "describe", "--workflow-id", "cli-waiter")
+            described = await asyncio.to_thread(
+                server.cli, "workflow", "describe", "--workflow-id", "cli-waiter"
+            )
             return outcome, query.stdout, described.stdout
 
     (value, failure), query, described = run(body)
@@ -198,12 +266,16 @@ def _reordered_app(tmp_path: Path) -> Path:
     shutil.copytree(TAPP, v2)
     src = v2 / "src" / "ordered.lua"
     text = src.read_text()
-    text = text.replace('funcs.call("t:first", "a")', "@@").replace('funcs.call("t:second", "b")', 'funcs.call("t:first", "a")')
+    text = text.replace('funcs.call("t:first", "a")', "@@").replace(
+        'funcs.call("t:second", "b")', 'funcs.call("t:first", "a")'
+    )
     src.write_text(text.replace("@@", 'funcs.call("t:second", "b")'))
     return v2
 
 
-def test_reordered_activities_hold_the_run_and_fail_replay(temporal_server: DevServer, tmp_path: Path) -> None:
+def test_reordered_activities_hold_the_run_and_fail_replay(
+    temporal_server: DevServer, tmp_path: Path
+) -> None:
     server = temporal_server
     v2 = _reordered_app(tmp_path)
 
@@ -232,6 +304,30 @@ def test_reordered_activities_hold_the_run_and_fail_replay(temporal_server: DevS
     assert replay_temporal_history(load(server), data) == (True, "replayed cleanly")
     ok, message = replay_temporal_history(load(server, v2), data)
     assert not ok and "nondetermin" in message.lower().replace("-", ""), message
+    # The same through the CLI (exit status 1 on non-determinism, for CI).
+    history = tmp_path / "nd-1.json"
+    history.write_text(json.dumps(data))
+    for app_dir, code in ((TAPP, 0), (v2, 1)):
+        cli = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                CLI,
+                "workflow",
+                "replay",
+                "--file",
+                str(history),
+                "--dir",
+                str(app_dir),
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            env=app_env(server),
+            timeout=60,
+        )
+        assert cli.returncode == code, cli.stderr
+        assert json.loads(cli.stdout)[0]["ok"] is (code == 0)
 
 
 async def _activity_done(engine: TemporalEngine, pid: str) -> bool:
@@ -240,14 +336,69 @@ async def _activity_done(engine: TemporalEngine, pid: str) -> bool:
     return any(e.HasField("activity_task_completed_event_attributes") for e in events)
 
 
+VERSIONS = {
+    # v1: before the change (no version call).
+    1: 'local v = 0\n  local r = funcs.call("t:step", "old")',
+    # v2: the change gated by workflow.version; -1 (no marker) keeps the old path.
+    2: 'local v = workflow.version("c", -1, 1)\n  local r = funcs.call("t:step", v == -1 and "old" or "new")',
+    # v3: drops support for histories from before the change.
+    3: 'local v = workflow.version("c", 1, 1)\n  local r = funcs.call("t:step", "new")',
+    # v4: a second change on top of the first.
+    4: 'local v = workflow.version("c", 1, 2)\n  local r = funcs.call("t:step", v == 1 and "new" or "newer")',
+}
+
+
+def _versioned_app(tmp_path: Path, version: int) -> Path:
+    app_dir = tmp_path / f"tapp_v{version}"
+    shutil.copytree(TAPP, app_dir)
+    src = app_dir / "src" / "versioned.lua"
+    src.write_text(src.read_text().replace(VERSIONS[1], VERSIONS[version]))
+    return app_dir
+
+
+def test_workflow_version_maps_to_patches(temporal_server: DevServer, tmp_path: Path) -> None:
+    server = temporal_server
+    apps = {n: _versioned_app(tmp_path, n) if n > 1 else TAPP for n in VERSIONS}
+
+    async def body() -> dict[int, Any]:
+        out = {}
+        for n in (1, 2, 4):
+            async with served(server, apps[n]) as (_app, engine):
+                out[n] = await engine.result(await start(engine, "t:versioned", workflow_id=f"ver-{n}"))
+        return out
+
+    results = run(body)
+    assert results == {
+        1: ({"v": 0, "r": "done:old"}, None),
+        2: ({"v": 1, "r": "done:new"}, None),
+        4: ({"v": 2, "r": "done:newer"}, None),
+    }
+
+    def replays(history: int, code: int) -> bool:
+        ok, message = replay_temporal_history(
+            load(server, apps[code]), history_json(server, f"ver-{history}")
+        )
+        assert ok or "version" in message, message
+        return ok
+
+    # A history from before the change replays on v2 (version -1) but not on v3 (min 1).
+    assert replays(1, 2) and not replays(1, 3)
+    # A history recorded with version 1 replays on every code that still supports 1.
+    assert replays(2, 2) and replays(2, 3) and replays(2, 4)
+    # A history recorded with version 2 needs code that knows version 2.
+    assert replays(4, 4) and not replays(4, 3)
+
+
 # ---------------------------------------------------------------------------------------------
 # A worker killed with SIGKILL
 # ---------------------------------------------------------------------------------------------
 
 
 def _worker(server: DevServer) -> subprocess.Popen[str]:
-    cmd = [sys.executable, "-c", "from duralua.cli.main import main; main()", "run", "--engine", "temporal", str(TAPP)]
-    return subprocess.Popen(cmd, env=app_env(server), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cmd = [sys.executable, "-c", CLI, "run", "--engine", "temporal", str(TAPP)]
+    return subprocess.Popen(
+        cmd, env=app_env(server), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def _wait_serving(proc: subprocess.Popen[str]) -> None:
@@ -271,7 +422,9 @@ def test_killed_worker_is_replaced_and_every_run_completes(temporal_server: DevS
         async def begin() -> list[str]:
             app = load(server)
             engine = await connect_engine(app, app_env(server))
-            pids = [await start(engine, "t:sleeper", i, "3s", workflow_id=f"kill-sleep-{i}") for i in range(5)]
+            pids = [
+                await start(engine, "t:sleeper", i, "3s", workflow_id=f"kill-sleep-{i}") for i in range(5)
+            ]
             pids += [await start(engine, "t:waiter", f"w{i}", workflow_id=f"kill-wait-{i}") for i in range(5)]
             # Every run has done its first workflow task on the first worker before it dies.
             for pid in pids:
@@ -307,7 +460,8 @@ def test_killed_worker_is_replaced_and_every_run_completes(temporal_server: DevS
                         stream.close()
     assert outcomes[:5] == [({"n": i, "step": f"done:{i}"}, None) for i in range(5)]
     assert outcomes[5:] == [
-        ({"topic": "go", "from": "{local@t:tester|0x00002}", "data": i, "step": f"done:w{i}"}, None) for i in range(5)
+        ({"topic": "go", "from": "{local@t:tester|0x00002}", "data": i, "step": f"done:w{i}"}, None)
+        for i in range(5)
     ]
     assert second is not None and second.returncode == 0, "the replacement worker did not stop cleanly"
 

@@ -33,6 +33,30 @@ end
 
 local D = { stash_put = put, stash_take = take }
 
+-- require() for one entry: `lookup` answers (module) or (nil, message); the error is raised
+-- here, at the caller's line, so the message points at the user's require.
+function D.make_require(lookup)
+  return function(name)
+    local v, err = lookup(name)
+    if err ~= nil then error(err, 2) end
+    return v
+  end
+end
+
+-- Python callables look like userdata to Lua code; user-visible ones are wrapped in closures.
+-- Errors are re-raised at the caller's level so messages point at the user's line.
+function D.wrap(fn)
+  return function(...)
+    local r = pack(pcall(fn, ...))
+    if not r[1] then
+      local e = r[2]
+      if type(e) == "string" then e = e:gsub("^duralua%.driver:%d+: ", "") end
+      error(e, 2)
+    end
+    return unpack(r, 2, r.n)
+  end
+end
+
 function D.copy(t)
   local c = {}
   for k, v in rawnext, t do c[k] = v end
@@ -409,6 +433,9 @@ end
 
 local function check_target(id)
   if type(id) ~= "string" or id == "" then return errobj("Invalid", "function ID required") end
+  local colon = id:find(":", 1, true)
+  if not colon or colon == 1 then return errobj("Invalid", "namespace required in function ID") end
+  if colon == #id then return errobj("Invalid", "name required in function ID") end
   return nil
 end
 

@@ -228,7 +228,8 @@ class LuaVM:
         def all_values() -> Any:
             return to_lua(self.lua, dict(self.owner.context)), None
 
-        return self.lua.table_from({"get": get, "all": all_values})
+        wrap = self._drv.wrap
+        return self.lua.table_from({"get": wrap(get), "all": wrap(all_values)})
 
     def _load_entry(self) -> Any:
         return self._load(self.code, {})
@@ -265,7 +266,13 @@ class LuaVM:
             modules[name] = value
             return value
 
-        env["require"] = require
+        def lookup(name: Any) -> Any:
+            try:
+                return require(name), None
+            except LuaError as exc:
+                return None, exc.message
+
+        env["require"] = self._drv.make_require(lookup)
         fn = self.sb.compile(code.source, code.chunkname, env=env, first_line=code.first_line)
         value = self.sb.call(fn)
         if code.method is None and code is not self.code:

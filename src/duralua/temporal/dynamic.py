@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, NoReturn
 
@@ -69,7 +69,6 @@ class WorkflowHost:
     instruction_budget: int | None = None
     payload_limit: int = DEFAULT_PAYLOAD_LIMIT
     send_local: LocalSender | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def workflow_def(self, type_name: str) -> WorkflowDef | None:
         wf = self.catalog.workflows.get(type_name)
@@ -109,7 +108,6 @@ class DuraluaWorkflowBase:
         self._activities: dict[int, workflow.ActivityHandle[Any]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._spawned = False
-        self._machine: WorkflowMachine | None = None
         self.info: m.WorkflowInfo | None = None
 
     # -- interceptor hooks ----------------------------------------------------------------------
@@ -209,7 +207,6 @@ class DuraluaWorkflowBase:
             version_source=_version,
             check_search=checker,
         )
-        self._machine = machine
         jobs: list[m.Job] = [m.StartWorkflow(args=args), *self._take_jobs()]
         try:
             while True:

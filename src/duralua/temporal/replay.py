@@ -20,6 +20,7 @@ from . import search
 from .converter import DATA_CONVERTER
 from .dynamic import WorkflowHost, workflow_class
 from .interceptors import WorkerInterceptor
+from .runtime import ensure_runtime
 
 if TYPE_CHECKING:
     from ..app import App
@@ -53,6 +54,7 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 async def replay_history_async(app: App, history: WorkflowHistory) -> tuple[bool, str]:
     # The search attributes this run set are the ones that existed when it ran (see
     # search.schema_from_history), so upsert checks answer as they did then.
+    ensure_runtime()
     host = WorkflowHost(app.catalog, None, search.schema_from_history(history), log=None)
     replayer = Replayer(
         workflows=[workflow_class(host)],

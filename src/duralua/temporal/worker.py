@@ -31,6 +31,7 @@ from .converter import DATA_CONVERTER
 from .dynamic import WorkflowHost, activity_function, workflow_class
 from .engine import TemporalEngine
 from .interceptors import ClientInterceptor, WorkerInterceptor
+from .runtime import ensure_runtime
 
 if TYPE_CHECKING:
     from ..app import App
@@ -45,6 +46,7 @@ def _stderr(text: str) -> None:
 async def connect_client(entry_id: str, data: Mapping[str, Any], env: Mapping[str, str]) -> Client:
     """A client for a ``temporal.client`` entry, with duralua's converter and header interceptor."""
     kwargs = client_connect_kwargs(entry_id, data, env)
+    ensure_runtime()
     try:
         return await Client.connect(
             **kwargs, data_converter=DATA_CONVERTER, interceptors=[ClientInterceptor()]
@@ -55,6 +57,23 @@ async def connect_client(entry_id: str, data: Mapping[str, Any], env: Mapping[st
             f"(namespace {kwargs['namespace']}): {exc}",
             hint="is the Temporal server running? `duralua dev-server` starts a local one",
         ) from exc
+
+
+async def connect_engine(app: App, env: Mapping[str, str] | None = None) -> TemporalEngine:
+    """A caller-side engine for ``app`` (its clients, no workers), wired into its function runtime.
+
+    For processes that start and signal workflows served elsewhere (a CLI command, a web app).
+    """
+    env = os.environ if env is None else env
+    clients = {
+        entry.id: await connect_client(entry.id, entry.data, env)
+        for entry in app.registry.entries.values()
+        if entry.kind == "temporal.client"
+    }
+    engine = TemporalEngine(app.catalog, clients)
+    app.runtime.engine = engine
+    app.runtime.worker_ids = set(app.catalog.workers)
+    return engine
 
 
 class TemporalHost:
