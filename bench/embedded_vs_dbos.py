@@ -301,9 +301,7 @@ async def _duralua_async(args: argparse.Namespace, fig: Figures, db_path: Path) 
         fig.n, fig.throughput_wall_s, fig.start_phase_s = n, t1 - t0, t_started - t0
         fig.workflows_per_s = n / (t1 - t0)
         fig.wrong_results += _count_wrong(list(results))
-        fig.notes.append(
-            f"embedded engine, synchronous={args.synchronous}, starts gathered on one event loop"
-        )
+        fig.notes.append(f"embedded engine, synchronous={args.synchronous}, starts gathered on one event loop")
 
         async def latency() -> list[float]:
             lat: list[float] = []
@@ -426,8 +424,7 @@ def report(figs: list[Figures], cmp: dict[str, Any], facts: dict[str, Any], args
         f"python {facts['python']} ({facts['python_impl']}), SQLite {facts['sqlite']}, "
         f"tmp {facts['tmpdir']} ({facts['tmpdir_fs']})",
         "packages: " + ", ".join(f"{k} {v or 'not installed'}" for k, v in pk.items()),
-        f"N={args.n} concurrent workflows (throughput), M={args.m} one at a time (latency), "
-        f"warm-up {args.warmup}",
+        f"N={args.n} concurrent workflows (throughput), M={args.m} one at a time (latency), warm-up {args.warmup}",
         "",
     ]
     rows: list[list[object]] = []
@@ -478,9 +475,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--m", type=int, default=200, help="workflows run one at a time (latency)")
     p.add_argument("--warmup", type=int, default=20, help="untimed workflows before measuring")
     p.add_argument("--only", choices=SYSTEMS, help="run one system only")
-    p.add_argument(
-        "--json", action="store_true", help="write the figures as JSON to stdout (table to stderr)"
-    )
+    p.add_argument("--json", action="store_true", help="write the figures as JSON to stdout (table to stderr)")
     p.add_argument(
         "--dbos-api",
         choices=("sync", "async", "both"),
@@ -493,15 +488,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=8,
         help="threads calling DBOS.start_workflow (sync flavour; 1 = the main thread)",
     )
-    p.add_argument(
-        "--synchronous", default="FULL", choices=("FULL", "NORMAL"), help="duralua SQLite synchronous"
-    )
+    p.add_argument("--synchronous", default="FULL", choices=("FULL", "NORMAL"), help="duralua SQLite synchronous")
     p.add_argument("--tmpdir", help="where the fresh temporary directories go (default: the system temp dir)")
     p.add_argument("--keep", action="store_true", help="keep the databases")
     p.add_argument("--in-process", action="store_true", help="run both systems in this process")
-    p.add_argument(
-        "--phase-timeout", type=float, default=120.0, help="duralua: give up on a phase after this"
-    )
+    p.add_argument("--phase-timeout", type=float, default=120.0, help="duralua: give up on a phase after this")
     p.add_argument("--system-timeout", type=float, default=600.0, help="kill an isolated system after this")
     p.add_argument("--result-file", help=argparse.SUPPRESS)  # child mode: write the figures here
     return p.parse_args(argv)

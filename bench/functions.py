@@ -111,8 +111,7 @@ def report(data: dict[str, Any]) -> str:
         "",
         table(["call", "µs/call (median)", "min", "max"], rows),
         "",
-        f"target: a call from Python < {TARGET_US:g} µs -> "
-        f"measured {target['measured_us']:.2f} µs: {verdict}",
+        f"target: a call from Python < {TARGET_US:g} µs -> measured {target['measured_us']:.2f} µs: {verdict}",
         f"machine: {data['machine']['cpu_model']}, Python {data['machine']['python']}, "
         f"lupa {data['machine']['packages'].get('lupa')}",
     ]
@@ -120,15 +119,9 @@ def report(data: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "-n", "--iterations", type=int, default=20_000, help="calls per round (default 20000)"
-    )
-    parser.add_argument(
-        "-r", "--rounds", type=int, default=5, help="rounds; the median is reported (default 5)"
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-n", "--iterations", type=int, default=20_000, help="calls per round (default 20000)")
+    parser.add_argument("-r", "--rounds", type=int, default=5, help="rounds; the median is reported (default 5)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON on stdout")
     args = parser.parse_args(argv)
     if args.iterations < 1 or args.rounds < 1:

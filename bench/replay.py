@@ -1,6 +1,6 @@
 """Time to replay a 10,000-event history against the current code (target < 2 s).
 
-    python bench/replay.py [--events 10000]
+python bench/replay.py [--events 10000]
 """
 
 from __future__ import annotations
@@ -51,8 +51,10 @@ def main() -> None:
         print(json.dumps(out))
         return
     verdict = "PASS" if best < 2.0 else "FAIL"
-    print(f"replay: {out['events']} events ({out['activations']} workflow tasks) replayed in {best:.3f}s "
-          f"(best of 3; target < 2 s: {verdict})")
+    print(
+        f"replay: {out['events']} events ({out['activations']} workflow tasks) replayed in {best:.3f}s "
+        f"(best of 3; target < 2 s: {verdict})"
+    )
 
 
 if __name__ == "__main__":

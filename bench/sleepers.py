@@ -39,7 +39,12 @@ async def _phase(db: str, n: int, sleep_s: float, start: bool, stop_after: float
             if done >= n or (stop_after is not None and time.perf_counter() - t0 > stop_after):
                 break
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"started_s": started, "completed": float(done), "wall_s": time.perf_counter() - t0, "rss_mb": rss_mb}
+    return {
+        "started_s": started,
+        "completed": float(done),
+        "wall_s": time.perf_counter() - t0,
+        "rss_mb": rss_mb,
+    }
 
 
 def _child(args: argparse.Namespace) -> None:
@@ -72,7 +77,13 @@ def main() -> None:
     first = _run(f"{tmp}/b.db", args.n, args.sleep, "--start", "--stop-after", "1")
     time.sleep(args.sleep)
     second = _run(f"{tmp}/b.db", args.n, args.sleep)
-    result = {"n": args.n, "sleep_s": args.sleep, "single_run": one, "before_restart": first, "after_restart": second}
+    result = {
+        "n": args.n,
+        "sleep_s": args.sleep,
+        "single_run": one,
+        "before_restart": first,
+        "after_restart": second,
+    }
     if args.json:
         print(json.dumps(result, indent=2))
         return
@@ -81,8 +92,10 @@ def main() -> None:
     verdict = "PASS" if one["rss_mb"] < 400 else "FAIL"
     print(f"  peak RSS: {one['rss_mb']:.0f} MB (target < 400 MB: {verdict})")
     ok = second["completed"] >= args.n
-    print(f"  restart: {int(first['completed'])} done before the stop, {int(second['completed'])} after restart "
-          f"({'PASS' if ok else 'FAIL'}), peak RSS after restart {second['rss_mb']:.0f} MB")
+    print(
+        f"  restart: {int(first['completed'])} done before the stop, {int(second['completed'])} after restart "
+        f"({'PASS' if ok else 'FAIL'}), peak RSS after restart {second['rss_mb']:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

@@ -101,9 +101,7 @@ class App:
         """Call a function entry synchronously; raises :class:`CallError` if it fails."""
         return self.runtime.call(entry_id, list(args), context)
 
-    async def acall(
-        self, entry_id: str, *args: JSONValue, context: dict[str, Any] | None = None
-    ) -> JSONValue:
+    async def acall(self, entry_id: str, *args: JSONValue, context: dict[str, Any] | None = None) -> JSONValue:
         return await self.runtime.acall(entry_id, list(args), context)
 
     # -- workflows -----------------------------------------------------------------------------
@@ -156,9 +154,7 @@ class Workflows:
         except OptionError as exc:
             raise CallError(invalid(str(exc))) from None
         wid = workflow_id or opts.pop("id", None)
-        request = StartRequest(
-            workflow, worker or self.app.default_worker(), list(args), opts, context or {}, wid
-        )
+        request = StartRequest(workflow, worker or self.app.default_worker(), list(args), opts, context or {}, wid)
         return await self.engine.start_workflow(request)
 
     async def signal(self, pid: str, topic: str, *payloads: JSONValue) -> None:
@@ -174,9 +170,7 @@ class Workflows:
     async def outcome(self, pid: str) -> tuple[JSONValue, Failure | None]:
         return await self.engine.result(pid)
 
-    async def execute(
-        self, workflow: str, worker: str | None = None, *args: JSONValue, **kw: Any
-    ) -> JSONValue:
+    async def execute(self, workflow: str, worker: str | None = None, *args: JSONValue, **kw: Any) -> JSONValue:
         pid = await self.start(workflow, worker, *args, **kw)
         return await self.result(pid)
 

@@ -54,9 +54,7 @@ class Catalog:
                 client = reg.entries.get(client_id)
                 prefix = str(client.data.get("tq_prefix", "") or "") if client else ""
                 namespace = str(client.data.get("namespace", "default") or "default") if client else "default"
-                worker = WorkerDef(
-                    entry.id, client_id, prefix + str(entry.data.get("task_queue", "")), namespace
-                )
+                worker = WorkerDef(entry.id, client_id, prefix + str(entry.data.get("task_queue", "")), namespace)
                 self.workers[entry.id] = worker
                 self.queues.setdefault(worker.task_queue, worker)
         for entry in reg.entries.values():

@@ -48,9 +48,7 @@ def parse_go(text: str) -> int:
     while pos < len(s):
         m = _PART.match(s, pos)
         if not m:
-            raise DurationError(
-                f'invalid duration "{text}" (units: ns, us, ms, s, m, h; e.g. "30s", "1h30m"; no "d")'
-            )
+            raise DurationError(f'invalid duration "{text}" (units: ns, us, ms, s, m, h; e.g. "30s", "1h30m"; no "d")')
         total += float(m.group(1)) * _UNITS[m.group(2)]
         pos = m.end()
     return sign * round(total)

@@ -80,9 +80,7 @@ class WorkflowEnvironment:
             raise CallError(failure)
         return value
 
-    async def execute(
-        self, workflow: str, worker: str | None = None, *args: JSONValue, **kw: Any
-    ) -> JSONValue:
+    async def execute(self, workflow: str, worker: str | None = None, *args: JSONValue, **kw: Any) -> JSONValue:
         return await self.result(await self.start(workflow, worker, *args, **kw))
 
     async def _drive(

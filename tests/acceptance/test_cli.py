@@ -27,9 +27,7 @@ DURALUA = Path(sys.executable).with_name("duralua")
 APPROVAL_INPUT = '{"id": 1, "total": 30, "customer_id": "ada"}'
 
 
-def duralua_cli(
-    *args: str | Path, cwd: Path | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
+def duralua_cli(*args: str | Path, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "1000", "NO_COLOR": "1", "TERM": "dumb"}
     env.pop("TEMPORAL_ADDRESS", None)
     return subprocess.run(
@@ -173,9 +171,7 @@ def test_call_prints_json() -> None:
 
 def test_call_several_arguments_and_the_current_directory(tmp_path: Path) -> None:
     app_dir = shutil.copytree(FOUNDATION, tmp_path / "app")
-    proc = duralua_cli(
-        "call", "lab:modules", '"uuid"', '"6ba7b810-9dad-11d1-80b4-00c04fd430c8"', '"x"', cwd=app_dir
-    )
+    proc = duralua_cli("call", "lab:modules", '"uuid"', '"6ba7b810-9dad-11d1-80b4-00c04fd430c8"', '"x"', cwd=app_dir)
     assert proc.returncode == 0, proc.stderr
     assert json_out(proc)["v4_valid"] is True
 
@@ -257,9 +253,7 @@ def test_workflow_commands_end_to_end(shop: Path, tmp_path: Path) -> None:
     db = tmp_path / "wf.db"
     common = ("--dir", shop, "--db", db)
 
-    proc = duralua_cli(
-        "workflow", "start", "app:approval_workflow", APPROVAL_INPUT, "--id", "order-1", *common
-    )
+    proc = duralua_cli("workflow", "start", "app:approval_workflow", APPROVAL_INPUT, "--id", "order-1", *common)
     assert proc.returncode == 0, proc.stderr
     assert "order-1" in proc.stdout
 
@@ -319,9 +313,7 @@ def test_workflow_commands_end_to_end(shop: Path, tmp_path: Path) -> None:
     assert report["ok"] is False and "non-determinism" in report["message"]
 
     # terminate a second run
-    proc = duralua_cli(
-        "workflow", "start", "app:approval_workflow", APPROVAL_INPUT, "--id", "order-2", *common
-    )
+    proc = duralua_cli("workflow", "start", "app:approval_workflow", APPROVAL_INPUT, "--id", "order-2", *common)
     assert proc.returncode == 0, proc.stderr
     proc = duralua_cli("workflow", "terminate", "order-2", "--reason", "changed my mind", *common)
     assert proc.returncode == 0, proc.stderr

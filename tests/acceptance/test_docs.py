@@ -61,9 +61,7 @@ def blocks(page: Path) -> list[Block]:
         while i < len(lines) and lines[i].strip() != "```":
             body.append(lines[i])
             i += 1
-        out.append(
-            Block(page, start + 1, m.group(1), "\n".join(body) + "\n", marker.group(1) if marker else None)
-        )
+        out.append(Block(page, start + 1, m.group(1), "\n".join(body) + "\n", marker.group(1) if marker else None))
         i += 1
     return out
 
@@ -99,9 +97,7 @@ COMMANDS = console_commands()
 def run_cli(argv: list[str]) -> subprocess.CompletedProcess[str]:
     assert argv[0] == "duralua", argv
     env = {**os.environ, "COLUMNS": "1000", "NO_COLOR": "1", "TERM": "dumb"}
-    return subprocess.run(
-        [str(DURALUA), *argv[1:]], capture_output=True, text=True, cwd=REPO, env=env, timeout=120
-    )
+    return subprocess.run([str(DURALUA), *argv[1:]], capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
 
 
 def test_the_pages_have_examples() -> None:
@@ -166,9 +162,7 @@ def test_code_excerpt_matches_the_file(block: Block) -> None:
     assert block.file is not None
     path = REPO / block.file
     assert path.is_file(), block.file
-    assert block.text.strip() == path.read_text(encoding="utf-8").strip(), (
-        f"{block.where} differs from {block.file}"
-    )
+    assert block.text.strip() == path.read_text(encoding="utf-8").strip(), f"{block.where} differs from {block.file}"
 
 
 def test_every_example_source_file_is_shown_or_linked() -> None:

@@ -20,9 +20,7 @@ def test_activities_and_options(harness_factory: Any) -> None:
 
 def test_activity_errors(harness_factory: Any) -> None:
     async def body(h: Harness) -> dict[str, Any]:
-        return {
-            mode: await _ok(h, "conf:errors_wf", mode) for mode in ("invalid", "raise", "unknown", "bad_id")
-        }
+        return {mode: await _ok(h, "conf:errors_wf", mode) for mode in ("invalid", "raise", "unknown", "bad_id")}
 
     res = run(harness_factory, body)
     assert res["invalid"] == {
@@ -58,9 +56,7 @@ def test_workflow_failures(harness_factory: Any) -> None:
 
     (v1, f1), (_, f2), (_, f3), (_, f4) = run(harness_factory, body)
     assert (
-        v1 is None
-        and f1 is not None
-        and (f1.kind, f1.message, f1.retryable) == ("Conflict", "workflow gave up", False)
+        v1 is None and f1 is not None and (f1.kind, f1.message, f1.retryable) == ("Conflict", "workflow gave up", False)
     )
     assert f2 is not None and (f2.kind, f2.message, f2.retryable) == ("Internal", "plain failure", False)
     assert f3 is not None and f3.kind == "Internal" and "workflow exploded" in f3.message
@@ -117,17 +113,11 @@ def test_info_version_attrs(harness_factory: Any) -> None:
         return pid, value
 
     pid, res = run(harness_factory, body)
-    assert (
-        res["workflow_id"] == "info-1" and res["type"] == "conf:info" and res["task_queue"] == "conformance"
-    )
+    assert res["workflow_id"] == "info-1" and res["type"] == "conf:info" and res["task_queue"] == "conformance"
     assert res["namespace"] == "default" and res["attempt"] == 1 and res["run_id_set"]
     assert res["history_grows"] and res["size_positive"]
     assert res["version"] == 3 and res["version_again"] == 3
-    assert (
-        res["attrs_ok"] is True
-        and res["attrs_err_kind"] == "Invalid"
-        and res["version_err_kind"] == "Invalid"
-    )
+    assert res["attrs_ok"] is True and res["attrs_err_kind"] == "Invalid" and res["version_err_kind"] == "Invalid"
     assert res["pid"] == pid and res["input"] == {"k": 1}
 
 
@@ -164,12 +154,7 @@ def test_cancellation_event(harness_factory: Any) -> None:
         return await h.outcome(pid)
 
     value, failure = run(harness_factory, body)
-    assert (
-        value is None
-        and failure is not None
-        and failure.kind == "Canceled"
-        and failure.message == "cancelled"
-    )
+    assert value is None and failure is not None and failure.kind == "Canceled" and failure.message == "cancelled"
 
 
 def test_function_starts_signals_and_execs_workflows(harness_factory: Any) -> None:

@@ -54,6 +54,11 @@ def load(server: DevServer, app_dir: Path = TAPP) -> App:
 @asynccontextmanager
 async def served(server: DevServer, app_dir: Path = TAPP) -> AsyncIterator[tuple[App, TemporalEngine]]:
     app = load(server, app_dir)
+
+    @app.function("t:py_upper", worker=WORKER)
+    def py_upper(text: str) -> str:  # a Python function entry as an activity
+        return text.upper()
+
     async with TemporalHost(app, env=app_env(server), notify=None) as host:
         assert host.engine is not None
         yield app, host.engine
@@ -93,7 +98,7 @@ def test_context_reaches_activities_and_workflows_reply_to_processes(temporal_se
 
     (ctx, failure), asked = run(body)
     assert failure is None, failure
-    assert ctx == {"workflow": "ann", "activity": "ann", "local_activity": "ann"}
+    assert ctx == {"workflow": "ann", "activity": "ann", "local_activity": "ann", "python": "ANN"}
     # process.send from the workflow to the calling function (a non-workflow PID).
     assert asked["topic"] == "reply" and asked["from_workflow"] is True
     assert asked["data"]["hello"] == "from workflow" and asked["data"]["me"].startswith("{t:client@t:worker|")

@@ -86,9 +86,7 @@ def test_empty_table_literal_is_array_json_object_is_object(lua: Any) -> None:
 
 
 def test_user_metatables_still_work(lua: Any) -> None:
-    src = (
-        "setmetatable({a = 1}, {__index = function(t, k) return 'dflt' end, __len = function() return 9 end})"
-    )
+    src = "setmetatable({a = 1}, {__index = function(t, k) return 'dflt' end, __len = function() return 9 end})"
     assert conv(lua, src) == {"a": 1}
     assert conv(lua, "setmetatable({}, {__index = {b = 2}})") == []
 
@@ -151,8 +149,7 @@ def test_userdata_become_nil(lua: Any) -> None:
 def test_error_objects_become_failures(lua: Any) -> None:
     value = conv(
         lua,
-        "{err = errors.new{message = 'nope', kind = errors.NOT_FOUND, retryable = false, "
-        "details = {id = 7}}}",
+        "{err = errors.new{message = 'nope', kind = errors.NOT_FOUND, retryable = false, details = {id = 7}}}",
     )
     failure = value["err"]
     assert isinstance(failure, Failure)
@@ -237,9 +234,7 @@ def test_failure_helpers(lua: Any) -> None:
 
 
 def test_raised_error_object_survives_pcall(lua: Any) -> None:
-    same = lua.execute(
-        "local e = errors.new('x'); local ok, got = pcall(error, e); return rawequal(e, got), ok"
-    )
+    same = lua.execute("local e = errors.new('x'); local ok, got = pcall(error, e); return rawequal(e, got), ok")
     assert same == (True, False)
 
 

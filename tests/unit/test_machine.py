@@ -141,7 +141,5 @@ def test_signals_wait_in_mailbox_and_failures_become_fail_command() -> None:
 
     prog = Program(body)
     machine = WorkflowMachine(INFO, prog)
-    cmds = machine.activate(
-        m.Activation(0, [m.Signal(topic="go", payloads=["boom"]), m.StartWorkflow(args=[1])])
-    )
+    cmds = machine.activate(m.Activation(0, [m.Signal(topic="go", payloads=["boom"]), m.StartWorkflow(args=[1])]))
     assert isinstance(cmds[-1], m.FailWorkflow) and "exploded" in cmds[-1].failure.message

@@ -50,9 +50,7 @@ def make(ctx: Any) -> Any:
     for name in ("crypto", "hash", "base64", "errors"):
         g[name] = MODULE_INSTALLERS[name](lua, ctx)
     # binary results are checked through a hex view computed in Lua
-    lua.execute(
-        "function hex(s) return (s:gsub('.', function(c) return string.format('%02x', c:byte()) end)) end"
-    )
+    lua.execute("function hex(s) return (s:gsub('.', function(c) return string.format('%02x', c:byte()) end)) end")
     return lua
 
 
@@ -127,8 +125,7 @@ def test_hmac(lua: Any) -> None:
     assert run(lua, "return crypto.hmac.sha512('k', 'd')")[0] == hmac.new(b"k", b"d", "sha512").hexdigest()
     assert run(lua, "local v, e = crypto.hmac.sha256('', 'd') return v, e:kind()") == (None, "Invalid")
     assert (
-        run(lua, "return crypto.hmac.sha256('\\xff', '\\x00')")[0]
-        == hmac.new(b"\xff", b"\x00", "sha256").hexdigest()
+        run(lua, "return crypto.hmac.sha256('\\xff', '\\x00')")[0] == hmac.new(b"\xff", b"\x00", "sha256").hexdigest()
     )
 
 
@@ -172,14 +169,8 @@ def test_wrong_argument_types_raise(lua: Any) -> None:
 @pytest.mark.parametrize("name", ["md5", "sha1", "sha256", "sha512"])
 def test_digests(lua: Any, name: str) -> None:
     assert run(lua, f"return hash.{name}('abc')") == (hashlib.new(name, b"abc").hexdigest(), None)
-    assert (
-        run(lua, f"return hex((hash.{name}('\\x00\\xff', true)))")
-        == hashlib.new(name, b"\x00\xff").hexdigest()
-    )
-    assert (
-        run(lua, f"return hash.hmac_{name}('data', 'secret')")[0]
-        == hmac.new(b"secret", b"data", name).hexdigest()
-    )
+    assert run(lua, f"return hex((hash.{name}('\\x00\\xff', true)))") == hashlib.new(name, b"\x00\xff").hexdigest()
+    assert run(lua, f"return hash.hmac_{name}('data', 'secret')")[0] == hmac.new(b"secret", b"data", name).hexdigest()
 
 
 def test_fnv_and_crc(lua: Any) -> None:

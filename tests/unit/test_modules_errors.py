@@ -33,9 +33,7 @@ def run(lua: Any, src: str) -> Any:
 
 
 def test_constants(lua: Any) -> None:
-    assert run(
-        lua, "return errors.NOT_FOUND, errors.ALREADY_EXISTS, errors.INVALID, errors.PERMISSION_DENIED"
-    ) == (
+    assert run(lua, "return errors.NOT_FOUND, errors.ALREADY_EXISTS, errors.INVALID, errors.PERMISSION_DENIED") == (
         "NotFound",
         "AlreadyExists",
         "Invalid",
@@ -140,8 +138,7 @@ def test_wrap_keeps_kind_message_retryable_details(lua: Any) -> None:
 def test_wrap_string_and_nil(lua: Any) -> None:
     got = run(
         lua,
-        "local e = errors.wrap('plain', 'ctx')"
-        " return e:kind(), e:message(), tostring(e), errors.wrap(nil, 'x')",
+        "local e = errors.wrap('plain', 'ctx') return e:kind(), e:message(), tostring(e), errors.wrap(nil, 'x')",
     )
     assert got == ("", "plain", "ctx: plain", None)
 
@@ -161,8 +158,7 @@ def test_call_stack_and_stack(lua: Any) -> None:
 def test_pcall_error_object_identity(lua: Any) -> None:
     got = run(
         lua,
-        "local e = errors.new('x') local ok, got = pcall(function() error(e) end)"
-        " return ok, rawequal(e, got)",
+        "local e = errors.new('x') local ok, got = pcall(function() error(e) end) return ok, rawequal(e, got)",
     )
     assert got == (False, True)
 
@@ -170,9 +166,9 @@ def test_pcall_error_object_identity(lua: Any) -> None:
 def test_make_error_and_failure_of_roundtrip(lua: Any) -> None:
     failure = Failure("card declined", "Invalid", False, {"code": "51", "n": [1, 2]}, "remote stack")
     err = make_error(lua, failure)
-    assert lua.eval(
-        "function(e) return e:kind(), e:message(), e:retryable(), e:details().n[2], e:stack() end"
-    )(err) == ("Invalid", "card declined", False, 2, "remote stack")
+    assert lua.eval("function(e) return e:kind(), e:message(), e:retryable(), e:details().n[2], e:stack() end")(
+        err
+    ) == ("Invalid", "card declined", False, 2, "remote stack")
     assert failure_of(err) == failure
     assert failure_from_raise(err) == failure
 

@@ -109,15 +109,11 @@ def test_validate_ok_and_failures(lua: Any) -> None:
         " tags = {type = 'array', items = {type = 'string'}, maxItems = 2},"
         " kind = {enum = {'a', 'b'}}}}"
     )
-    assert run(
-        lua, f"return json.validate({schema}, {{name = 'bob', age = 3, tags = {{'x'}}, kind = 'a'}})"
-    ) == (
+    assert run(lua, f"return json.validate({schema}, {{name = 'bob', age = 3, tags = {{'x'}}, kind = 'a'}})") == (
         True,
         None,
     )
-    ok, kind, msg = err_of(
-        lua, f"json.validate({schema}, {{name = 'B', age = 3.5, tags = {{1, 'a', 'b'}}, x = 1}})"
-    )
+    ok, kind, msg = err_of(lua, f"json.validate({schema}, {{name = 'B', age = 3.5, tags = {{1, 'a', 'b'}}, x = 1}})")
     assert ok is False and kind == "Invalid"
     for part in (
         "$.name: string is shorter",
@@ -159,8 +155,7 @@ def test_validate_schema_combinators() -> None:
 def test_payload_formats(lua: Any) -> None:
     got = run(
         lua,
-        "local f = payload.format"
-        " return f.JSON, f.YAML, f.STRING, f.BYTES, f.MSGPACK, f.LUA, f.GOLANG, f.ERROR",
+        "local f = payload.format return f.JSON, f.YAML, f.STRING, f.BYTES, f.MSGPACK, f.LUA, f.GOLANG, f.ERROR",
     )
     assert got == (
         "json/plain",
@@ -192,9 +187,9 @@ def test_payload_errors(lua: Any) -> None:
     assert err_of(lua, "payload.new(1):transcode(payload.format.YAML)")[1] == "Internal"
     assert err_of(lua, "payload.new(1):transcode('nope/nope')")[1] == "Invalid"
     assert err_of(lua, "payload.new({f = print}):transcode(payload.format.JSON)")[1] == "Internal"
-    assert err_of(lua, "payload.new('{bad'):transcode(payload.format.STRING):transcode(payload.format.JSON)")[
-        1
-    ] == ("Internal")
+    assert err_of(lua, "payload.new('{bad'):transcode(payload.format.STRING):transcode(payload.format.JSON)")[1] == (
+        "Internal"
+    )
     got = run(
         lua,
         "local p = payload.new(errors.new('x')) return p:get_format(), tostring(p:data()),"

@@ -72,9 +72,7 @@ def test_time_from_table(lua: Any) -> None:
         calendar.timegm((2024, 2, 29, 13, 5, 7))
     )
     # out-of-range fields normalise like mktime
-    assert run(lua, "return os.time{year = 2024, month = 13, day = 32}") == calendar.timegm(
-        (2025, 2, 1, 0, 0, 0)
-    )
+    assert run(lua, "return os.time{year = 2024, month = 13, day = 32}") == calendar.timegm((2025, 2, 1, 0, 0, 0))
     ok, msg = run(lua, "return pcall(function() local t = os.time{year = 2024, month = 1} return t end)")
     assert ok is False and msg == "user.lua:1: field 'day' missing in date table"
 
@@ -86,9 +84,10 @@ def test_date_formats_match_c_strftime(lua: Any) -> None:
         assert got == pytime.strftime(f"%{spec}", pytime.gmtime(ts)), spec
     for ts2 in (0, 1_704_067_200, 1_735_603_200, 1_609_459_200):  # ISO week edge dates
         for spec in "gGVUWju":
-            assert run(lua, f"return os.date('!%{spec}', {ts2})") == pytime.strftime(
-                f"%{spec}", pytime.gmtime(ts2)
-            ), (ts2, spec)
+            assert run(lua, f"return os.date('!%{spec}', {ts2})") == pytime.strftime(f"%{spec}", pytime.gmtime(ts2)), (
+                ts2,
+                spec,
+            )
 
 
 def test_date_defaults_and_tables(lua: Any) -> None:

@@ -126,10 +126,7 @@ def test_layout_tokens(lua: Any, layout: str, expected: str) -> None:
 def test_fixed_zones(lua: Any) -> None:
     t = "time.date(2024, 1, 2, 3, 4, 5, 0, time.fixed_zone('EST', -5 * 3600))"
     assert fmt(lua, t, "time.RFC3339") == "2024-01-02T03:04:05-05:00"
-    assert (
-        fmt(lua, t, "'MST|-0700|-07|Z07:00|Z0700|-07:00:00|Z07'")
-        == "EST|-0500|-05|-05:00|-0500|-05:00:00|-05"
-    )
+    assert fmt(lua, t, "'MST|-0700|-07|Z07:00|Z0700|-07:00:00|Z07'") == "EST|-0500|-05|-05:00|-0500|-05:00:00|-05"
     assert run(lua, f"return {t}:utc():format(time.RFC3339)") == "2024-01-02T08:04:05Z"
     assert run(lua, f"return {t}:unix()") == calendar.timegm((2024, 1, 2, 8, 4, 5))
     assert run(lua, f"return {t}:zone()") == ("EST", -18000)
@@ -140,24 +137,15 @@ def test_fixed_zones(lua: Any) -> None:
 
 def test_iana_zones(lua: Any) -> None:
     run(lua, "ny = assert(time.load_location('America/New_York'))")
-    assert (
-        run(lua, "return tostring(time.date(2024, 7, 4, 12, 0, 0, 0, ny))") == "2024-07-04 12:00:00 -0400 EDT"
-    )
-    assert (
-        run(lua, "return tostring(time.date(2024, 1, 4, 12, 0, 0, 0, ny))") == "2024-01-04 12:00:00 -0500 EST"
-    )
+    assert run(lua, "return tostring(time.date(2024, 7, 4, 12, 0, 0, 0, ny))") == "2024-07-04 12:00:00 -0400 EDT"
+    assert run(lua, "return tostring(time.date(2024, 1, 4, 12, 0, 0, 0, ny))") == "2024-01-04 12:00:00 -0500 EST"
     # in the spring-forward gap Go picks the earlier offset's reading
-    assert (
-        run(lua, "return tostring(time.date(2024, 3, 10, 2, 30, 0, 0, ny))")
-        == "2024-03-10 01:30:00 -0500 EST"
-    )
+    assert run(lua, "return tostring(time.date(2024, 3, 10, 2, 30, 0, 0, ny))") == "2024-03-10 01:30:00 -0500 EST"
     assert run(lua, "return time.unix(0, 0):in_location(ny):format(time.DATE_TIME)") == "1969-12-31 19:00:00"
     assert run(lua, "return tostring(ny), ny:string()") == ("America/New_York", "America/New_York")
     value, kind = run(lua, "local l, e = time.load_location('Nope/Nowhere') return l, e:kind()")
     assert value is None and kind == "NotFound"
-    assert run(
-        lua, "return time.load_location('UTC') == time.utc, time.load_location('Local') == time.localtz"
-    )
+    assert run(lua, "return time.load_location('UTC') == time.utc, time.load_location('Local') == time.localtz")
 
 
 def test_accessors(lua: Any) -> None:
@@ -236,9 +224,9 @@ def test_round_truncate(lua: Any) -> None:
     )
     assert got == ("12:34:00", "12:35:00", "12:34:57", "12:00:00")
     # Go rounds relative to the zero time (a Monday): weeks truncate to Mondays
-    assert run(
-        lua, "return time.date(2024, 1, 10):truncate(time.parse_duration('168h')):format(time.DATE_ONLY)"
-    ) == ("2024-01-08")
+    assert run(lua, "return time.date(2024, 1, 10):truncate(time.parse_duration('168h')):format(time.DATE_ONLY)") == (
+        "2024-01-08"
+    )
 
 
 def test_durations(lua: Any) -> None:
@@ -248,9 +236,7 @@ def test_durations(lua: Any) -> None:
         " d:milliseconds(), math.type(d:milliseconds()), d:microseconds(), d:nanoseconds(), tostring(d)",
     )
     assert got == (1.5, 90.0, 5400.0, 5400000, "integer", 5400000000, 5400000000000, "1h30m0s")
-    assert run(
-        lua, "return time.parse_duration('-1.5s'):milliseconds(), tostring(time.parse_duration(1500))"
-    ) == (
+    assert run(lua, "return time.parse_duration('-1.5s'):milliseconds(), tostring(time.parse_duration(1500))") == (
         -1500,
         "1.5µs",
     )
@@ -274,8 +260,7 @@ def test_parse(lua: Any) -> None:
     assert got == (calendar.timegm((2024, 5, 6, 7, 8, 9)), "UTC")
     got = run(
         lua,
-        "local t = time.parse(time.RFC3339, '2024-05-06T07:08:09.5+02:00')"
-        " return tostring(t), t:nanosecond()",
+        "local t = time.parse(time.RFC3339, '2024-05-06T07:08:09.5+02:00') return tostring(t), t:nanosecond()",
     )
     assert got == ("2024-05-06 07:08:09.5 +0200 +0200", 500000000)
     got = run(lua, "local t = time.parse(time.RFC1123, 'Tue, 10 Nov 2009 23:04:05 PST') return tostring(t)")
@@ -336,11 +321,7 @@ def test_python_helpers(lua: Any) -> None:
     d = make_duration(lua, 2_000)
     assert duration_ns_of(d) == 2_000
     assert duration_ns_of(lua.eval("(time.parse_duration('1m'))")) == 60 * 10**9
-    assert (
-        duration_ns_of("1m") is None
-        and duration_ns_of(5) is None
-        and duration_ns_of(lua.eval("{_ns = 1}")) is None
-    )
+    assert duration_ns_of("1m") is None and duration_ns_of(5) is None and duration_ns_of(lua.eval("{_ns = 1}")) is None
     assert time_of(lua.eval("{}")) is None
 
 

@@ -745,9 +745,7 @@ def test_json_syntax_error_has_file_and_line(tmp_path: Path) -> None:
 
 def test_duplicate_ids_name_both_locations(tmp_path: Path) -> None:
     first = "namespace: a\nentries:\n  - {name: x, kind: process.host}\n"
-    second = (
-        "namespace: a\n\nentries:\n  - {name: y, kind: process.host}\n  - {name: x, kind: process.host}\n"
-    )
+    second = "namespace: a\n\nentries:\n  - {name: y, kind: process.host}\n  - {name: x, kind: process.host}\n"
     problem = one_error(tmp_path, {"one.yaml": first, "two.yaml": second})
     assert "duplicate entry id a:x" in problem.message
     assert "src/one.yaml:3" in problem.message
@@ -809,9 +807,7 @@ def test_problems_are_collected_across_files(tmp_path: Path) -> None:
 
 
 def test_unknown_kind_is_a_warning(tmp_path: Path) -> None:
-    reg = load(
-        tmp_path, {"_index.yaml": "namespace: a\nentries:\n  - {name: db, kind: db.sql.sqlite, file: x}\n"}
-    )
+    reg = load(tmp_path, {"_index.yaml": "namespace: a\nentries:\n  - {name: db, kind: db.sql.sqlite, file: x}\n"})
     assert reg.get("a:db").data == {"file": "x"}
     [warning] = reg.problems
     assert warning.severity == "warning"

@@ -485,9 +485,7 @@ def test_nested_call_from_a_callback_shares_the_budget(sb: LuaSandbox) -> None:
     env = sb.make_globals()
     env.nested = lambda fn: sb.call(fn)
     with pytest.raises(BudgetExceeded):
-        sb.execute(
-            "local ok, e = pcall(nested, function() while true do end end) return 'escaped'", "n.lua", env=env
-        )
+        sb.execute("local ok, e = pcall(nested, function() while true do end end) return 'escaped'", "n.lua", env=env)
     # a plain error in the nested call is an ordinary catchable error
     ok, err = sb.execute("return pcall(nested, function() error('x') end)", "n.lua", env=env)
     assert ok is False and isinstance(err, LuaError)

@@ -221,9 +221,7 @@ def test_mtls_from_files(tmp_path: Path) -> None:
 
 def test_mtls_from_pem_and_env() -> None:
     env = {"CERT": "CERT-PEM", "KEY": "KEY-PEM"}
-    kw = connect(
-        {"address": "h:1", "auth": {"type": "mtls", "cert_pem": "${env:CERT}", "key_pem_env": "KEY"}}, env
-    )
+    kw = connect({"address": "h:1", "auth": {"type": "mtls", "cert_pem": "${env:CERT}", "key_pem_env": "KEY"}}, env)
     assert kw["tls"] == TLSConfig(client_cert=b"CERT-PEM", client_private_key=b"KEY-PEM")
     kw = connect({"address": "h:1", "auth": {"type": "mtls", "cert_pem": "C", "key_pem": "${env:KEY}"}}, env)
     assert kw["tls"] == TLSConfig(client_cert=b"C", client_private_key=b"KEY-PEM")
@@ -279,9 +277,7 @@ def test_mtls_and_tls_validation(data: dict[str, Any], match: str) -> None:
 
 def test_tls_enabled_plain_and_server_name() -> None:
     assert connect({"address": "h:1", "tls": {"enabled": True}})["tls"] is True
-    kw = connect(
-        {"address": "h:1", "tls": {"enabled": True, "server_name": "${env:SNI}"}}, {"SNI": "sni.example"}
-    )
+    kw = connect({"address": "h:1", "tls": {"enabled": True, "server_name": "${env:SNI}"}}, {"SNI": "sni.example"})
     assert kw["tls"] == TLSConfig(domain="sni.example")
     assert "tls" not in connect({"address": "h:1", "tls": {"ca_file": "/nonexistent/ca"}})
 
@@ -295,8 +291,7 @@ def test_client_notes() -> None:
     assert connect({"address": "h:1", "tls": {"enabled": True, "insecure_skip_verify": True}})["tls"] is True
     notes = client_notes(CLIENT, {"address": "h:1", "tls": {"enabled": True, "cert_file": "c.pem"}})
     assert notes == [
-        "tls.cert_file is ignored: give the client certificate with auth.type: mtls "
-        "(auth.cert_file / auth.key_file)"
+        "tls.cert_file is ignored: give the client certificate with auth.type: mtls (auth.cert_file / auth.key_file)"
     ]
     notes = client_notes(CLIENT, {"address": "h:1", "tls": {"ca_file": "ca.pem", "server_name": "x"}})
     assert notes == [
@@ -308,9 +303,7 @@ def test_client_notes() -> None:
 def test_health_check_interval() -> None:
     assert health_check_interval(CLIENT, {"address": "h:1"}) is None
     assert health_check_interval(CLIENT, {"health_check": {"enabled": True}}) == timedelta(seconds=30)
-    assert health_check_interval(CLIENT, {"health_check": {"enabled": True, "interval": "5s"}}) == timedelta(
-        seconds=5
-    )
+    assert health_check_interval(CLIENT, {"health_check": {"enabled": True, "interval": "5s"}}) == timedelta(seconds=5)
     with pytest.raises(ConfigError, match=re.escape("health_check.interval must be positive")):
         health_check_interval(CLIENT, {"health_check": {"enabled": True, "interval": "0s"}})
     with pytest.raises(ConfigError, match=re.escape("health_check.interval: invalid duration")):

@@ -135,8 +135,7 @@ def test_plain_lua_is_untouched(source: str) -> None:
 # (typed, untyped equivalent): the stripped code must compile and behave the same
 EQUIVALENT = [
     (
-        "local function add(a: number, b: number?): number\n"
-        "  return a + (b or 0)\nend\nreturn add(1, 2), add(5)",
+        "local function add(a: number, b: number?): number\n  return a + (b or 0)\nend\nreturn add(1, 2), add(5)",
         "local function add(a, b)\n  return a + (b or 0)\nend\nreturn add(1, 2), add(5)",
     ),
     (
@@ -152,8 +151,7 @@ EQUIVALENT = [
         "local x = 3\nlocal y = (x) * 2\nreturn y",
     ),
     (
-        "local o = {n = 1}\nfunction o:inc(by: number): number self.n = self.n + by return self.n end\n"
-        "return o:inc(2)",
+        "local o = {n = 1}\nfunction o:inc(by: number): number self.n = self.n + by return self.n end\nreturn o:inc(2)",
         "local o = {n = 1}\nfunction o:inc(by) self.n = self.n + by return self.n end\nreturn o:inc(2)",
     ),
     (

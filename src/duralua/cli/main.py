@@ -31,9 +31,7 @@ app = typer.Typer(
 )
 app.add_typer(workflow_cmd.app, name="workflow")
 
-DirOpt = Annotated[
-    Path, typer.Option("--dir", "-d", help="App directory (with wippy.lock, or the src tree).")
-]
+DirOpt = Annotated[Path, typer.Option("--dir", "-d", help="App directory (with wippy.lock, or the src tree).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 
 

@@ -90,9 +90,7 @@ STATUS_STYLE = {"running": "cyan", "completed": "green", "failed": "red", "held"
 def start(
     workflow: Annotated[str, typer.Argument(help="Workflow entry id, e.g. app:order_workflow.")],
     args: Annotated[list[str] | None, typer.Argument(help="Input arguments, each a JSON value.")] = None,
-    worker: Annotated[
-        str | None, typer.Option(help="temporal.worker entry id (default: the workflow's).")
-    ] = None,
+    worker: Annotated[str | None, typer.Option(help="temporal.worker entry id (default: the workflow's).")] = None,
     workflow_id: Annotated[str | None, typer.Option("--id", help="Workflow id (default: generated).")] = None,
     wait: Annotated[bool, typer.Option(help="Wait for the result.")] = False,
     directory: DirOpt = Path("."),
@@ -176,13 +174,9 @@ def _emit(data: dict[str, Any], as_json: bool, text: str) -> None:
 
 @app.command("list")
 def list_cmd(
-    status: Annotated[
-        str | None, typer.Option(help="running, completed, failed, held, terminated ...")
-    ] = None,
+    status: Annotated[str | None, typer.Option(help="running, completed, failed, held, terminated ...")] = None,
     workflow_type: Annotated[str | None, typer.Option("--type", help="Workflow entry id.")] = None,
-    search: Annotated[
-        list[str] | None, typer.Option(help="Search attribute filter NAME=JSON (repeatable).")
-    ] = None,
+    search: Annotated[list[str] | None, typer.Option(help="Search attribute filter NAME=JSON (repeatable).")] = None,
     directory: DirOpt = Path("."),
     db: DbOpt = None,
     as_json: JsonOpt = False,
@@ -382,9 +376,7 @@ def _control(ctx: Ctx, kind: str, body: dict[str, Any], action: Any) -> None:
 @app.command()
 def replay(
     ident: Annotated[str | None, typer.Argument(help="Workflow id or PID in the database.")] = None,
-    file: Annotated[
-        Path | None, typer.Option("--file", "-f", help="History JSON (from `history --json`).")
-    ] = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="History JSON (from `history --json`).")] = None,
     all_runs: Annotated[bool, typer.Option("--all", help="Replay every run in the database.")] = False,
     directory: DirOpt = Path("."),
     db: DbOpt = None,

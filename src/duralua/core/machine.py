@@ -221,9 +221,7 @@ class WorkflowMachine:
             if p.kind == "call":
                 sched.resolve(p.coro, (job.result, job.failure))
             else:
-                messages.append(
-                    Delivery(p.topic, "", [], kind="future", data=job.failure or _Result(job.result))
-                )
+                messages.append(Delivery(p.topic, "", [], kind="future", data=job.failure or _Result(job.result)))
         elif isinstance(job, m.FireTimer):
             p = self._pending.pop(job.seq, None)
             if p is None:
@@ -279,9 +277,7 @@ class WorkflowMachine:
         elif isinstance(job, m.CancelRequested):
             at = datetime.fromtimestamp(self._now / 1e9, UTC).isoformat().replace("+00:00", "Z")
             messages.append(
-                Delivery(
-                    "@events", "", [], kind="event", data={"kind": "pid.cancel", "from": job.sender, "at": at}
-                )
+                Delivery("@events", "", [], kind="event", data={"kind": "pid.cancel", "from": job.sender, "at": at})
             )
 
     # -- operations ----------------------------------------------------------------------------
@@ -400,15 +396,11 @@ class WorkflowMachine:
         self._pending[seq] = _Pending(kind, coro, pid=pid)
         return PENDING
 
-    def _op_spawn(
-        self, coro: int, target: Any, host: Any, args: list[JSONValue], options: Any, *_rest: Any
-    ) -> Any:
+    def _op_spawn(self, coro: int, target: Any, host: Any, args: list[JSONValue], options: Any, *_rest: Any) -> Any:
         # Inside workflows with_name/with_message are ignored for children (as in Wippy).
         return self._child(coro, "spawn", target, host, args, options)
 
-    def _op_exec(
-        self, coro: int, target: Any, host: Any, args: list[JSONValue], options: Any, *_rest: Any
-    ) -> Any:
+    def _op_exec(self, coro: int, target: Any, host: Any, args: list[JSONValue], options: Any, *_rest: Any) -> Any:
         return self._child(coro, "exec", target, host, args, options)
 
     def _op_wexec(self, coro: int, target: Any, args: list[JSONValue]) -> Any:
@@ -432,14 +424,10 @@ class WorkflowMachine:
             return (True, None)  # a workflow sending to itself is a no-op (as in Wippy)
         if self._is_workflow_pid(pid):
             seq = self._next()
-            self._emit(
-                m.SignalExternal(seq, workflow_id=pid.uniq, topic=topic, payloads=payloads, sender=self.pid)
-            )
+            self._emit(m.SignalExternal(seq, workflow_id=pid.uniq, topic=topic, payloads=payloads, sender=self.pid))
             self._pending[seq] = _Pending("signal", coro)
             return PENDING
-        self._emit(
-            m.SendLocal(self._next(), target=str(dest), topic=topic, payloads=payloads, sender=self.pid)
-        )
+        self._emit(m.SendLocal(self._next(), target=str(dest), topic=topic, payloads=payloads, sender=self.pid))
         return (True, None)
 
     def _is_workflow_pid(self, pid: PID) -> bool:
@@ -476,16 +464,12 @@ class WorkflowMachine:
             version = self._version_source(change_id, lo, hi)
         elif change_id in self._recorded_versions:
             version = self._recorded_versions[change_id]
-            self._emit(
-                m.RecordMarker(self._next(), name="version", value={"id": change_id, "version": version})
-            )
+            self._emit(m.RecordMarker(self._next(), name="version", value={"id": change_id, "version": version}))
         elif self._replaying:
             version = -1  # history passed this point before the call existed
         else:
             version = hi
-            self._emit(
-                m.RecordMarker(self._next(), name="version", value={"id": change_id, "version": version})
-            )
+            self._emit(m.RecordMarker(self._next(), name="version", value={"id": change_id, "version": version}))
         self._versions[change_id] = version
         if not lo <= version <= hi:
             raise NondeterminismError(

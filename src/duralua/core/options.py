@@ -69,9 +69,7 @@ def parse_retry_policy(value: Any, where: str = "retry_policy") -> dict[str, Any
             elif key == "non_retryable_error_types":
                 items = [raw] if isinstance(raw, str) else raw
                 if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
-                    raise OptionError(
-                        f"{where}.non_retryable_error_types must be a string or a list of strings"
-                    )
+                    raise OptionError(f"{where}.non_retryable_error_types must be a string or a list of strings")
                 out[key] = list(items)
         except DurationError as exc:
             raise OptionError(f"{where}.{key}: {exc}") from None

@@ -1,6 +1,6 @@
 """Activities of the embedded engine: run in-process with retries and timeouts.
 
-Semantics follow Temporal (spec activities.md §3–§5): an attempt is bounded by
+Semantics follow Temporal (spec activities.md §3-§5): an attempt is bounded by
 ``start_to_close``; a failed attempt is retried with exponential backoff unless the error is
 non-retryable (``retryable == false`` or its kind is in ``non_retryable_error_types``) or
 the attempts / ``schedule_to_close`` budget is used up. Only the final outcome reaches the
@@ -69,11 +69,11 @@ class ActivityRunner:
             return None
         runtime = self.engine.runtime
         fn = runtime.functions.get(task.activity_type)
-        if fn is None or fn.python is not None and _is_async(fn.python):
+        if fn is None or (fn.python is not None and _is_async(fn.python)):
             return None
         try:
             call = runtime.start_call(task.activity_type, task.args, task.context)
-        except Exception:  # noqa: BLE001 - anything odd: let the normal path report it
+        except Exception:
             return None
         if not call.finished:
             self._adopt(task, call)
@@ -112,7 +112,7 @@ class ActivityRunner:
         for t in tasks:
             try:
                 await t
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - shutting down
+            except (asyncio.CancelledError, Exception):
                 pass
         self._running.clear()
 
@@ -168,6 +168,7 @@ class ActivityRunner:
                 if wait_ns > 0:
                     await self._sleep(wait_ns)
             registered = self._registered(task)
+            failure: Failure | None
             if registered is not None:
                 value, failure = None, registered
             else:

@@ -13,6 +13,7 @@ activities run at least once.
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import itertools
 import sqlite3
@@ -176,7 +177,7 @@ class EmbeddedEngine:
         for task in self._tasks:
             try:
                 await task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - shutting down
+            except (asyncio.CancelledError, Exception):
                 pass
         await self.activities.stop()
         for live in self._cache.values():
@@ -301,7 +302,8 @@ class EmbeddedEngine:
                     db.execute(query, params)
                 for p in unbacked:
                     cur = db.execute(
-                        "INSERT INTO inputs(run_id, job) VALUES (?, ?)", (owners[id(p)], dumps(p.job.to_json()))
+                        "INSERT INTO inputs(run_id, job) VALUES (?, ?)",
+                        (owners[id(p)], dumps(p.job.to_json())),
                     )
                     p.input_id = int(cur.lastrowid or 0)
         except sqlite3.Error:
@@ -449,8 +451,8 @@ class EmbeddedEngine:
                 self._persist_task(task, batch)
         elif isinstance(cmd, m.RequestCancelActivity):
             batch.sql("DELETE FROM tasks WHERE run_id = ? AND seq = ?", run_id, cmd.target_seq)
-            target = cmd.target_seq
-            batch.after.append(lambda: self.activities.cancel(run_id, target))
+            cancel_seq = cmd.target_seq
+            batch.after.append(lambda: self.activities.cancel(run_id, cancel_seq))
         elif isinstance(cmd, m.StartTimer):
             fire = now + cmd.duration_ns
             batch.sql("INSERT INTO timers(run_id, seq, fire_ns) VALUES (?, ?, ?)", run_id, cmd.seq, fire)
@@ -522,15 +524,21 @@ class EmbeddedEngine:
         batch.after.append(lambda: self.activities.cancel_run(run_id))
         if notify and row.get("parent_run"):
             batch.inputs.append(
-                (row["parent_run"], m.ResolveChild(seq=int(row["parent_seq"]), result=result, failure=failure))
+                (
+                    row["parent_run"],
+                    m.ResolveChild(seq=int(row["parent_seq"]), result=result, failure=failure),
+                )
             )
         # Children still running are terminated (Temporal's default parent close policy).
         for child in self._db().runs("WHERE parent_run = ? AND status IN ('running', 'held')", (run_id,)):
             policy = decode(child["options"]).get("parent_close_policy", "terminate")
             if policy == "terminate":
-                batch.sql("UPDATE runs SET status = 'terminated', close_ns = ? WHERE run_id = ?", now, child["run_id"])
-                cid = child["run_id"]
-                batch.after.append(lambda cid=cid: self._wake_waiters(cid))
+                batch.sql(
+                    "UPDATE runs SET status = 'terminated', close_ns = ? WHERE run_id = ?",
+                    now,
+                    child["run_id"],
+                )
+                batch.after.append(functools.partial(self._wake_waiters, str(child["run_id"])))
             elif policy == "request_cancel":
                 batch.inputs.append((child["run_id"], m.CancelRequested()))
         batch.after.append(lambda: self._wake_waiters(run_id))
@@ -765,7 +773,11 @@ class EmbeddedEngine:
         return summary_of(self._resolve_run(pid_or_id))
 
     async def list_runs(
-        self, *, status: str | None = None, workflow_type: str | None = None, query: dict[str, Any] | None = None
+        self,
+        *,
+        status: str | None = None,
+        workflow_type: str | None = None,
+        query: dict[str, Any] | None = None,
     ) -> list[RunSummary]:
         return list_runs(self._db(), status=status, workflow_type=workflow_type, query=query)
 
@@ -960,7 +972,11 @@ def summary_of(row: dict[str, Any]) -> RunSummary:
 
 
 def list_runs(
-    store: Store, *, status: str | None = None, workflow_type: str | None = None, query: dict[str, Any] | None = None
+    store: Store,
+    *,
+    status: str | None = None,
+    workflow_type: str | None = None,
+    query: dict[str, Any] | None = None,
 ) -> list[RunSummary]:
     clauses, params = [], []
     if status:

@@ -104,8 +104,7 @@ class ProcessLock:
             os.close(fd)
             raise EngineError(
                 f"the database {self.path.with_suffix('')} is driven by {holder}",
-                hint="stop that `duralua run` first, or use `duralua workflow ...` commands, "
-                "which talk to it",
+                hint="stop that `duralua run` first, or use `duralua workflow ...` commands, which talk to it",
             ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()}".encode())
@@ -138,9 +137,7 @@ class Store:
         if not readonly:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.db = sqlite3.connect(
-                str(self.path), isolation_level=None, check_same_thread=False, timeout=10.0
-            )
+            self.db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=10.0)
         except sqlite3.Error as exc:
             raise EngineError(f"cannot open database {self.path}: {exc}") from None
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -176,15 +173,11 @@ class Store:
         return _row(cur)
 
     def history(self, run_id: str) -> list[dict[str, Any]]:
-        rows = self.db.execute(
-            "SELECT record FROM history WHERE run_id = ? ORDER BY idx", (run_id,)
-        ).fetchall()
+        rows = self.db.execute("SELECT record FROM history WHERE run_id = ? ORDER BY idx", (run_id,)).fetchall()
         return [decode(r[0]) for r in rows]
 
     def inputs(self, run_id: str) -> list[tuple[int, dict[str, Any]]]:
-        rows = self.db.execute(
-            "SELECT id, job FROM inputs WHERE run_id = ? ORDER BY id", (run_id,)
-        ).fetchall()
+        rows = self.db.execute("SELECT id, job FROM inputs WHERE run_id = ? ORDER BY id", (run_id,)).fetchall()
         return [(int(r[0]), decode(r[1])) for r in rows]
 
     def runs(self, where: str = "", params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
@@ -196,9 +189,7 @@ class Store:
         return [r[0] for r in self.db.execute("SELECT DISTINCT run_id FROM inputs").fetchall()]
 
     def timers(self) -> list[tuple[str, int, int]]:
-        return [
-            (r[0], int(r[1]), int(r[2])) for r in self.db.execute("SELECT run_id, seq, fire_ns FROM timers")
-        ]
+        return [(r[0], int(r[1]), int(r[2])) for r in self.db.execute("SELECT run_id, seq, fire_ns FROM timers")]
 
     def tasks(self) -> list[dict[str, Any]]:
         cur = self.db.execute("SELECT * FROM tasks")
@@ -217,9 +208,7 @@ class Store:
 
     @staticmethod
     def add_request(db: sqlite3.Connection, kind: str, body: dict[str, Any], now_ns: int) -> None:
-        db.execute(
-            "INSERT INTO requests(kind, body, created_ns) VALUES (?, ?, ?)", (kind, dumps(body), now_ns)
-        )
+        db.execute("INSERT INTO requests(kind, body, created_ns) VALUES (?, ?, ?)", (kind, dumps(body), now_ns))
 
 
 def _row(cur: sqlite3.Cursor) -> dict[str, Any] | None:

@@ -33,9 +33,9 @@ from typing import Any
 
 import lupa.lua54 as lupa54
 
-from . import chunks
 from ..codec import MAX_DEPTH, JSONValue
 from ..errors import INTERNAL, EncodeError, Failure
+from . import chunks
 
 _CORE_SRC = resources.files("duralua.lua").joinpath("modules", "_core.lua").read_text(encoding="utf-8")
 

@@ -220,9 +220,7 @@ class LuaVM:
                 return None, make_error(self.lua, Failure("context key required", INVALID, False))
             values = self.owner.context
             if key not in values:
-                return None, make_error(
-                    self.lua, Failure(f"context value {key} not found", "NotFound", False)
-                )
+                return None, make_error(self.lua, Failure(f"context value {key} not found", "NotFound", False))
             return to_lua(self.lua, values[key]), None
 
         def all_values() -> Any:
@@ -300,9 +298,7 @@ class LuaVM:
                 f'method "{method}" not found: the module of {code.entry_id} returns a table without a '
                 f"function named {method}",
             )
-        raise LuaError(
-            f"{code.entry_id}: the chunk must return a function or a table of functions (got {kind})"
-        )
+        raise LuaError(f"{code.entry_id}: the chunk must return a function or a table of functions (got {kind})")
 
     # -- CoroutineVM ---------------------------------------------------------------------------
 

@@ -523,9 +523,7 @@ class _Stripper:
 
     def is_arrow(self, j: int) -> bool:
         a, b = self.tok(j), self.tok(j + 1)
-        return (
-            a.kind == "op" and a.value == "-" and b.kind == "op" and b.value[:1] == ">" and a.end == b.start
-        )
+        return a.kind == "op" and a.value == "-" and b.kind == "op" and b.value[:1] == ">" and a.end == b.start
 
     def type_args(self, j: int) -> int:
         """``<T, U>`` after a type name."""

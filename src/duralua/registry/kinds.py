@@ -200,9 +200,7 @@ def _lifecycle(raw: Any, namespace: str, report: Report) -> Lifecycle:
         auto_start=_bool(raw, "auto_start", d.auto_start, p + "auto_start", report),
         start_timeout_ns=_duration(raw, "start_timeout", d.start_timeout_ns, p + "start_timeout", report),
         stop_timeout_ns=_duration(raw, "stop_timeout", d.stop_timeout_ns, p + "stop_timeout", report),
-        stable_threshold_ns=_duration(
-            raw, "stable_threshold", d.stable_threshold_ns, p + "stable_threshold", report
-        ),
+        stable_threshold_ns=_duration(raw, "stable_threshold", d.stable_threshold_ns, p + "stable_threshold", report),
         requires=tuple(requires),
         startup=str(startup),
         security=security,
@@ -496,8 +494,7 @@ class _Checker:
             self.error(
                 entry,
                 "input",
-                f"input must be a list (one element per argument of the process method), "
-                f"got a {_type_name(inputs)}",
+                f"input must be a list (one element per argument of the process method), got a {_type_name(inputs)}",
             )
 
     def temporal_client(self, entry: Entry) -> None:

@@ -248,9 +248,7 @@ class _DefinitionReader:
             self.error("namespace must be a non-empty string", display, line_of("namespace"))
             return
         if ":" in namespace or namespace != namespace.strip():
-            self.error(
-                f"invalid namespace {namespace!r} (no colons or spaces)", display, line_of("namespace")
-            )
+            self.error(f"invalid namespace {namespace!r} (no colons or spaces)", display, line_of("namespace"))
             return
         file_meta = doc.get("meta") or {}
         if not isinstance(file_meta, dict):
@@ -284,8 +282,7 @@ class _DefinitionReader:
                 yield entry
         else:
             self.error(
-                f"namespace {namespace} has neither an `entries` list nor a single entry "
-                "(top-level `name` and `kind`)",
+                f"namespace {namespace} has neither an `entries` list nor a single entry (top-level `name` and `kind`)",
                 display,
                 line_of("namespace"),
             )
@@ -466,9 +463,7 @@ def load_app(path: str | Path, *, env: Mapping[str, str] | None = None) -> Regis
             f"src directory {src} does not exist", location=Location(LOCK_FILE), hint="check directories.src"
         )
     node_name = _node_name(root / RUNTIME_CONFIG)
-    skip = ALWAYS_SKIPPED_DIRS | {
-        d.strip() for d in environ.get("SKIP_TEST_DIRS", "").split(",") if d.strip()
-    }
+    skip = ALWAYS_SKIPPED_DIRS | {d.strip() for d in environ.get("SKIP_TEST_DIRS", "").split(",") if d.strip()}
     return _load(_DirFiles(root, src, frozenset(skip)), root, src, node_name, environ)
 
 

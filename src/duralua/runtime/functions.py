@@ -108,9 +108,7 @@ class FunctionRuntime:
                 loop.close()
         return call.outcome()
 
-    async def acall(
-        self, entry_id: str, args: list[JSONValue], context: dict[str, Any] | None = None
-    ) -> JSONValue:
+    async def acall(self, entry_id: str, args: list[JSONValue], context: dict[str, Any] | None = None) -> JSONValue:
         call = self._begin(entry_id, args, context or {})
         if not call.finished:
             await call.wait()
@@ -191,9 +189,7 @@ class _RuntimeContext(SystemContext):
 class _Call:
     """One function invocation (a process with a PID, alive until the function returns)."""
 
-    def __init__(
-        self, rt: FunctionRuntime, fn: FunctionDef, args: list[JSONValue], context: dict[str, Any]
-    ) -> None:
+    def __init__(self, rt: FunctionRuntime, fn: FunctionDef, args: list[JSONValue], context: dict[str, Any]) -> None:
         self.rt = rt
         self.fn = fn
         self.args = args

@@ -423,8 +423,7 @@ def _err(layout: str, value: str, layout_elem: str, value_elem: str, message: st
     if message:
         return GoParseError(f"parsing time {_quote(value)}{message}")
     return GoParseError(
-        f"parsing time {_quote(value)} as {_quote(layout)}: cannot parse {_quote(value_elem)} as "
-        f"{_quote(layout_elem)}"
+        f"parsing time {_quote(value)} as {_quote(layout)}: cannot parse {_quote(value_elem)} as {_quote(layout_elem)}"
     )
 
 

@@ -40,9 +40,7 @@ def install(lua: Any, ctx: HostContext) -> Any:
         size = _size(n, "crypto.random.bytes")
         if size is None:
             return fail(st, INVALID, f"crypto.random.bytes: length must be between 1 and {MAX_RANDOM}")
-        value = ctx.side_effect(
-            "crypto.random.bytes", lambda: base64.b64encode(ctx.random_bytes(size)).decode("ascii")
-        )
+        value = ctx.side_effect("crypto.random.bytes", lambda: base64.b64encode(ctx.random_bytes(size)).decode("ascii"))
         return base64.b64decode(str(value)), None
 
     def random_string(n: Any = None, charset: Any = None, *_: Any) -> Any:
@@ -96,9 +94,7 @@ def install(lua: Any, ctx: HostContext) -> Any:
 
     def unsupported(name: str) -> Any:
         def call(*_: Any) -> Any:
-            return fail(
-                st, INTERNAL, f"crypto.{name} is not supported by duralua (no cipher library available)"
-            )
+            return fail(st, INTERNAL, f"crypto.{name} is not supported by duralua (no cipher library available)")
 
         return pyfn(st, call)
 

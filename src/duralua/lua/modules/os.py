@@ -156,11 +156,7 @@ def install(lua: Any, ctx: HostContext) -> Any:
                 v = int(v)
             except ValueError:
                 raise ArgError(f"field '{key}' is not an integer") from None
-        if (
-            isinstance(v, bool)
-            or not isinstance(v, (int, float))
-            or (isinstance(v, float) and not v.is_integer())
-        ):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not v.is_integer()):
             raise ArgError(f"field '{key}' is not an integer")
         return int(v)
 
