@@ -67,7 +67,11 @@ def engines(config: pytest.Config) -> list[str]:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "harness_factory" in metafunc.fixturenames:
-        metafunc.parametrize("harness_factory", engines(metafunc.config), indirect=True)
+        params = [
+            pytest.param(name, marks=pytest.mark.temporal) if name == "temporal" else name
+            for name in engines(metafunc.config)
+        ]
+        metafunc.parametrize("harness_factory", params, indirect=True)
 
 
 HarnessFactory = Callable[[], "contextlib_AsyncCM"]

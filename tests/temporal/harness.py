@@ -92,9 +92,7 @@ class BackgroundHost:
         self._stop: asyncio.Event | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
-        self._thread = threading.Thread(
-            target=self._main, name=f"temporal-workers-{app_dir.name}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._main, name=f"temporal-workers-{app_dir.name}", daemon=True)
         self._thread.start()
         self._ready.wait(60)
         if self._error is not None:

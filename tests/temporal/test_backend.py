@@ -8,6 +8,7 @@ temporal`` in subprocesses and SIGKILLs one.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import shutil
 import signal
@@ -68,9 +69,7 @@ def start(engine: TemporalEngine, workflow: str, *args: Any, **kw: Any) -> Corou
     return engine.start_workflow(StartRequest(workflow, WORKER, list(args), **kw))
 
 
-async def wait_until(
-    predicate: Callable[[], Coroutine[Any, Any, bool]], what: str, timeout: float = 30
-) -> None:
+async def wait_until(predicate: Callable[[], Coroutine[Any, Any, bool]], what: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if await predicate():
@@ -165,9 +164,7 @@ def test_startup_messages_and_id_conflict_policies(temporal_server: DevServer) -
             fail_opts = {"id_conflict_policy": "fail"}
             pid = await start(engine, "t:counter", workflow_id="ctr-2", options=fail_opts)
             try:
-                await start(
-                    engine, "t:counter", workflow_id="ctr-2", options=fail_opts, messages=[("increment", [1])]
-                )
+                await start(engine, "t:counter", workflow_id="ctr-2", options=fail_opts, messages=[("increment", [1])])
             except CallError as exc:
                 out["fail_kind"] = exc.failure.kind
             await engine.signal(pid, "finish", [])
@@ -251,9 +248,7 @@ def test_temporal_cli_signals_describes_and_exports_a_replayable_history(tempora
                 '{"ok": true}',
             )
             outcome = await engine.result(pid)
-            described = await asyncio.to_thread(
-                server.cli, "workflow", "describe", "--workflow-id", "cli-waiter"
-            )
+            described = await asyncio.to_thread(server.cli, "workflow", "describe", "--workflow-id", "cli-waiter")
             return outcome, query.stdout, described.stdout
 
     (value, failure), query, described = run(body)
@@ -278,9 +273,7 @@ def _reordered_app(tmp_path: Path) -> Path:
     return v2
 
 
-def test_reordered_activities_hold_the_run_and_fail_replay(
-    temporal_server: DevServer, tmp_path: Path
-) -> None:
+def test_reordered_activities_hold_the_run_and_fail_replay(temporal_server: DevServer, tmp_path: Path) -> None:
     server = temporal_server
     v2 = _reordered_app(tmp_path)
 
@@ -380,9 +373,7 @@ def test_workflow_version_maps_to_patches(temporal_server: DevServer, tmp_path: 
     }
 
     def replays(history: int, code: int) -> bool:
-        ok, message = replay_temporal_history(
-            load(server, apps[code]), history_json(server, f"ver-{history}")
-        )
+        ok, message = replay_temporal_history(load(server, apps[code]), history_json(server, f"ver-{history}"))
         assert ok or "version" in message, message
         return ok
 
@@ -401,9 +392,7 @@ def test_workflow_version_maps_to_patches(temporal_server: DevServer, tmp_path: 
 
 def _worker(server: DevServer) -> subprocess.Popen[str]:
     cmd = [sys.executable, "-c", CLI, "run", "--engine", "temporal", str(TAPP)]
-    return subprocess.Popen(
-        cmd, env=app_env(server), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    return subprocess.Popen(cmd, env=app_env(server), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _wait_serving(proc: subprocess.Popen[str]) -> None:
@@ -427,13 +416,11 @@ def test_killed_worker_is_replaced_and_every_run_completes(temporal_server: DevS
         async def begin() -> list[str]:
             app = load(server)
             engine = await connect_engine(app, app_env(server))
-            pids = [
-                await start(engine, "t:sleeper", i, "3s", workflow_id=f"kill-sleep-{i}") for i in range(5)
-            ]
+            pids = [await start(engine, "t:sleeper", i, "3s", workflow_id=f"kill-sleep-{i}") for i in range(5)]
             pids += [await start(engine, "t:waiter", f"w{i}", workflow_id=f"kill-wait-{i}") for i in range(5)]
             # Every run has done its first workflow task on the first worker before it dies.
             for pid in pids:
-                await wait_until(lambda pid=pid: _started(engine, pid), "the first workflow task")
+                await wait_until(functools.partial(_started, engine, pid), "the first workflow task")
             return pids
 
         pids = run(begin)
@@ -465,8 +452,7 @@ def test_killed_worker_is_replaced_and_every_run_completes(temporal_server: DevS
                         stream.close()
     assert outcomes[:5] == [({"n": i, "step": f"done:{i}"}, None) for i in range(5)]
     assert outcomes[5:] == [
-        ({"topic": "go", "from": "{local@t:tester|0x00002}", "data": i, "step": f"done:w{i}"}, None)
-        for i in range(5)
+        ({"topic": "go", "from": "{local@t:tester|0x00002}", "data": i, "step": f"done:w{i}"}, None) for i in range(5)
     ]
     assert second is not None and second.returncode == 0, "the replacement worker did not stop cleanly"
 

@@ -67,20 +67,14 @@ def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 10.0) ->
 
 async def inspect_and_start_workflow(server: DevServer) -> str:
     client = await Client.connect(server.address, namespace=server.namespace)
-    described = await client.workflow_service.describe_namespace(
-        DescribeNamespaceRequest(namespace="default")
-    )
+    described = await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace="default"))
     assert described.namespace_info.name == "default"
     listed = await client.workflow_service.list_namespaces(ListNamespacesRequest())
     assert "default" in {ns.namespace_info.name for ns in listed.namespaces}
-    attrs = await client.operator_service.list_search_attributes(
-        ListSearchAttributesRequest(namespace="default")
-    )
+    attrs = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace="default"))
     assert "DuraluaOrderId" in attrs.custom_attributes
     # No worker polls this queue: the run stays open, which is all we need.
-    handle = await client.start_workflow(
-        "duralua-devserver-probe", "hi", id="probe-1", task_queue="no-worker"
-    )
+    handle = await client.start_workflow("duralua-devserver-probe", "hi", id="probe-1", task_queue="no-worker")
     return handle.id
 
 
@@ -115,14 +109,10 @@ def test_start_use_stop_and_restart_with_the_same_database(tmp_path: Path) -> No
         def listed() -> bool:
             cmd = [server.cli_path, "workflow", "list", "--address", server.address, "--output", "json"]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=30).stdout
-            return any(
-                row.get("execution", {}).get("workflowId") == workflow_id for row in json.loads(out or "[]")
-            )
+            return any(row.get("execution", {}).get("workflowId") == workflow_id for row in json.loads(out or "[]"))
 
         wait_for(listed, "the workflow to appear in `temporal workflow list`")
-        server.cli(
-            "workflow", "signal", "--workflow-id", workflow_id, "--name", "ping", "--input", '{"n": 1}'
-        )
+        server.cli("workflow", "signal", "--workflow-id", workflow_id, "--name", "ping", "--input", '{"n": 1}')
         assert asyncio.run(signal_names(server, workflow_id)) == ["ping"]
 
     assert not server.running
@@ -145,18 +135,14 @@ def test_start_from_inside_an_event_loop_and_async_context() -> None:
         server.start()  # sync start while a loop runs in this thread
         try:
             client = await Client.connect(server.address)
-            info = await client.workflow_service.describe_namespace(
-                DescribeNamespaceRequest(namespace="default")
-            )
+            info = await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace="default"))
             assert info.namespace_info.name == "default"
         finally:
             server.stop()
         async with DevServer(namespace="extra") as other:
             assert other.namespace == "extra"
             client = await Client.connect(other.address, namespace="extra")
-            info = await client.workflow_service.describe_namespace(
-                DescribeNamespaceRequest(namespace="extra")
-            )
+            info = await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace="extra"))
             assert info.namespace_info.name == "extra"
             pid, port = other.pid, other.port
         assert pid is not None and port is not None

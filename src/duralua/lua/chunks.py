@@ -8,17 +8,27 @@ Only code shipped with duralua goes through here; user code is always loaded as 
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import lupa.lua54 as lupa
 
 _CACHE: dict[tuple[str, str], bytes] = {}
 _SCRATCH: Any = None
+_LOCK = threading.Lock()  # Temporal runs workflow tasks on several threads
 
 
 def bytecode(source: str, name: str) -> bytes:
     """The bytecode of ``source`` compiled with chunk name ``name`` (cached)."""
     key = (name, source)
+    code = _CACHE.get(key)
+    if code is not None:
+        return code
+    with _LOCK:
+        return _compile(key, source, name)
+
+
+def _compile(key: tuple[str, str], source: str, name: str) -> bytes:
     code = _CACHE.get(key)
     if code is None:
         global _SCRATCH

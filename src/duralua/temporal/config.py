@@ -136,9 +136,7 @@ def _resolve_env(value: str, env: Mapping[str, str], field: str, entry_id: str |
     try:
         return resolve_env(value, env)
     except ConfigError as exc:
-        raise ConfigError(
-            f"{field}: {exc.message}", location=Location(entry=entry_id), hint=exc.hint
-        ) from None
+        raise ConfigError(f"{field}: {exc.message}", location=Location(entry=entry_id), hint=exc.hint) from None
 
 
 def _read_file(path: str, field: str, entry_id: str) -> bytes:
@@ -235,9 +233,7 @@ def client_connect_kwargs(entry_id: str, data: Mapping[str, Any], env: Mapping[s
     private_key: bytes | None = None
     if auth_type == "mtls":
         cert_src = _one_of(auth, ("cert_file", "cert_pem"), required=True, what="mtls auth certificate")
-        key_src = _one_of(
-            auth, ("key_file", "key_pem", "key_pem_env"), required=True, what="mtls auth private key"
-        )
+        key_src = _one_of(auth, ("key_file", "key_pem", "key_pem_env"), required=True, what="mtls auth private key")
         if cert_src == "cert_file":
             cert = _read_file(text(auth, "cert_file") or "", "auth.cert_file", entry_id)
         else:
@@ -454,9 +450,7 @@ def worker_kwargs(
         kwargs["identity"] = identity
 
     if opts.integer("max_concurrent_session_execution_size"):
-        notes.append(
-            "worker_options.max_concurrent_session_execution_size is ignored: the Python SDK has no sessions"
-        )
+        notes.append("worker_options.max_concurrent_session_execution_size is ignored: the Python SDK has no sessions")
     if opts.integer("max_concurrent_eager_activity_execution_size"):
         notes.append(
             "worker_options.max_concurrent_eager_activity_execution_size is ignored: the Python SDK "
@@ -517,19 +511,15 @@ def _deployment_config(
     behavior_name = opts.string("default_versioning_behavior")
     if behavior_name is not None and behavior_name not in _VERSIONING:
         raise opts.error(
-            "worker_options.default_versioning_behavior must be pinned or auto_upgrade, "
-            f"got {behavior_name!r}"
+            f"worker_options.default_versioning_behavior must be pinned or auto_upgrade, got {behavior_name!r}"
         )
     if not use:
         given = [
-            k
-            for k in ("deployment_name", "build_id", "build_id_env", "default_versioning_behavior")
-            if opts.has(k)
+            k for k in ("deployment_name", "build_id", "build_id_env", "default_versioning_behavior") if opts.has(k)
         ]
         if given:
             notes.append(
-                f"worker_options.{', worker_options.'.join(given)} ignored: "
-                "worker_options.use_versioning is false"
+                f"worker_options.{', worker_options.'.join(given)} ignored: worker_options.use_versioning is false"
             )
         return None
     if not name:
@@ -556,9 +546,7 @@ _RETRY_ALIASES = {
 }
 
 
-def retry_policy(
-    table: Mapping[str, Any], *, where: str = "retry_policy", entry_id: str | None = None
-) -> RetryPolicy:
+def retry_policy(table: Mapping[str, Any], *, where: str = "retry_policy", entry_id: str | None = None) -> RetryPolicy:
     """A :class:`RetryPolicy` from a Wippy retry table.
 
     Keys are snake_case or camelCase; durations are Go strings or numbers of milliseconds (the
@@ -629,9 +617,7 @@ def retry_policy(
     types = fields.get("non_retryable_error_types")
     if isinstance(types, str):
         types = [types]
-    if types is not None and (
-        not isinstance(types, (list, tuple)) or not all(isinstance(t, str) for t in types)
-    ):
+    if types is not None and (not isinstance(types, (list, tuple)) or not all(isinstance(t, str) for t in types)):
         raise fail("non_retryable_error_types must be a string or a list of strings")
 
     return RetryPolicy(

@@ -164,16 +164,12 @@ def failure_from_error(err: BaseException, *, what: str = "operation") -> Failur
     import asyncio
 
     if isinstance(err, temporalio.exceptions.ActivityError):
-        inner = (
-            failure_from_error(err.cause, what="activity") if err.cause else Failure(err.message, INTERNAL)
-        )
+        inner = failure_from_error(err.cause, what="activity") if err.cause else Failure(err.message, INTERNAL)
         return inner.with_details(
             _wrapper="activity", _activity_id=err.activity_id, _retry_state=retry_state_name(err.retry_state)
         )
     if isinstance(err, temporalio.exceptions.ChildWorkflowError):
-        inner = (
-            failure_from_error(err.cause, what="workflow") if err.cause else Failure(err.message, INTERNAL)
-        )
+        inner = failure_from_error(err.cause, what="workflow") if err.cause else Failure(err.message, INTERNAL)
         return inner.with_details(
             _wrapper="child_workflow",
             _workflow_id=err.workflow_id,

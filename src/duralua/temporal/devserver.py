@@ -218,8 +218,7 @@ class DevServer:
                 raise ConfigError(f"search attribute name {name!r} must be an identifier")
             if kind not in SEARCH_ATTRIBUTE_TYPES:
                 raise ConfigError(
-                    f"search attribute {name!r}: unknown type {kind!r} "
-                    f"(one of {', '.join(SEARCH_ATTRIBUTE_TYPES)})"
+                    f"search attribute {name!r}: unknown type {kind!r} (one of {', '.join(SEARCH_ATTRIBUTE_TYPES)})"
                 )
         config = dict(DEFAULT_DYNAMIC_CONFIG)
         config.update(dynamic_config or {})
@@ -315,8 +314,7 @@ class DevServer:
                 if attempt + 1 < attempts:
                     continue
                 message = (
-                    f"the Temporal dev server could not bind a port after {attempts} attempts: "
-                    + self.stderr_tail()
+                    f"the Temporal dev server could not bind a port after {attempts} attempts: " + self.stderr_tail()
                 )
                 self.stop()
                 raise EngineError(message) from None

@@ -357,13 +357,9 @@ class DuraluaWorkflowBase:
 
     async def _signal_external(self, cmd: m.SignalExternal) -> None:
         try:
-            await workflow.get_external_workflow_handle(cmd.workflow_id).signal(
-                cmd.topic, args=list(cmd.payloads)
-            )
+            await workflow.get_external_workflow_handle(cmd.workflow_id).signal(cmd.topic, args=list(cmd.payloads))
         except Exception as exc:
-            self._jobs.append(
-                m.ResolveSignalExternal(seq=cmd.seq, failure=_external_failure(exc, cmd.workflow_id))
-            )
+            self._jobs.append(m.ResolveSignalExternal(seq=cmd.seq, failure=_external_failure(exc, cmd.workflow_id)))
             return
         self._jobs.append(m.ResolveSignalExternal(seq=cmd.seq))
 
@@ -371,9 +367,7 @@ class DuraluaWorkflowBase:
         try:
             await workflow.get_external_workflow_handle(cmd.workflow_id).cancel()
         except Exception as exc:
-            self._jobs.append(
-                m.ResolveCancelExternal(seq=cmd.seq, failure=_external_failure(exc, cmd.workflow_id))
-            )
+            self._jobs.append(m.ResolveCancelExternal(seq=cmd.seq, failure=_external_failure(exc, cmd.workflow_id)))
             return
         self._jobs.append(m.ResolveCancelExternal(seq=cmd.seq))
 
@@ -470,7 +464,8 @@ def activity_function(
             )
         values = _decode_all(args)
         context = activity_context.get() or {}
-        beat = asyncio.ensure_future(_heartbeats(info.heartbeat_timeout))
+        # Local activities cannot heartbeat (and are cancelled by their own worker anyway).
+        beat = asyncio.ensure_future(_heartbeats(info.heartbeat_timeout)) if not info.is_local else None
         call = runtime.invoke(name, values, context)
         try:
             if info.start_to_close_timeout:
@@ -484,7 +479,8 @@ def activity_function(
             else:
                 value, failure = await call
         finally:
-            beat.cancel()
+            if beat is not None:
+                beat.cancel()
         if failure is None:
             try:
                 encode(value, path="result", limit=payload_limit)

@@ -176,9 +176,7 @@ class TemporalEngine:
 
     def _pid_of(self, workflow_id: str, task_queue: str, client: Client | None = None) -> str:
         worker = self.catalog.worker_for_queue(task_queue)
-        client_id = (
-            worker.client_id if worker else next((k for k, c in self.clients.items() if c is client), "")
-        )
+        client_id = worker.client_id if worker else next((k for k, c in self.clients.items() if c is client), "")
         return str(PID(client_id, worker.id if worker else task_queue, workflow_id))
 
     # -- starting ------------------------------------------------------------------------------
@@ -197,8 +195,7 @@ class TemporalEngine:
         if wf is None:
             raise CallError(
                 Failure(
-                    f"workflow {request.workflow_type} not found (no workflow.lua entry with that "
-                    "id names a worker)",
+                    f"workflow {request.workflow_type} not found (no workflow.lua entry with that id names a worker)",
                     "NotFound",
                     False,
                 )
@@ -206,8 +203,7 @@ class TemporalEngine:
         if wf.worker_id != request.worker_id and request.options.get("task_queue") is None:
             raise CallError(
                 Failure(
-                    f"workflow {request.workflow_type} is registered on {wf.worker_id}, "
-                    f"not on {request.worker_id}",
+                    f"workflow {request.workflow_type} is registered on {wf.worker_id}, not on {request.worker_id}",
                     INVALID,
                     False,
                 )
@@ -288,9 +284,7 @@ class TemporalEngine:
         client, workflow_id = self._target(pid)
         await self._send(client, workflow_id, topic, payloads, sender)
 
-    async def _send(
-        self, client: Client, workflow_id: str, topic: str, payloads: list[JSONValue], sender: str
-    ) -> None:
+    async def _send(self, client: Client, workflow_id: str, topic: str, payloads: list[JSONValue], sender: str) -> None:
         token = outgoing_headers.set(make_headers({SENDER_HEADER: sender}))
         try:
             await client.get_workflow_handle(workflow_id).signal(topic, args=payloads)
@@ -347,9 +341,7 @@ class TemporalEngine:
         client, _ = self._target(pid_or_id)
         return await self._summary(client, desc, with_outcome=True)
 
-    async def _summary(
-        self, client: Client, desc: WorkflowExecutionDescription, *, with_outcome: bool
-    ) -> RunSummary:
+    async def _summary(self, client: Client, desc: WorkflowExecutionDescription, *, with_outcome: bool) -> RunSummary:
         status = STATUS.get(desc.status, "running") if desc.status is not None else "running"
         summary = RunSummary(
             workflow_id=desc.id,

@@ -85,9 +85,7 @@ class _ClientOutbound(temporalio.client.OutboundInterceptor):
 
 
 class ClientInterceptor(temporalio.client.Interceptor):
-    def intercept_client(
-        self, next: temporalio.client.OutboundInterceptor
-    ) -> temporalio.client.OutboundInterceptor:
+    def intercept_client(self, next: temporalio.client.OutboundInterceptor) -> temporalio.client.OutboundInterceptor:
         return _ClientOutbound(next)
 
 
@@ -118,9 +116,7 @@ class _WorkflowOutbound(WorkflowOutboundInterceptor):
         input.headers = _merge(input.headers, self._headers("activity"))
         return super().start_local_activity(input)
 
-    async def start_child_workflow(
-        self, input: StartChildWorkflowInput
-    ) -> workflow.ChildWorkflowHandle[Any, Any]:
+    async def start_child_workflow(self, input: StartChildWorkflowInput) -> workflow.ChildWorkflowHandle[Any, Any]:
         input.headers = _merge(input.headers, self._headers("child", input.task_queue))
         return await super().start_child_workflow(input)
 

@@ -65,9 +65,7 @@ def priority(value: Any) -> Priority | None:
     return Priority(
         priority_key=int(key) if isinstance(key, (int, float)) and not isinstance(key, bool) else None,
         fairness_key=fairness_key if isinstance(fairness_key, str) else None,
-        fairness_weight=float(weight)
-        if isinstance(weight, (int, float)) and not isinstance(weight, bool)
-        else None,
+        fairness_weight=float(weight) if isinstance(weight, (int, float)) and not isinstance(weight, bool) else None,
     )
 
 
@@ -136,9 +134,7 @@ def _common_workflow_kwargs(options: Mapping[str, Any], schema: Mapping[str, str
 def child_kwargs(options: Mapping[str, Any], schema: Mapping[str, str] | None) -> dict[str, Any]:
     """Arguments of ``workflow.start_child_workflow`` (besides type, id, queue and args)."""
     kw = _common_workflow_kwargs(options, schema)
-    kw["parent_close_policy"] = PARENT_CLOSE.get(
-        str(options.get("parent_close_policy")), ParentClosePolicy.TERMINATE
-    )
+    kw["parent_close_policy"] = PARENT_CLOSE.get(str(options.get("parent_close_policy")), ParentClosePolicy.TERMINATE)
     # Wippy's default (Go's WaitForCancellation=false) is to request cancellation and move on.
     kw["cancellation_type"] = (
         ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED

@@ -69,9 +69,7 @@ async def replay_history_async(app: App, history: WorkflowHistory) -> tuple[bool
     return False, f"{type(failure).__name__}: {failure}"
 
 
-def replay_temporal_history(
-    app: App, data: dict[str, Any], *, workflow_id: str | None = None
-) -> tuple[bool, str]:
+def replay_temporal_history(app: App, data: dict[str, Any], *, workflow_id: str | None = None) -> tuple[bool, str]:
     """(True, "replayed cleanly") or (False, message naming the non-determinism)."""
     wid = workflow_id or str(data.get("workflowId") or data.get("workflow_id") or "replay")
     try:

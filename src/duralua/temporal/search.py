@@ -45,30 +45,22 @@ TYPE_IDS = {name: value for value, name in TYPES.items()}
 
 async def fetch_schema(client: Client, namespace: str) -> Schema:
     """The namespace's custom search attributes (system ones cannot be upserted)."""
-    resp = await client.operator_service.list_search_attributes(
-        ListSearchAttributesRequest(namespace=namespace)
-    )
+    resp = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
     return {name: TYPES.get(int(kind), "Keyword") for name, kind in resp.custom_attributes.items()}
 
 
-async def register_missing(
-    client: Client, namespace: str, wanted: Mapping[str, str], schema: Schema
-) -> list[str]:
+async def register_missing(client: Client, namespace: str, wanted: Mapping[str, str], schema: Schema) -> list[str]:
     """Add the ``wanted`` attributes the namespace lacks; return notes about what happened."""
     notes: list[str] = []
     missing: dict[str, Any] = {}
     for name, kind in wanted.items():
         if kind not in TYPE_IDS:
-            raise ConfigError(
-                f"search attribute {name}: unknown type {kind!r} (one of {', '.join(TYPE_IDS)})"
-            )
+            raise ConfigError(f"search attribute {name}: unknown type {kind!r} (one of {', '.join(TYPE_IDS)})")
         have = schema.get(name)
         if have is None:
             missing[name] = TYPE_IDS[kind]
         elif have != kind:
-            notes.append(
-                f"search attribute {name} is {have} in namespace {namespace}, not {kind} as declared"
-            )
+            notes.append(f"search attribute {name} is {have} in namespace {namespace}, not {kind} as declared")
     if not missing:
         return notes
     try:

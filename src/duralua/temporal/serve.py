@@ -48,9 +48,7 @@ async def serve_temporal(app: App, *, then_call: str | None = None) -> None:
                     kind = exc.failure.kind or "error"
                     print(f"{kind}: {exc.failure.message}", file=sys.stderr, flush=True)
                     raise SystemExit(1) from None
-                sys.stdout.write(
-                    json.dumps(to_plain(result), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-                )
+                sys.stdout.write(json.dumps(to_plain(result), indent=2, sort_keys=True, ensure_ascii=False) + "\n")
                 sys.stdout.flush()
                 return
             await stop.wait()

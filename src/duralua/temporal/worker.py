@@ -48,9 +48,7 @@ async def connect_client(entry_id: str, data: Mapping[str, Any], env: Mapping[st
     kwargs = client_connect_kwargs(entry_id, data, env)
     ensure_runtime()
     try:
-        return await Client.connect(
-            **kwargs, data_converter=DATA_CONVERTER, interceptors=[ClientInterceptor()]
-        )
+        return await Client.connect(**kwargs, data_converter=DATA_CONVERTER, interceptors=[ClientInterceptor()])
     except Exception as exc:
         raise EngineError(
             f"cannot connect temporal.client {entry_id} to {kwargs['target_host']} "
@@ -137,14 +135,11 @@ class TemporalHost:
                 raise ConfigError(f"{worker_id} is not a temporal.worker entry of this app")
             if wdef.client_id not in self.clients:
                 raise ConfigError(
-                    f"worker {worker_id} names client {wdef.client_id!r}, which is not a "
-                    "temporal.client entry",
+                    f"worker {worker_id} names client {wdef.client_id!r}, which is not a temporal.client entry",
                     location=Location(entry=worker_id),
                 )
             await self._schema(wdef.client_id, worker_id)
-        self.engine = TemporalEngine(
-            app.catalog, self.clients, payload_limit=self.payload_limit, schemas=self.schemas
-        )
+        self.engine = TemporalEngine(app.catalog, self.clients, payload_limit=self.payload_limit, schemas=self.schemas)
         app.runtime.engine = self.engine
         app.runtime.worker_ids = set(app.catalog.workers)
         loop = asyncio.get_running_loop()
@@ -178,9 +173,7 @@ class TemporalHost:
                 **kwargs,
             )
             self.workers[worker_id] = worker
-            self._runs.append(
-                loop.create_task(self._run_worker(worker_id, worker), name=f"worker {worker_id}")
-            )
+            self._runs.append(loop.create_task(self._run_worker(worker_id, worker), name=f"worker {worker_id}"))
 
     async def _run_worker(self, worker_id: str, worker: Worker) -> None:
         try:
@@ -217,9 +210,7 @@ class TemporalHost:
                 return
         wanted = {**self._declared(client_id), **self._declared(worker_id), **self.search_attributes}
         if wanted:
-            for note in await search.register_missing(
-                client, client.namespace, wanted, self.schemas[client_id]
-            ):
+            for note in await search.register_missing(client, client.namespace, wanted, self.schemas[client_id]):
                 self._note(note)
 
     async def stop(self) -> None:

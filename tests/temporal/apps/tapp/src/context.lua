@@ -5,6 +5,6 @@ return function()
     workflow = ctx.get("user"),
     activity = funcs.call("t:ctx_echo", "user"),
     local_activity = funcs.call("t:local_ctx_echo", "user"),
-    python = funcs.call("t:py_upper", ctx.get("user")),  -- registered by the test
+    python = funcs.call("t:py_upper", (ctx.get("user"))),  -- registered by the test
   }
 end
