@@ -8,6 +8,8 @@ one codec boundary (:mod:`duralua.lua.convert`) before they reach the host.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import itertools
 import threading
 from collections.abc import Callable
@@ -334,6 +336,9 @@ class LuaVM:
             if status == RETURN:
                 n = out[1]
                 return (RETURN, *out[2 : 2 + n])
+            # A state whose coroutine raised is not reused (freeing such a reused state has
+            # crashed lupa); it is simply dropped with the run.
+            self.poisoned = True
             return (RAISE, out[1])
 
     def _arg(self, value: Any, index: int) -> Any:
@@ -449,7 +454,18 @@ class LuaWorkflowProgram:
 # workflows on several threads (Temporal), hence the lock.
 _POOL: dict[tuple[int, tuple[int | None, int | None]], list[LuaVM]] = {}
 _POOL_LOCK = threading.Lock()
-POOL_SIZE = 0  # reuse of Lua states across runs is off: it crashed lupa (see bench/RESULTS.md)
+POOL_SIZE = 0  # off: reusing a state after a run returned an error object corrupted the heap (bench/RESULTS.md)
+
+
+def _drain_pool() -> None:
+    # Lua states must be freed while the interpreter is intact: left to module teardown,
+    # lupa runtimes can be finalised after what they reference (a segfault at exit).
+    with _POOL_LOCK:
+        _POOL.clear()
+    gc.collect()
+
+
+atexit.register(_drain_pool)
 
 
 def _take_pooled(code: EntryCode, limits: tuple[int | None, int | None]) -> LuaVM | None:
