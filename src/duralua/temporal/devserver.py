@@ -105,7 +105,7 @@ def _port_open(ip: str, port: int) -> bool:
         return False
 
 
-def _run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
+def run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` to completion from sync code, even when this thread has a running loop."""
     try:
         asyncio.get_running_loop()
@@ -119,7 +119,7 @@ def _run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
         except BaseException as exc:
             box["error"] = exc
 
-    thread = threading.Thread(target=target, name="duralua-devserver-probe", daemon=True)
+    thread = threading.Thread(target=target, name="duralua-run-coroutine", daemon=True)
     thread.start()
     thread.join()
     if "error" in box:
@@ -424,7 +424,7 @@ class DevServer:
             if time.monotonic() > deadline:
                 self._timeout(port)
             time.sleep(0.01)
-        _run_coroutine(self._probe(proc, port, deadline))
+        run_coroutine(self._probe(proc, port, deadline))
 
     def _check_alive(self, proc: subprocess.Popen[bytes]) -> None:
         code = proc.poll()

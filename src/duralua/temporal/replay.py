@@ -8,47 +8,20 @@ worker would reach.
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 from . import search
 from .converter import DATA_CONVERTER
+from .devserver import run_coroutine
 from .dynamic import WorkflowHost, workflow_class
 from .interceptors import WorkerInterceptor
 from .runtime import ensure_runtime
 
 if TYPE_CHECKING:
     from ..app import App
-
-T = TypeVar("T")
-
-
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` from sync code, also when this thread already runs an event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = asyncio.run(coro)
-        except BaseException as exc:
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, name="duralua-replay")
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    value: T = box["value"]
-    return value
 
 
 async def replay_history_async(app: App, history: WorkflowHistory) -> tuple[bool, str]:
@@ -76,4 +49,4 @@ def replay_temporal_history(app: App, data: dict[str, Any], *, workflow_id: str 
         history = WorkflowHistory.from_json(wid, data)
     except Exception as exc:
         return False, f"not a Temporal history export: {exc}"
-    return _run(replay_history_async(app, history))
+    return run_coroutine(replay_history_async(app, history))
