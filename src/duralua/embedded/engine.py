@@ -282,6 +282,10 @@ class EmbeddedEngine:
             consumed.append((run_id, pend))
             self._run_eager(batch)
             self._absorb(batch)
+            if run_id in self._ready:
+                # Its eager activities finished: continue this run first, while its Lua state is
+                # still cached (breadth-first over hundreds of runs would evict and replay).
+                self._ready.move_to_end(run_id, last=False)
         for run_id, pend in consumed:
             for p in pend:
                 if p.input_id is not None:

@@ -116,6 +116,11 @@ class LuaVM:
         self._coroutine = lua.table_from(dict(base["coroutine"].items()))
         self._coroutine["spawn"] = drv.co_spawn
         self._print = self._print_fn()
+        # Build every module's per-state classes now, on the main thread: built lazily from
+        # user code they would be made inside a coroutine, and lupa ties proxies to the thread
+        # they were made on (a state reused after that thread died corrupted memory).
+        for installer in MODULE_INSTALLERS.values():
+            installer(lua, ctx)
         self._lazy_names = lua.table_from({"errors": True, "payload": True, "os": True})
         self._lazy_cache: dict[str, Any] = {}
         self.poisoned = False
@@ -189,10 +194,9 @@ class LuaVM:
         env["print"] = self._print
 
     def _install_lazy(self, name: str) -> Any:
-        value = self._lazy_cache.get(name)
-        if value is None:
-            value = self._lazy_cache[name] = MODULE_INSTALLERS[name](self.lua, self.ctx)
-        return value
+        # Not cached in Python: this runs inside a coroutine, and lupa ties proxies to the
+        # thread they were made on, so keeping one past that thread corrupts memory.
+        return MODULE_INSTALLERS[name](self.lua, self.ctx)
 
     def _print_fn(self) -> Any:
         def emit(text: str) -> None:
@@ -454,7 +458,7 @@ class LuaWorkflowProgram:
 # workflows on several threads (Temporal), hence the lock.
 _POOL: dict[tuple[int, tuple[int | None, int | None]], list[LuaVM]] = {}
 _POOL_LOCK = threading.Lock()
-POOL_SIZE = 0  # off: reusing a state after a run returned an error object corrupted the heap (bench/RESULTS.md)
+POOL_SIZE = 64
 
 
 def _drain_pool() -> None:
