@@ -102,3 +102,13 @@ def test_reordered_activities_are_reported_by_replay_and_by_the_engine(tmp_path:
 
     held = run(resume_with_changed_code())
     assert held.status == "held" and "non-determinism" in held.reason
+
+
+def test_reused_lua_states_do_not_leak_between_runs(tmp_path: Path) -> None:
+    async def body() -> list[Any]:
+        async with WorkflowEnvironment(App(APP, log=None), db=tmp_path / "x.db") as env:
+            return [await env.execute("eng:leaky", "eng:worker") for _ in range(5)]
+
+    results = run(body())
+    fresh = {"calls": 1, "counter": 1, "funcs_patched": False, "process_patched": False, "string_patched": False}
+    assert results == [fresh] * 5
