@@ -8,7 +8,7 @@ state after every activation, so every step replays the whole history) and ``tem
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -74,9 +74,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("harness_factory", params, indirect=True)
 
 
-HarnessFactory = Callable[[], "contextlib_AsyncCM"]
-
-
 @pytest.fixture
 def harness_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     name = request.param
@@ -108,16 +105,9 @@ class _embedded:
         await self.env.__aexit__()
 
 
-contextlib_AsyncCM = Any
-
-
 def run(factory: Any, body: Callable[[Harness], Coroutine[Any, Any, T]]) -> T:
     async def main() -> T:
         async with factory() as h:
             return await asyncio.wait_for(body(h), 120)
 
     return asyncio.run(main())
-
-
-async def gen() -> AsyncIterator[None]:  # pragma: no cover - keeps AsyncIterator import used
-    yield None
