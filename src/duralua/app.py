@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .catalog import Catalog
-from .codec import JSONValue, to_plain
+from .codec import JSONValue
 from .core.options import OptionError, parse_workflow_options
 from .embedded.clock import Clock, VirtualClock
 from .embedded.engine import EmbeddedEngine
@@ -179,10 +179,6 @@ class Workflows:
 
     async def cancel(self, pid: str) -> None:
         await self.engine.cancel(pid)
-
-
-def plain(value: Any) -> Any:
-    return to_plain(value)
 
 
 __all__ = ["App", "VirtualClock", "Workflows"]

@@ -24,7 +24,7 @@ from ..core.history import History
 from ..core.options import OptionError, parse_workflow_options
 from ..embedded.engine import CLOSED, EmbeddedEngine, list_runs, load_history, summary_of
 from ..embedded.store import ProcessLock, Store
-from ..engine import RunSummary, StartRequest
+from ..engine import StartRequest
 from ..errors import CallError, NondeterminismError, WorkflowNotFound
 from .common import Ctx, err_console, fail, out_console, print_json
 
@@ -428,6 +428,3 @@ def _replay_report(results: list[tuple[str, bool, str]], as_json: bool) -> None:
             err_console.print(f"{mark} {w}: {msg}", highlight=False)
     if not all(ok for _w, ok, _m in results):
         raise typer.Exit(1)
-
-
-_ = RunSummary

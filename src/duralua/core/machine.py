@@ -221,7 +221,7 @@ class WorkflowMachine:
             if p.kind == "call":
                 sched.resolve(p.coro, (job.result, job.failure))
             else:
-                messages.append(Delivery(p.topic, "", [], kind="future", data=job.failure or _Result(job.result)))
+                messages.append(Delivery(p.topic, "", [], kind="future", data=job.failure or FutureResult(job.result)))
         elif isinstance(job, m.FireTimer):
             p = self._pending.pop(job.seq, None)
             if p is None:
@@ -522,7 +522,7 @@ class WorkflowMachine:
 
 
 @dataclass(slots=True)
-class _Result:
+class FutureResult:
     """A successful async result travelling to a future's channel."""
 
     value: JSONValue
@@ -530,7 +530,7 @@ class _Result:
 
 def future_value(data: Any) -> tuple[bool, Any]:
     """(ok, value-or-failure) of a future delivery."""
-    if isinstance(data, _Result):
+    if isinstance(data, FutureResult):
         return True, data.value
     return False, data
 

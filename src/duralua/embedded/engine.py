@@ -882,9 +882,6 @@ class EmbeddedEngine:
                 pass
             await asyncio.sleep(0)
 
-    def fire_due_timers(self) -> None:
-        self._timer_kick.set()
-
     # -- activities ------------------------------------------------------------------------------
 
     def activity_done(self, task: ActivityTask, result: JSONValue, failure: Failure | None) -> None:
@@ -1002,8 +999,3 @@ def list_runs(
 def load_history(store: Store, row: dict[str, Any]) -> History:
     info = m.WorkflowInfo.from_json(decode(row["info"]))
     return History(info, [ActivationRecord.from_json(r) for r in store.history(row["run_id"])])
-
-
-def start_info_args(row: dict[str, Any]) -> list[JSONValue]:
-    args: list[JSONValue] = decode(row["info"]).get("args", [])
-    return args

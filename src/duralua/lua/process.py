@@ -33,15 +33,6 @@ from .sandbox import LuaSandbox
 
 _DRIVER = resources.files("duralua.lua").joinpath("driver.lua").read_text(encoding="utf-8")
 
-# Modules a workflow may list (spec registry.md §2.2); others make the entry invalid.
-WORKFLOW_MODULES = frozenset(
-    {
-        "base64", "compress", "expr", "hash", "html", "json", "payload", "template", "text",
-        "treesitter", "yaml", "contract", "crypto", "ctx", "funcs", "os", "process", "time",
-        "uuid", "workflow",
-    }
-)  # fmt: skip
-
 
 class _ArgError:
     """Marks op arguments that could not be encoded; the VM answers the op with an error."""

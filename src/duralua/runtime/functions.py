@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..codec import JSONValue, encode
+from ..core.machine import FutureResult
 from ..core.options import OptionError, parse_workflow_options
 from ..core.pid import PID, format_uniq, parse_pid
 from ..core.scheduler import PENDING, Deadlock, Delivery, ProcessFailed, Scheduler
@@ -379,10 +380,9 @@ class _Call:
         context = dict(self.context)
         if isinstance(ctx, dict):
             context.update(ctx)
-        from ..core.machine import _Result
 
         def publish(inner: _Call) -> None:
-            data: Any = inner.failure if inner.failure else _Result(inner.result)
+            data: Any = inner.failure if inner.failure else FutureResult(inner.result)
             self.deliver(Delivery(topic, "", [], kind="future", data=data))
 
         try:
