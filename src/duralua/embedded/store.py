@@ -8,8 +8,6 @@ other processes (the CLI) for the process that owns the engine. WAL mode with
 
 from __future__ import annotations
 
-import fcntl
-import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +16,9 @@ from typing import Any
 
 from ..codec import decode, dumps
 from ..errors import EngineError
+from .owner import OwnerLock, ProcessLock
+
+__all__ = ["OwnerLock", "ProcessLock", "Store"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -78,7 +79,9 @@ CREATE TABLE IF NOT EXISTS requests (
     id      INTEGER PRIMARY KEY AUTOINCREMENT,
     kind    TEXT NOT NULL,
     body    TEXT NOT NULL,
-    created_ns INTEGER NOT NULL
+    created_ns INTEGER NOT NULL,
+    state   TEXT NOT NULL DEFAULT 'queued',
+    outcome TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -87,64 +90,80 @@ CREATE TABLE IF NOT EXISTS meta (
 """
 
 
-class ProcessLock:
-    """An exclusive lock file next to the database: one engine process per database."""
+SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+SCHEMA_VERSION = 2
+# Applied requests are kept this long so the process that queued one can read its outcome.
+REQUEST_RETENTION_NS = 3600 * 1_000_000_000
 
-    def __init__(self, db_path: Path) -> None:
-        self.path = Path(str(db_path) + ".lock")
-        self._fd: int | None = None
 
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 64).decode(errors="replace").strip() or "another process"
-            os.close(fd)
-            raise EngineError(
-                f"the database {self.path.with_suffix('')} is driven by {holder}",
-                hint="stop that `duralua run` first, or use `duralua workflow ...` commands, which talk to it",
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()}".encode())
-        self._fd = fd
-
-    def held_elsewhere(self) -> bool:
-        if not self.path.exists():
-            return False
-        fd = os.open(self.path, os.O_RDWR)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)
-        return False
-
-    def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+def _explain(path: Path, exc: sqlite3.Error) -> EngineError:
+    """A one-line error for a database that cannot be used, with what to do about it."""
+    text = str(exc)
+    low = text.lower()
+    if "not a database" in low or "malformed" in low:
+        return EngineError(f"{path} is not a duralua database or is damaged ({text})",
+                           hint="check --db; restore it from a backup if it was truncated")  # fmt: skip
+    if "readonly" in low or "read-only" in low:
+        return EngineError(f"the database {path} is read-only ({text})",
+                           hint="give this user write access; read-only commands (list, describe) still work")  # fmt: skip
+    if "full" in low:
+        return EngineError(f"the database {path} is full ({text})", hint="free disk space and retry")
+    if "unable to open" in low:
+        return EngineError(f"cannot open the database {path} ({text})",
+                           hint="check that the directory exists and is writable")  # fmt: skip
+    return EngineError(f"database {path}: {text}")
 
 
 class Store:
-    """Thin typed access to the database. All writes of one activation batch share one transaction."""
+    """Thin typed access to the database. All writes of one activation batch share one transaction.
+
+    ``readonly`` opens with SQLite's ``mode=ro``: inspection works on a read-only file or
+    directory, and nothing (not even the schema) is written.
+    """
 
     def __init__(self, path: str | Path, *, synchronous: str = "FULL", readonly: bool = False) -> None:
         self.path = Path(path)
-        if not readonly:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        mode = synchronous.upper() if isinstance(synchronous, str) else ""
+        if mode not in SYNCHRONOUS_MODES:
+            raise EngineError(f"synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}, not {synchronous!r}")
+        self.readonly = readonly
         try:
+            if readonly:
+                if not self.path.exists():
+                    raise EngineError(f"no database at {self.path}", hint="check --db, or start a workflow first")
+                uri = self.path.resolve().as_uri() + "?mode=ro"
+                self.db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=10.0)
+                self.db.execute("PRAGMA busy_timeout=10000")
+                self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                self._check_schema()
+                return
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=10.0)
-        except sqlite3.Error as exc:
-            raise EngineError(f"cannot open database {self.path}: {exc}") from None
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute(f"PRAGMA synchronous={synchronous}")
-        self.db.execute("PRAGMA busy_timeout=10000")
-        if not readonly:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute(f"PRAGMA synchronous={mode}")
+            self.db.execute("PRAGMA busy_timeout=10000")
             self.db.executescript(SCHEMA)
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise _explain(self.path, exc) from None
+        except OSError as exc:
+            raise EngineError(f"cannot open database {self.path}: {exc.strerror}") from None
+
+    def _check_schema(self) -> None:
+        names = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "runs" not in names:
+            raise EngineError(f"{self.path} is not a duralua database (no runs table)", hint="check --db")
+
+    def _migrate(self) -> None:
+        """Bring a database written by an older duralua up to this schema, in place."""
+        cols = {r[1] for r in self.db.execute("PRAGMA table_info(requests)")}
+        with self.transaction() as db:
+            if "state" not in cols:
+                db.execute("ALTER TABLE requests ADD COLUMN state TEXT NOT NULL DEFAULT 'queued'")
+            if "outcome" not in cols:
+                db.execute("ALTER TABLE requests ADD COLUMN outcome TEXT NOT NULL DEFAULT '{}'")
+            db.execute("CREATE INDEX IF NOT EXISTS requests_state ON requests(state, id)")
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
         self.db.close()
@@ -155,9 +174,17 @@ class Store:
         try:
             yield self.db
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
+        try:
+            self.db.execute("COMMIT")
+        except BaseException:
+            # A failed COMMIT (disk full) can leave the transaction open: end it, so the next
+            # BEGIN does not fail with "cannot start a transaction within a transaction".
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -196,9 +223,27 @@ class Store:
         cols = [c[0] for c in cur.description]
         return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
-    def take_requests(self) -> list[tuple[int, str, dict[str, Any]]]:
-        rows = self.db.execute("SELECT id, kind, body FROM requests ORDER BY id").fetchall()
+    def take_requests(self, after_id: int = 0) -> list[tuple[int, str, dict[str, Any]]]:
+        """Queued requests with an id above ``after_id`` (those below are being applied)."""
+        rows = self.db.execute(
+            "SELECT id, kind, body FROM requests WHERE state = 'queued' AND id > ? ORDER BY id", (after_id,)
+        ).fetchall()
         return [(int(r[0]), str(r[1]), decode(r[2])) for r in rows]
+
+    def request_outcome(self, request_id: int) -> tuple[str, dict[str, Any]] | None:
+        """``("queued", {})``, ``("done", {...})`` or ``("failed", {"error", "kind"})``; None if unknown."""
+        row = self.db.execute("SELECT state, outcome FROM requests WHERE id = ?", (request_id,)).fetchone()
+        if row is None:
+            return None
+        outcome = decode(row[1]) if row[1] else {}
+        return str(row[0]), outcome if isinstance(outcome, dict) else {}
+
+    def owner(self) -> dict[str, Any] | None:
+        value = self.meta("owner")
+        if not value:
+            return None
+        data = decode(value)
+        return data if isinstance(data, dict) else None
 
     def meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -207,8 +252,24 @@ class Store:
     # -- writes (inside a transaction) --------------------------------------------------------
 
     @staticmethod
-    def add_request(db: sqlite3.Connection, kind: str, body: dict[str, Any], now_ns: int) -> None:
-        db.execute("INSERT INTO requests(kind, body, created_ns) VALUES (?, ?, ?)", (kind, dumps(body), now_ns))
+    def add_request(db: sqlite3.Connection, kind: str, body: dict[str, Any], now_ns: int) -> int:
+        cur = db.execute("INSERT INTO requests(kind, body, created_ns) VALUES (?, ?, ?)", (kind, dumps(body), now_ns))
+        return int(cur.lastrowid or 0)
+
+    @staticmethod
+    def finish_request(db: sqlite3.Connection, request_id: int, error: str | None, kind: str = "",
+                       outcome: dict[str, Any] | None = None) -> None:  # fmt: skip
+        state = "failed" if error is not None else "done"
+        body = {"error": error, "kind": kind} if error is not None else (outcome or {})
+        db.execute("UPDATE requests SET state = ?, outcome = ? WHERE id = ?", (state, dumps(body), request_id))
+
+    @staticmethod
+    def purge_requests(db: sqlite3.Connection, older_than_ns: int) -> None:
+        db.execute("DELETE FROM requests WHERE state != 'queued' AND created_ns < ?", (older_than_ns,))
+
+    @staticmethod
+    def set_owner(db: sqlite3.Connection, owner: dict[str, Any]) -> None:
+        db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('owner', ?)", (dumps(owner),))
 
 
 def _row(cur: sqlite3.Cursor) -> dict[str, Any] | None:
