@@ -21,8 +21,10 @@ from ..codec import JSONValue, encode
 from ..errors import (
     INTERNAL,
     INVALID,
+    BudgetExceeded,
     EncodeError,
     Failure,
+    MemoryLimitExceeded,
     NondeterminismError,
     internal,
     invalid,
@@ -31,6 +33,10 @@ from . import model as m
 from .options import OptionError, parse_activity_options, parse_workflow_options
 from .pid import PID, parse_pid
 from .scheduler import PENDING, CoroutineVM, Deadlock, Delivery, ProcessFailed, Scheduler
+
+# Temporal refuses a workflow task with more than 2,000 pending operations; the same bound
+# keeps one step from freezing the embedded engine (100,000 funcs.async in a loop).
+MAX_COMMANDS_PER_ACTIVATION = 2000
 
 
 class WorkflowProgram(Protocol):
@@ -179,7 +185,7 @@ class WorkflowMachine:
         try:
             sched.run()
         except ProcessFailed as exc:
-            self._finish(m.FailWorkflow(self._next(), failure=self.program.failure_of(exc.error)))
+            self._finish(m.FailWorkflow(self._next(), failure=self._failure_of(exc.error)))
         except Deadlock as exc:
             self._finish(m.FailWorkflow(self._next(), failure=internal(str(exc))))
         if self.finished is None and sched.done:
@@ -190,11 +196,24 @@ class WorkflowMachine:
             except EncodeError as exc:
                 failure = Failure(f"failed to encode result: {exc}", INTERNAL, False)
                 result = None
+            except (BudgetExceeded, MemoryLimitExceeded):
+                raise
+            except Exception as exc:  # a value the program could not convert: the run fails, not the host
+                failure = Failure(f"the workflow result cannot be converted: {exc}", INVALID, False)
+                result = None
             if failure is not None:
                 self._finish(m.FailWorkflow(self._next(), failure=failure))
             else:
                 self._finish(m.CompleteWorkflow(self._next(), result=result))
         return self._commands
+
+    def _failure_of(self, raised: Any) -> Failure:
+        try:
+            return self.program.failure_of(raised)
+        except (BudgetExceeded, MemoryLimitExceeded):
+            raise
+        except Exception as exc:
+            return Failure(f"the workflow raised an error value that cannot be converted: {exc}", INTERNAL, False)
 
     def close(self) -> None:
         self.program.close()
@@ -208,6 +227,13 @@ class WorkflowMachine:
         return self._seq
 
     def _emit(self, cmd: m.Command) -> None:
+        if len(self._commands) >= MAX_COMMANDS_PER_ACTIVATION:
+            # Raised in Python, not through Lua: pcall cannot swallow it, and the engine holds
+            # the run (as Temporal fails a workflow task over its pending-operation limit).
+            raise BudgetExceeded(
+                f"one step issued more than {MAX_COMMANDS_PER_ACTIVATION} commands (activities, timers, "
+                "children, signals); block on some of them (e.g. await futures in batches) before issuing more"
+            )
         self._commands.append(cmd)
 
     def _apply(self, job: m.Job, messages: list[Delivery], exits: list[Delivery]) -> None:
@@ -516,7 +542,9 @@ class WorkflowMachine:
 
     def _op_upgrade(self, coro: int, target: Any, args: list[JSONValue]) -> Any:
         workflow_type = target if isinstance(target, str) and target else self.info.workflow_type
-        self._finish(m.ContinueAsNew(self._next(), workflow_type=workflow_type, args=list(args)))
+        unread = [{"topic": d.topic, "sender": d.sender, "payloads": list(d.payloads)}
+                  for d in self.scheduler.unread_messages()]  # fmt: skip
+        self._finish(m.ContinueAsNew(self._next(), workflow_type=workflow_type, args=list(args), messages=unread))
         self.scheduler.done = True
         return PENDING
 

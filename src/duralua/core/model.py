@@ -171,6 +171,10 @@ class ContinueAsNew(Command):
     type: ClassVar[str] = "ContinueAsNew"
     workflow_type: str = ""
     args: list[JSONValue] = field(default_factory=list)
+    # Messages the run received but never read, in arrival order ({"topic", "sender",
+    # "payloads"}): the engine hands them to the new run before anything else, so an
+    # accepted signal survives continue-as-new.
+    messages: list[dict[str, JSONValue]] = field(default_factory=list)
 
     def identity(self) -> str:
         return f"ContinueAsNew({self.workflow_type})"

@@ -311,6 +311,10 @@ class Scheduler:
     def pending_messages(self) -> int:
         return len(self._mailbox)
 
+    def unread_messages(self) -> list[Delivery]:
+        """Messages delivered but not yet taken by any channel, in arrival order."""
+        return [d for d in self._mailbox if d.kind == "message" and not d.topic.startswith("@")]
+
     # -- external operations ------------------------------------------------------------------
 
     def resolve(self, coro: int, values: tuple[Any, ...]) -> None:
