@@ -27,6 +27,26 @@ def _is_async(fn: Any) -> bool:
     return inspect.iscoroutinefunction(fn)
 
 
+def backoff_ns(initial: int, coefficient: float, maximum: int, attempt: int) -> int:
+    """Delay before retry number ``attempt`` + 1: ``initial * coefficient^(attempt-1)``, capped.
+
+    The cap is applied before the power can overflow: after a day of failures the exponent is
+    in the thousands, and a float power or an ``int(inf)`` raises OverflowError."""
+    if initial <= 0:
+        return 0
+    if coefficient <= 1.0:
+        return min(initial, maximum) if maximum > 0 else initial
+    # coefficient ** n exceeds maximum / initial once n > log(maximum / initial) / log(coefficient).
+    limit = maximum / initial if maximum > 0 else float(1 << 62) / initial
+    n = max(attempt - 1, 0)
+    factor = 1.0
+    for _ in range(min(n, 4096)):
+        factor *= coefficient
+        if factor >= limit:
+            return maximum if maximum > 0 else 1 << 62
+    return min(int(initial * factor), maximum) if maximum > 0 else int(initial * factor)
+
+
 @dataclass
 class ActivityTask:
     run_id: str
@@ -83,7 +103,9 @@ class ActivityRunner:
             try:
                 encode(value, path="result", limit=self.engine.payload_limit)
             except EncodeError as exc:
-                failure = Failure(f"activity result cannot be encoded: {exc}", "Internal", False)
+                failure = Failure(f"activity result cannot be encoded: {exc}", "Invalid", False)
+            except Exception as exc:
+                failure = Failure(f"activity result cannot be encoded: {type(exc).__name__}: {exc}", "Invalid", False)
         if failure is None:
             return value, None
         final = self._final_failure(task, failure)
@@ -138,7 +160,7 @@ class ActivityRunner:
             state = "RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED"
         schedule_to_close = task.options.get("schedule_to_close_timeout_ns")
         if state is None and schedule_to_close is not None:
-            delay = min(int(initial * coefficient ** (task.attempt - 1)), maximum)
+            delay = backoff_ns(initial, coefficient, maximum, task.attempt)
             if self.engine.clock.now_ns() + delay - task.scheduled_ns >= schedule_to_close:
                 state = "RETRY_STATE_TIMEOUT"
                 failure = Failure("activity schedule_to_close timeout", TIMEOUT, False,
@@ -153,11 +175,35 @@ class ActivityRunner:
 
     def _schedule_retry(self, task: ActivityTask) -> None:
         initial, coefficient, maximum, _max, _nr = self._policy(task)
-        delay = min(int(initial * coefficient ** (task.attempt - 1)), maximum)
+        delay = backoff_ns(initial, coefficient, maximum, task.attempt)
         task.attempt += 1
         task.ready_ns = self.engine.clock.now_ns() + delay
 
     async def _run(self, task: ActivityTask) -> None:
+        """One activity until its final outcome. Nothing escapes: an unexpected error ends the
+        attempt like a failure of the activity, so the retry policy applies and the workflow
+        is never left waiting for an attempt that died silently."""
+        while True:
+            try:
+                await self._run_attempts(task)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.engine.activity_crashed(task, exc)
+                failure = Failure(f"activity attempt crashed: {type(exc).__name__}: {exc}", "Internal", True)
+                try:
+                    final = self._final_failure(task, failure)
+                    if final is not None:
+                        self.engine.activity_done(task, None, final)
+                        return
+                    self._schedule_retry(task)
+                except Exception as again:  # the task's own options are unusable: give up on it
+                    bad = Failure(f"activity cannot be retried: {again}", "Internal", False)
+                    self.engine.activity_done(task, None, bad)
+                    return
+
+    async def _run_attempts(self, task: ActivityTask) -> None:
         engine = self.engine
         clock = engine.clock
         start_to_close = task.options.get("start_to_close_timeout_ns")
@@ -177,7 +223,7 @@ class ActivityRunner:
                 try:
                     encode(value, path="result", limit=engine.payload_limit)
                 except EncodeError as exc:
-                    failure = Failure(f"activity result cannot be encoded: {exc}", "Internal", False)
+                    failure = Failure(f"activity result cannot be encoded: {exc}", "Invalid", False)
             if failure is None:
                 engine.activity_done(task, value, None)
                 return

@@ -16,7 +16,9 @@ import asyncio
 import functools
 import heapq
 import itertools
+import logging
 import sqlite3
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -31,13 +33,16 @@ from ..core.history import ActivationRecord, History, replay
 from ..core.machine import WorkflowMachine, search_attribute_type
 from ..core.pid import PID, format_uniq, parse_pid
 from ..engine import RunSummary, StartRequest
+from ..core.validate import check_topic, check_workflow_id
 from ..errors import (
     CANCELED,
     INVALID,
+    UNAVAILABLE,
     BudgetExceeded,
     CallError,
     DuraluaError,
     EncodeError,
+    EngineError,
     Failure,
     LuaError,
     MemoryLimitExceeded,
@@ -49,10 +54,16 @@ from ..lua.process import LuaWorkflowProgram
 from ..runtime.functions import FunctionRuntime
 from .activities import ActivityRunner, ActivityTask
 from .clock import Clock
-from .store import ProcessLock, Store
+from .owner import OwnerLock
+from .store import REQUEST_RETENTION_NS, Store
 
 Logger = Callable[[str, str], None]
 CLOSED = ("completed", "failed", "terminated", "canceled", "continued", "timed_out")
+_pylog = logging.getLogger("duralua.engine")
+
+
+class _OwnershipLost(Exception):
+    """Another engine wrote its owner row into our database: stop before doing anything twice."""
 
 
 @dataclass
@@ -63,6 +74,7 @@ class _Pending:
     input_id: int | None = None
     timer: int | None = None
     task: int | None = None
+    batch: int = 0  # the batch that created it (a failed commit drops that batch's jobs)
 
     @property
     def unbacked(self) -> bool:
@@ -86,9 +98,25 @@ class _Batch:
     ops: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
     eager: list[ActivityTask] = field(default_factory=list)
     waiters: list[asyncio.Future[None]] = field(default_factory=list)
+    # Jobs taken out of the pending lists while building this batch (consumed by an
+    # activation, or dropped with a terminated run): put back if the commit fails.
+    taken: list[tuple[str, list[_Pending]]] = field(default_factory=list)
+    # Undo steps for in-memory bookkeeping (fresh rows...) of one run's failed activation.
+    undo: list[Callable[[], None]] = field(default_factory=list)
+    requests: list[int] = field(default_factory=list)
 
     def sql(self, query: str, *params: Any) -> None:
         self.ops.append((query, params))
+
+    def mark(self) -> tuple[int, ...]:
+        return (len(self.ops), len(self.inputs), len(self.after), len(self.eager), len(self.undo))
+
+    def reset(self, mark: tuple[int, ...]) -> None:
+        """Take back what was added since ``mark`` (one run's failed activation or request)."""
+        ops, inputs, after, eager, undo = mark
+        for step in reversed(self.undo[undo:]):
+            step()
+        del self.ops[ops:], self.inputs[inputs:], self.after[after:], self.eager[eager:], self.undo[undo:]
 
 
 class EmbeddedEngine:
@@ -123,7 +151,12 @@ class EmbeddedEngine:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.store: Store | None = None
-        self._lock = ProcessLock(self.db_path)
+        self._lock = OwnerLock(self.db_path)
+        self._batch_no = 0
+        self._request_mark = 0  # requests up to this id are applied or in the next commit
+        self._storage_error: str | None = None
+        self.fatal_error: EngineError | None = None
+        self._fatal_waiters: list[asyncio.Future[EngineError]] = []
         self._cache: OrderedDict[str, _Live] = OrderedDict()
         self._pending: dict[str, list[_Pending]] = {}
         self._ready: OrderedDict[str, None] = OrderedDict()
@@ -150,13 +183,20 @@ class EmbeddedEngine:
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        existed = self._check_not_deleted()
         self._lock.acquire()
         try:
             self.store = Store(self.db_path, synchronous=self.synchronous)
+            self._take_ownership()
             self._recover()
         except BaseException:
+            if self.store is not None:
+                self.store.close()
+                self.store = None
             self._lock.release()
             raise
+        if not existed:
+            self._say(f"created a new database at {self.db_path}")
         self.runtime.engine = self
         self.runtime.worker_ids = set(self.catalog.workers)
         if self.clock.virtual:
@@ -165,10 +205,94 @@ class EmbeddedEngine:
         self.running = True
         loop = asyncio.get_running_loop()
         self._tasks = [
-            loop.create_task(self._main_loop(), name="duralua-activations"),
-            loop.create_task(self._timer_loop(), name="duralua-timers"),
-            loop.create_task(self._request_loop(), name="duralua-requests"),
+            loop.create_task(self._supervised("activations", self._main_loop), name="duralua-activations"),
+            loop.create_task(self._supervised("timers", self._timer_loop), name="duralua-timers"),
+            loop.create_task(self._supervised("requests", self._request_loop), name="duralua-requests"),
         ]
+
+    def _check_not_deleted(self) -> bool:
+        """False for a new database; refuses one whose side files say it was deleted."""
+        real = self._lock.real_path
+        if real.exists():
+            return True
+        leftovers = [p for p in (Path(f"{real}-wal"), Path(f"{real}-shm")) if p.exists()]
+        if leftovers:
+            raise EngineError(
+                f"the database {self.db_path} is missing but {leftovers[0].name} is still there: it was deleted or "
+                "moved while an engine used it",
+                hint=f"restore the file; to start over with an empty database, delete {leftovers[0]} too",
+            )
+        return False
+
+    def _take_ownership(self) -> None:
+        """Write our owner row; every later commit checks it is still ours (see owner.py)."""
+        store = self._db()
+        with store.transaction() as db:
+            Store.set_owner(db, {"token": self._lock.token, "since_ns": time.time_ns()})
+
+    def _say(self, text: str) -> None:
+        if self._log is not None:
+            self._log("engine", text)
+        else:
+            _pylog.info("%s", text)
+
+    async def _supervised(self, name: str, body: Callable[[], Any]) -> None:
+        """Run one engine loop; restart it if it crashes, stop the engine if it keeps crashing."""
+        crashes: list[float] = []
+        while True:
+            try:
+                await body()
+                return
+            except asyncio.CancelledError:
+                raise
+            except _OwnershipLost as exc:
+                self._fatal(str(exc))
+                return
+            except EngineError as exc:
+                self._fatal(exc.message)
+                return
+            except Exception as exc:
+                _pylog.exception("engine loop %s crashed", name)
+                now = time.monotonic()
+                crashes = [t for t in crashes if now - t < 60] + [now]
+                if len(crashes) > 5:
+                    self._fatal(f"the engine's {name} loop failed {len(crashes)} times in a minute: "
+                                f"{type(exc).__name__}: {exc}")  # fmt: skip
+                    return
+                self._say(f"the engine's {name} loop failed ({type(exc).__name__}: {exc}); restarting it")
+                await asyncio.sleep(0.1)
+
+    def _fatal(self, reason: str) -> None:
+        """Stop serving for good: the database is no longer ours or no longer there."""
+        if self.fatal_error is not None:
+            return
+        error = EngineError(reason, hint="the engine stopped; nothing more is written to the database")
+        self.fatal_error = error
+        self.running = False
+        self._say(f"fatal: {reason}")
+        current = asyncio.current_task()
+        for task in self._tasks:
+            if task is not current:
+                task.cancel()
+        for fut in self._fatal_waiters:
+            if not fut.done():
+                fut.set_result(error)
+        failed: list[asyncio.Future[None]] = [*self._outbox.waiters, *self._idle_waiters]
+        for futs in self._waiters.values():
+            failed.extend(futs)
+        self._fatal_waiters, self._idle_waiters = [], []
+        self._waiters.clear()
+        for waiter in failed:
+            if not waiter.done():
+                waiter.set_exception(error)
+
+    async def wait_fatal(self) -> EngineError:
+        """Return when the engine had to stop by itself (database deleted, taken over...)."""
+        if self.fatal_error is not None:
+            return self.fatal_error
+        fut: asyncio.Future[EngineError] = asyncio.get_running_loop().create_future()
+        self._fatal_waiters.append(fut)
+        return await fut
 
     async def stop(self) -> None:
         self.running = False
@@ -228,11 +352,17 @@ class EmbeddedEngine:
             try:
                 self._run_batch()
             except sqlite3.Error as exc:
-                # The batch was rolled back and live states dropped; its jobs stay pending and
-                # are retried, so a transient problem (disk full, I/O error) loses nothing.
-                if self._log is not None:
-                    self._log("engine", f"database error, retrying: {exc}")
+                # The batch was rolled back, in the database and in memory (_rollback): its jobs
+                # are pending again and its callers were told, so a transient problem (disk
+                # full, I/O error) loses nothing and does nothing twice. Retry until it passes.
+                if self._storage_error is None:
+                    self._say(f"database error: {exc}; nothing was lost, retrying every 0.5 s until it accepts writes")
+                self._storage_error = str(exc)
                 await asyncio.sleep(0.5)
+                continue
+            if self._storage_error is not None:
+                self._storage_error = None
+                self._say("the database accepts writes again; resuming")
             await asyncio.sleep(0)
 
     def _outbox_used(self) -> bool:
@@ -252,7 +382,7 @@ class EmbeddedEngine:
     def _absorb(self, batch: _Batch) -> None:
         """Jobs produced in this batch become pending at once, so the same batch can consume them."""
         for run_id, job in batch.inputs:
-            self._pending.setdefault(run_id, []).append(_Pending(job))
+            self._pending.setdefault(run_id, []).append(_Pending(job, batch=self._batch_no))
             self._mark_ready(run_id)
         batch.inputs.clear()
 
@@ -260,8 +390,17 @@ class EmbeddedEngine:
         """One group commit: API writes, then as many activations as are ready (up to a cap),
         including the follow-ups they cause (children, eager activities), in one transaction."""
         batch, self._outbox = self._outbox, _Batch()
+        self._batch_no += 1
+        try:
+            self._fill_batch(batch)
+            self._commit(batch)
+        except BaseException:
+            self._rollback(batch)
+            raise
+        self._after_commit(batch)
+
+    def _fill_batch(self, batch: _Batch) -> None:
         self._absorb(batch)
-        consumed: list[tuple[str, list[_Pending]]] = []
         steps = 0
         while self._ready and steps < self.batch_size:
             run_id, _ = self._ready.popitem(last=False)
@@ -269,24 +408,33 @@ class EmbeddedEngine:
             pend = self._pending.pop(run_id, [])
             row = self._run_row(run_id)
             if row is None or row["status"] in CLOSED:
-                continue  # jobs for a closed run are dropped (its timers/tasks are abandoned)
+                # A closed run takes no more jobs (its timers/tasks were dropped with it), but
+                # messages that reached a run that continued as new belong to its successor.
+                if row is not None and row["status"] == "continued":
+                    self._forward_messages(row, pend, batch)
+                batch.taken.append((run_id, pend))
+                continue
             if row["status"] == "held":
                 row["status"] = "running"
                 batch.sql("UPDATE runs SET status = 'running', reason = '' WHERE run_id = ?", run_id)
+            mark = batch.mark()
             try:
                 self._activate(run_id, row, pend, batch)
-            except (NondeterminismError, BudgetExceeded, MemoryLimitExceeded, LuaError, DuraluaError) as exc:
-                self._hold(run_id, exc, batch)
+            except Exception as exc:
+                # Whatever goes wrong while stepping this run stays with this run: its partial
+                # writes are taken back, it is held with the reason, the batch goes on.
+                batch.reset(mark)
+                self._hold(run_id, row, exc, batch)
                 self._pending.setdefault(run_id, [])[0:0] = pend
                 continue
-            consumed.append((run_id, pend))
+            batch.taken.append((run_id, pend))
             self._run_eager(batch)
             self._absorb(batch)
             if run_id in self._ready:
                 # Its eager activities finished: continue this run first, while its Lua state is
                 # still cached (breadth-first over hundreds of runs would evict and replay).
                 self._ready.move_to_end(run_id, last=False)
-        for run_id, pend in consumed:
+        for run_id, pend in batch.taken:
             for p in pend:
                 if p.input_id is not None:
                     batch.sql("DELETE FROM inputs WHERE id = ?", p.input_id)
@@ -294,30 +442,66 @@ class EmbeddedEngine:
                     batch.sql("DELETE FROM timers WHERE run_id = ? AND seq = ?", run_id, p.timer)
                 if p.task is not None:
                     batch.sql("DELETE FROM tasks WHERE run_id = ? AND seq = ?", run_id, p.task)
-        self._commit(batch)
+
+    def _forward_messages(self, row: dict[str, Any], pend: list[_Pending], batch: _Batch) -> None:
+        signals = [p.job for p in pend if isinstance(p.job, m.Signal)]
+        if not signals:
+            return
+        target = self._open_run(str(row["workflow_id"]), batch)
+        if target is not None:
+            for job in signals:
+                batch.inputs.append((target, job))
+
+    def _rollback(self, batch: _Batch) -> None:
+        """Undo in memory what the failed batch did, so memory matches the last commit again."""
+        for live in self._cache.values():
+            live.machine.close()
+        self._cache.clear()
+        self._fresh_rows.clear()
+        self._fresh_runs.clear()
+        self._fresh_history.clear()
+        current = self._batch_no
+        # Jobs made by this batch (activation follow-ups, eager results, API writes) are
+        # dropped: re-running the activations makes them again. Jobs it took are put back.
+        for run_id in list(self._pending):
+            kept = [p for p in self._pending[run_id] if p.batch != current]
+            if kept:
+                self._pending[run_id] = kept
+            else:
+                del self._pending[run_id]
+        for run_id, pend in reversed(batch.taken):
+            older = [p for p in pend if p.batch != current]
+            if older:
+                self._pending.setdefault(run_id, [])[0:0] = older
+        for run_id in self._pending:
+            self._mark_ready(run_id)
+        if batch.requests:
+            # Requests of this batch are still queued in the database: read them again.
+            self._request_mark = min(self._request_mark, min(batch.requests) - 1)
+        error = CallError(Failure("the database did not accept the write (disk full or I/O error); nothing was "
+                                  "recorded, retry later", UNAVAILABLE, True))  # fmt: skip
+        for fut in batch.waiters:
+            if not fut.done():
+                fut.set_exception(error)
 
     def _commit(self, batch: _Batch) -> None:
         store = self._db()
-        unbacked = [p for plist in self._pending.values() for p in plist if p.unbacked]
-        owners = {id(p): run_id for run_id, plist in self._pending.items() for p in plist if p.unbacked}
-        try:
-            with store.transaction() as db:
-                for query, params in batch.ops:
-                    db.execute(query, params)
-                for p in unbacked:
-                    cur = db.execute(
-                        "INSERT INTO inputs(run_id, job) VALUES (?, ?)",
-                        (owners[id(p)], dumps(p.job.to_json())),
-                    )
-                    p.input_id = int(cur.lastrowid or 0)
-        except sqlite3.Error:
-            # Nothing of this batch happened: drop the live states so they are rebuilt from disk.
-            for p in unbacked:
-                p.input_id = None
-            for live in self._cache.values():
-                live.machine.close()
-            self._cache.clear()
-            raise
+        unbacked = [(run_id, p, dumps(p.job.to_json())) for run_id, plist in self._pending.items()
+                    for p in plist if p.unbacked]  # fmt: skip
+        with store.transaction() as db:
+            owner = store.owner()
+            if owner is None or owner.get("token") != self._lock.token:
+                raise _OwnershipLost(
+                    f"another engine took over the database {self.db_path} "
+                    f"({(owner or {}).get('token', 'owner row removed')}); this one stops to avoid running work twice"
+                )
+            for query, params in batch.ops:
+                db.execute(query, params)
+            for run_id, p, job in unbacked:
+                cur = db.execute("INSERT INTO inputs(run_id, job) VALUES (?, ?)", (run_id, job))
+                p.input_id = int(cur.lastrowid or 0)
+
+    def _after_commit(self, batch: _Batch) -> None:
         self._fresh_rows.clear()
         self._fresh_runs.clear()
         self._fresh_history.clear()
@@ -338,7 +522,7 @@ class EmbeddedEngine:
             if done is not None:
                 value, failure = done
                 self._pending.setdefault(task.run_id, []).append(
-                    _Pending(m.ResolveActivity(seq=task.seq, result=value, failure=failure))
+                    _Pending(m.ResolveActivity(seq=task.seq, result=value, failure=failure), batch=self._batch_no)
                 )
                 self._mark_ready(task.run_id)
                 continue
@@ -419,7 +603,9 @@ class EmbeddedEngine:
         record = ActivationRecord(now, jobs, commands)
         encoded = dumps(record.to_json())
         history.append(record, encoded)
-        self._fresh_history.setdefault(run_id, []).append(record)
+        fresh = self._fresh_history.setdefault(run_id, [])
+        fresh.append(record)
+        batch.undo.append(lambda: fresh.remove(record))
         idx = len(history.activations)
         batch.sql("INSERT INTO history(run_id, idx, record) VALUES (?, ?, ?)", run_id, idx, encoded)
         batch.sql("UPDATE runs SET activations = ? WHERE run_id = ?", idx, run_id)
@@ -433,13 +619,20 @@ class EmbeddedEngine:
         if live is not None:
             live.machine.close()
 
-    def _hold(self, run_id: str, exc: Exception, batch: _Batch) -> None:
+    def _hold(self, run_id: str, row: dict[str, Any], exc: Exception, batch: _Batch) -> None:
         self._evict(run_id)
-        reason = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, (NondeterminismError, BudgetExceeded, MemoryLimitExceeded, LuaError, DuraluaError)):
+            reason = f"{type(exc).__name__}: {exc}"
+        else:
+            # Not a failure of the workflow code we know of: an engine bug or an unexpected
+            # value. Holding (not failing) lets a fixed version resume the run.
+            _pylog.error("run %s: internal error while stepping", run_id, exc_info=exc)
+            reason = f"internal error while stepping the run: {type(exc).__name__}: {exc}"
+        reason = reason[:2000]
+        row["status"] = "held"
         self.held_reasons[run_id] = reason
         batch.sql("UPDATE runs SET status = 'held', reason = ? WHERE run_id = ?", reason, run_id)
-        if self._log is not None:
-            self._log("engine", f"run {run_id} is held: {reason}")
+        self._say(f"run {row.get('workflow_id', '')} ({run_id}) is held: {reason}")
 
     # -- commands -------------------------------------------------------------------------------
 
@@ -500,7 +693,9 @@ class EmbeddedEngine:
             self._close(run_id, live.row, "continued", None, None, now, batch, notify=False)
             new_info = m.WorkflowInfo(**{**info.to_json(), "run_id": str(uuid.uuid4()), "workflow_type":
                                          cmd.workflow_type, "seed": _seed(), "start_time_ns": now})  # fmt: skip
-            self._insert_run(new_info, decode(live.row["options"]), cmd.args, [], now, batch,
+            carried = [(str(d.get("topic", "")), list(d.get("payloads") or []), str(d.get("sender", "")))
+                       for d in cmd.messages]  # fmt: skip
+            self._insert_run(new_info, decode(live.row["options"]), cmd.args, carried, now, batch,
                              parent=(live.row["parent_run"], live.row["parent_seq"]))  # fmt: skip
 
     def _send_local(self, target: str, topic: str, payloads: list[JSONValue], sender: str) -> None:
@@ -580,6 +775,16 @@ class EmbeddedEngine:
             dumps(options), dumps(options.get("search_attributes") or {}), dumps(options.get("memo") or {}),
             now, parent[0], parent[1],
         )  # fmt: skip
+        previous = self._fresh_runs.get(info.workflow_id)
+
+        def undo() -> None:
+            self._fresh_rows.pop(info.run_id, None)
+            if previous is None:
+                self._fresh_runs.pop(info.workflow_id, None)
+            else:
+                self._fresh_runs[info.workflow_id] = previous
+
+        batch.undo.append(undo)
         self._fresh_runs[info.workflow_id] = info.run_id
         self._fresh_rows[info.run_id] = {
             "run_id": info.run_id, "workflow_id": info.workflow_id, "workflow_type": info.workflow_type,
@@ -624,6 +829,14 @@ class EmbeddedEngine:
         if worker is None:
             raise CallError(Failure(f"host not found: {request.worker_id} is not a temporal.worker of this app",
                                     "NotFound", False))  # fmt: skip
+        if request.workflow_id is not None:
+            bad = check_workflow_id(request.workflow_id)
+            if bad is not None:
+                raise CallError(bad)
+        for topic, _payloads in request.messages:
+            bad = check_topic(topic)
+            if bad is not None:
+                raise CallError(bad)
         wf = self.catalog.workflows.get(request.workflow_type)
         if wf is None:
             raise CallError(Failure(f"workflow {request.workflow_type} not found (no workflow.lua entry with that "
@@ -703,6 +916,11 @@ class EmbeddedEngine:
         await self._submit(lambda box: self._signal(box, pid, topic, payloads, sender))
 
     def _signal(self, batch: _Batch, pid: str, topic: str, payloads: list[JSONValue], sender: str) -> None:
+        bad = check_topic(topic)
+        if bad is not None:
+            raise CallError(bad)
+        if not isinstance(payloads, list):
+            raise CallError(Failure("signal payloads must be a list", INVALID, False))
         try:
             row = self._resolve_run(pid)
         except WorkflowNotFound as exc:
@@ -725,7 +943,7 @@ class EmbeddedEngine:
         run_id = row["run_id"]
         failure = Failure("workflow terminated", CANCELED, False)
         self._evict(run_id)
-        self._pending.pop(run_id, None)
+        batch.taken.append((run_id, self._pending.pop(run_id, [])))
         batch.sql("DELETE FROM inputs WHERE run_id = ?", run_id)
         row = dict(row)
         self._close(run_id, row, "terminated", None, failure, self.clock.now_ns(), batch)
@@ -890,50 +1108,80 @@ class EmbeddedEngine:
         self._pending.setdefault(task.run_id, []).append(_Pending(job, task=task.seq))
         self._mark_ready(task.run_id)
 
+    def activity_crashed(self, task: ActivityTask, exc: Exception) -> None:
+        _pylog.error("activity %s of run %s crashed", task.activity_type, task.run_id, exc_info=exc)
+        self._say(f"activity {task.activity_type} of run {task.run_id}, attempt {task.attempt}, crashed: "
+                  f"{type(exc).__name__}: {exc}")  # fmt: skip
+
     def persist_attempt(self, task: ActivityTask) -> None:
-        store = self._db()
-        with store.transaction() as db:
-            db.execute("UPDATE tasks SET attempt = ?, ready_ns = ? WHERE run_id = ? AND seq = ?",
-                       (task.attempt, task.ready_ns, task.run_id, task.seq))  # fmt: skip
+        """Record the next attempt's number and time; best effort (the task row still holds it)."""
+        try:
+            with self._db().transaction() as db:
+                db.execute("UPDATE tasks SET attempt = ?, ready_ns = ? WHERE run_id = ? AND seq = ?",
+                           (task.attempt, task.ready_ns, task.run_id, task.seq))  # fmt: skip
+        except sqlite3.Error as exc:
+            # Losing this write only means a restart counts the attempt again.
+            self._say(f"could not record attempt {task.attempt} of activity {task.activity_type}: {exc}")
 
     # -- requests from other processes -----------------------------------------------------------
 
     async def _request_loop(self) -> None:
+        last_purge = 0.0
         while True:
             await asyncio.sleep(self.poll_interval)
+            problem = self._lock.file_changed()
+            if problem is not None:
+                raise EngineError(problem, hint="restore the file and start `duralua run` again")
             try:
-                requests = self._db().take_requests()
+                requests = self._db().take_requests(self._request_mark)
             except sqlite3.Error:
                 continue
             for req_id, kind, body in requests:
                 self._handle_request(req_id, kind, body)
+                self._request_mark = max(self._request_mark, req_id)
+            if time.monotonic() - last_purge > 60:
+                last_purge = time.monotonic()
+                self._outbox.sql("DELETE FROM requests WHERE state != 'queued' AND created_ns < ?",
+                                 time.time_ns() - REQUEST_RETENTION_NS)  # fmt: skip
 
-    def _handle_request(self, req_id: int, kind: str, body: dict[str, Any]) -> None:
-        """Apply a request from another process; it is deleted in the same transaction, so a
-        crash never applies it twice or loses it."""
+    def _handle_request(self, req_id: int, kind: str, body: Any) -> None:
+        """Apply a request from another process. Its outcome is written in the same transaction
+        as its effects, so a crash never applies it twice or loses it, and the sender can read
+        whether it took effect."""
         box = self._outbox
-        mark = (len(box.ops), len(box.inputs), len(box.after))
+        mark = box.mark()
+        outcome: dict[str, Any] = {}
         try:
+            if not isinstance(body, dict):
+                raise CallError(Failure("malformed request", INVALID, False))
             if kind == "start":
                 req = StartRequest(**body)
                 req.messages = [(str(t), list(p)) for t, p in req.messages]
                 info, options = self.prepare_start(req)
-                self._start_prepared(info, options, req, box)
+                outcome["pid"] = self._start_prepared(info, options, req, box)
             elif kind == "signal":
-                self._signal(box, body["pid"], body["topic"], body.get("payloads", []), body.get("sender", ""))
-            elif kind == "terminate":
-                row = self._resolve_run_or_call_error(body["pid"])
-                if row["status"] not in CLOSED:
-                    self._terminate_row(row, body.get("reason", ""), box)
-            elif kind == "cancel":
-                row = self._resolve_run_or_call_error(body["pid"])
-                if row["status"] not in CLOSED:
+                self._signal(box, str(body["pid"]), body["topic"], body.get("payloads", []),
+                             str(body.get("sender", "")))  # fmt: skip
+            elif kind in ("terminate", "cancel"):
+                row = self._resolve_run_or_call_error(str(body["pid"]))
+                if row["status"] in CLOSED:
+                    outcome["note"] = f"already {row['status']}"
+                elif kind == "terminate":
+                    self._terminate_row(row, str(body.get("reason", "")), box)
+                else:
                     box.inputs.append((row["run_id"], m.CancelRequested()))
-        except (CallError, DuraluaError) as exc:
-            del box.ops[mark[0] :], box.inputs[mark[1] :], box.after[mark[2] :]
-            if self._log is not None:
-                self._log("engine", f"request {kind} failed: {exc}")
-        box.sql("DELETE FROM requests WHERE id = ?", req_id)
+            else:
+                raise CallError(Failure(f"unknown request kind {kind!r}", INVALID, False))
+        except Exception as exc:
+            box.reset(mark)
+            failure = exc.failure if isinstance(exc, CallError) else None
+            message = failure.message if failure is not None else f"{type(exc).__name__}: {exc}"
+            self._say(f"request {req_id} ({kind}) failed: {message}")
+            box.sql("UPDATE requests SET state = 'failed', outcome = ? WHERE id = ?",
+                    dumps({"error": message, "kind": (failure.kind if failure else "") or INVALID}), req_id)  # fmt: skip
+        else:
+            box.sql("UPDATE requests SET state = 'done', outcome = ? WHERE id = ?", dumps(outcome), req_id)
+        box.requests.append(req_id)
         self._kick.set()
 
 
