@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from temporalio.api.enums.v1 import PendingActivityState, TimeoutType
 
 from duralua import App
 from duralua.engine import StartRequest
@@ -389,9 +390,26 @@ def test_workflow_version_maps_to_patches(temporal_server: DevServer, tmp_path: 
 # A worker killed with SIGKILL
 # ---------------------------------------------------------------------------------------------
 
+# ``duralua run --engine temporal`` plus a synchronous Python activity (the CLI loads none).
+WORKER_SCRIPT = """
+import asyncio, sys, time
+from duralua import App
+from duralua.temporal.serve import serve_temporal
+
+app = App(sys.argv[1])
+
+@app.function("t:py_nap", worker="t:worker")
+def py_nap(tag, seconds):
+    time.sleep(seconds)  # blocking on purpose: it must not stop the heartbeats
+    return "slept:" + tag
+
+asyncio.run(serve_temporal(app))
+"""
+NAP_SECONDS = 4
+
 
 def _worker(server: DevServer) -> subprocess.Popen[str]:
-    cmd = [sys.executable, "-c", CLI, "run", "--engine", "temporal", str(TAPP)]
+    cmd = [sys.executable, "-c", WORKER_SCRIPT, str(TAPP)]
     return subprocess.Popen(cmd, env=app_env(server), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -407,6 +425,9 @@ def _wait_serving(proc: subprocess.Popen[str]) -> None:
 
 
 def test_killed_worker_is_replaced_and_every_run_completes(temporal_server: DevServer) -> None:
+    """Runs waiting on timers and signals survive a SIGKILL of their worker, and activities
+    that were running on it are retried soon: the heartbeat timeout (2 s given, 20 s by
+    default) notices the dead worker instead of the 10-minute start-to-close timeout."""
     server = temporal_server
     first = _worker(server)
     second: subprocess.Popen[str] | None = None
@@ -418,25 +439,37 @@ def test_killed_worker_is_replaced_and_every_run_completes(temporal_server: DevS
             engine = await connect_engine(app, app_env(server))
             pids = [await start(engine, "t:sleeper", i, "3s", workflow_id=f"kill-sleep-{i}") for i in range(5)]
             pids += [await start(engine, "t:waiter", f"w{i}", workflow_id=f"kill-wait-{i}") for i in range(5)]
-            # Every run has done its first workflow task on the first worker before it dies.
+            pids.append(await start(engine, "t:napper", NAP_SECONDS, "2s", workflow_id="kill-nap-short"))
+            pids.append(await start(engine, "t:napper", NAP_SECONDS, workflow_id="kill-nap-default"))
+            # Every run has done its first workflow task on the first worker before it dies,
+            # and every nap activity is running there.
             for pid in pids:
                 await wait_until(functools.partial(_started, engine, pid), "the first workflow task")
+            for pid in pids[-2:]:
+                await wait_until(functools.partial(_naps_running, engine, pid), "both nap activities to run")
             return pids
 
         pids = run(begin)
         first.send_signal(signal.SIGKILL)
+        killed_ns = time.time_ns()
         first.wait()
         second = _worker(server)
         _wait_serving(second)
 
-        async def finish() -> list[Any]:
+        async def finish() -> tuple[list[Any], list[float], list[list[tuple[int, float, str]]]]:
             app = load(server)
             engine = await connect_engine(app, app_env(server))
             for i in range(5):
                 await engine.signal(f"kill-wait-{i}", "go", [i], sender="{local@t:tester|0x00002}")
-            return [await engine.result(pid) for pid in pids]
+            outcomes = [await engine.result(pid) for pid in pids]
+            stalls = []
+            for pid in pids[-2:]:
+                closed = (await engine.describe(pid)).close_time_ns
+                assert closed is not None
+                stalls.append((closed - killed_ns) / 1e9)
+            return outcomes, stalls, [await _nap_attempts(engine, pid) for pid in pids[-2:]]
 
-        outcomes = run(finish)
+        outcomes, stalls, attempts = run(finish, timeout=150)
     finally:
         for proc in (first, second):
             if proc is not None and proc.poll() is None:
@@ -451,9 +484,15 @@ def test_killed_worker_is_replaced_and_every_run_completes(temporal_server: DevS
                     if stream is not None:
                         stream.close()
     assert outcomes[:5] == [({"n": i, "step": f"done:{i}"}, None) for i in range(5)]
-    assert outcomes[5:] == [
+    assert outcomes[5:10] == [
         ({"topic": "go", "from": "{local@t:tester|0x00002}", "data": i, "step": f"done:w{i}"}, None) for i in range(5)
     ]
+    assert outcomes[10:] == [(["slept:lua", "slept:py"], None)] * 2
+    # Each nap ran twice: the first attempt died with the worker, and the server gave up on it
+    # because its heartbeats stopped (not because its start-to-close timeout expired).
+    assert attempts == [[(2, 2.0, "HEARTBEAT")] * 2, [(2, 20.0, "HEARTBEAT")] * 2]
+    # Far below the 600 s the runs used to stall for (the bound only tells the two apart).
+    assert stalls[0] < 60 and stalls[1] < 120, stalls
     assert second is not None and second.returncode == 0, "the replacement worker did not stop cleanly"
 
 
@@ -461,3 +500,28 @@ async def _started(engine: TemporalEngine, pid: str) -> bool:
     client, workflow_id = engine._target(pid)
     events = [e async for e in client.get_workflow_handle(workflow_id).fetch_history_events()]
     return any(e.HasField("workflow_task_completed_event_attributes") for e in events)
+
+
+async def _naps_running(engine: TemporalEngine, pid: str) -> bool:
+    client, workflow_id = engine._target(pid)
+    desc = await client.get_workflow_handle(workflow_id).describe()
+    pending = desc.raw_description.pending_activities
+    return len(pending) == 2 and all(a.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED for a in pending)
+
+
+async def _nap_attempts(engine: TemporalEngine, pid: str) -> list[tuple[int, float, str]]:
+    """(attempt, heartbeat timeout in s, why the previous attempt failed) of each activity."""
+    client, workflow_id = engine._target(pid)
+    events = [e async for e in client.get_workflow_handle(workflow_id).fetch_history_events()]
+    scheduled = {
+        e.event_id: e.activity_task_scheduled_event_attributes.heartbeat_timeout.ToTimedelta().total_seconds()
+        for e in events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    }
+    out = []
+    for e in events:
+        if e.HasField("activity_task_started_event_attributes"):
+            started = e.activity_task_started_event_attributes
+            why = TimeoutType.Name(started.last_failure.timeout_failure_info.timeout_type).removeprefix("TIMEOUT_TYPE_")
+            out.append((started.attempt, scheduled[started.scheduled_event_id], why))
+    return out

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -301,19 +302,21 @@ class DuraluaWorkflowBase:
                 workflow.upsert_memo(cmd.memo)
         # RecordMarker: only versions use markers, and patched() records those itself.
 
-    def _is_local(self, cmd: m.ScheduleActivity) -> bool:
+    def _placement(self, cmd: m.ScheduleActivity) -> tuple[bool, bool]:
+        """(local, hosted): whether the activity runs as a local activity of this worker, and
+        whether a duralua worker of this app polls its task queue (it then heartbeats)."""
         info = self.info
         assert info is not None
         queue = str(cmd.options.get("task_queue") or info.task_queue)
-        if queue != info.task_queue:
-            return False
         owner = self._host.catalog.worker_for_queue(queue)
-        return owner is not None and cmd.activity_type in owner.local_activities
+        if owner is None:
+            return False, False
+        return queue == info.task_queue and cmd.activity_type in owner.local_activities, True
 
     def _schedule_activity(self, cmd: m.ScheduleActivity) -> None:
-        local = self._is_local(cmd)
+        local, hosted = self._placement(cmd)
         try:
-            kwargs = activity_kwargs(cmd.options, seq=cmd.seq, local=local)
+            kwargs = activity_kwargs(cmd.options, seq=cmd.seq, local=local, heartbeats=hosted)
         except ConfigError as exc:
             # The machine already vetted the table; a value only Temporal rejects ends up here.
             failure = invalid(f"invalid temporal activity options for {cmd.activity_type}: {exc.message}")
@@ -466,7 +469,7 @@ def activity_function(
         context = activity_context.get() or {}
         # Local activities cannot heartbeat (and are cancelled by their own worker anyway).
         beat = asyncio.ensure_future(_heartbeats(info.heartbeat_timeout)) if not info.is_local else None
-        call = runtime.invoke(name, values, context)
+        call = _invoke(runtime, name, values, context)
         try:
             if info.start_to_close_timeout:
                 # The server times the attempt out; stop the function soon after so it does not
@@ -493,10 +496,24 @@ def activity_function(
     return run_function
 
 
+async def _invoke(
+    runtime: FunctionRuntime, name: str, values: list[JSONValue], context: dict[str, Any]
+) -> tuple[JSONValue, Failure | None]:
+    fn = runtime.functions.get(name)
+    if fn is not None and fn.python is not None and not inspect.iscoroutinefunction(fn.python):
+        # A synchronous Python function would block this loop, and with it the heartbeats: the
+        # server would time a slow one out and retry it while it still runs. Temporal's SDK
+        # runs synchronous activities on threads too.
+        started = await asyncio.to_thread(runtime.start_call, name, values, context)
+        return await runtime.finish_call(started)
+    return await runtime.invoke(name, values, context)
+
+
 async def _heartbeats(timeout: timedelta | None) -> None:
-    """Heartbeat while a function runs: Lua has no heartbeat API, and heartbeats are how a
-    worker learns that the activity was cancelled."""
-    every = min(timeout / 2, _HEARTBEAT_EVERY) if timeout else _HEARTBEAT_EVERY
+    """Heartbeat while a function runs: Lua has no heartbeat API, heartbeats are how a worker
+    learns that the activity was cancelled, and a heartbeat timeout is how the server learns
+    that the worker died. Three beats per timeout leave room for a busy event loop."""
+    every = min(timeout / 3, _HEARTBEAT_EVERY) if timeout else _HEARTBEAT_EVERY
     while True:
         activity.heartbeat()
         await asyncio.sleep(max(every.total_seconds(), 0.05))

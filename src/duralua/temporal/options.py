@@ -49,6 +49,11 @@ PARENT_CLOSE = {
 }
 _INTENTS = {"compatible": VersioningIntent.COMPATIBLE, "default": VersioningIntent.DEFAULT}
 
+#: Heartbeat timeout of an activity run by duralua's dynamic activity when its options name
+#: none. Without one the server notices a dead worker only when the attempt's start-to-close
+#: timeout (10 minutes by default) expires; the dynamic activity heartbeats every third of it.
+DEFAULT_HEARTBEAT_TIMEOUT = timedelta(seconds=20)
+
 
 def _td(ns: Any) -> timedelta | None:
     if ns is None:
@@ -75,9 +80,13 @@ def _intent(value: Any) -> VersioningIntent | None:
     return _INTENTS.get(value.strip().lower().replace("-", "_").removeprefix("versioning_intent_"))
 
 
-def activity_kwargs(options: Mapping[str, Any], *, seq: int, local: bool) -> dict[str, Any]:
+def activity_kwargs(options: Mapping[str, Any], *, seq: int, local: bool, heartbeats: bool = False) -> dict[str, Any]:
     """Arguments of ``workflow.start_activity`` / ``start_local_activity`` (retry policy last:
-    it is the one conversion that can reject a value, see :func:`retry_policy`)."""
+    it is the one conversion that can reject a value, see :func:`retry_policy`).
+
+    ``heartbeats`` says the activity runs on a duralua worker, which heartbeats: then it gets
+    :data:`DEFAULT_HEARTBEAT_TIMEOUT` unless the options set one (``0`` turns it off). An
+    activity of a foreign worker may never heartbeat, so it gets only what the options say."""
     kw: dict[str, Any] = {
         "start_to_close_timeout": _td(options.get("start_to_close_timeout_ns")),
         "schedule_to_close_timeout": _td(options.get("schedule_to_close_timeout_ns")),
@@ -91,7 +100,13 @@ def activity_kwargs(options: Mapping[str, Any], *, seq: int, local: bool) -> dic
     if isinstance(options.get("summary"), str):
         kw["summary"] = options["summary"]
     if not local:
-        kw["heartbeat_timeout"] = _td(options.get("heartbeat_timeout_ns"))
+        given = options.get("heartbeat_timeout_ns")
+        if given is not None:
+            kw["heartbeat_timeout"] = _td(given)
+        elif heartbeats:
+            kw["heartbeat_timeout"] = DEFAULT_HEARTBEAT_TIMEOUT
+        else:
+            kw["heartbeat_timeout"] = None
         if options.get("task_queue"):
             kw["task_queue"] = str(options["task_queue"])
         intent = _intent(options.get("versioning_intent"))
