@@ -153,7 +153,7 @@ class Workflows:
             opts = parse_workflow_options(options or {})
         except OptionError as exc:
             raise CallError(invalid(str(exc))) from None
-        wid = workflow_id or opts.pop("id", None)
+        wid = workflow_id if workflow_id is not None else opts.pop("id", None)
         request = StartRequest(workflow, worker or self.app.default_worker(), list(args), opts, context or {}, wid)
         return await self.engine.start_workflow(request)
 

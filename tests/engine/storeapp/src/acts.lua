@@ -1,0 +1,4 @@
+local function record(n)
+  return {n = n}
+end
+return {record = record}
