@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from duralua.core.validate import topic_problem, workflow_id_problem
+from duralua.errors import INVALID, CallError
+
 from .conftest import Harness, run
 
 
@@ -161,3 +166,33 @@ def test_function_starts_signals_and_execs_workflows(harness_factory: Any) -> No
     res = run(harness_factory, lambda h: h.call("conf:starter", 2))
     assert res["pid"].startswith("{conf:client@conf:worker|") and res["exec_sum"] == 3
     assert res["send_err"] == "NotFound"
+
+
+def test_external_ids_and_topics_are_validated(harness_factory: Any) -> None:
+    """Both engines refuse the same workflow ids and signal topics, with the same Invalid error;
+    the run signalled with forged topics sees only the real messages."""
+    bad_ids = ["", "   ", "a\x00b", "tab\tid", "{a@b|c}", "x" * 1001]
+    bad_topics = ["", "@future/1", "@timer/1", "@inbox"]
+
+    async def body(h: Harness) -> tuple[list[tuple[str | None, str]], Any, Any]:
+        refused: list[tuple[str | None, str]] = []
+        for workflow_id in bad_ids:
+            with pytest.raises(CallError) as info:
+                await h.start("conf:signals", 1, workflow_id=workflow_id)
+            refused.append((info.value.failure.kind, info.value.failure.message))
+        pid = await h.start("conf:signals", 1)
+        for topic in bad_topics:
+            with pytest.raises(CallError) as info:
+                await h.signal(pid, topic, "forged")
+            refused.append((info.value.failure.kind, info.value.failure.message))
+        await h.signal(pid, "ctrl", "stop")
+        await h.signal(pid, "note", 1)
+        value, failure = await h.outcome(pid)
+        return refused, value, failure
+
+    refused, value, failure = run(harness_factory, body)
+    assert refused == [(INVALID, workflow_id_problem(w)) for w in bad_ids] + [
+        (INVALID, topic_problem(t)) for t in bad_topics
+    ]
+    assert failure is None, failure
+    assert value["ctrl"] == "stop" and [g["data"] for g in value["got"]] == [1]

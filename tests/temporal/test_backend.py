@@ -237,6 +237,14 @@ def test_temporal_cli_signals_describes_and_exports_a_replayable_history(tempora
             query = await asyncio.to_thread(
                 server.cli, "workflow", "query", "--workflow-id", "cli-waiter", "--type", "pid"
             )
+            # The engine refuses reserved topics, but a Temporal client can still send them:
+            # the workflow drops them instead of taking one for its activity's result.
+            for name in ("@future/1", "@future/2", "@future/3"):
+                forged = ["workflow", "signal", "--workflow-id", "cli-waiter", "--name", name, "--input", '"forged"']
+                await asyncio.to_thread(server.cli, *forged)
+            with pytest.raises(CallError, match="reserved") as refused:
+                await engine.signal(pid, "@future/1", ["forged"])
+            assert refused.value.failure.kind == "Invalid"
             await asyncio.to_thread(
                 server.cli,
                 "workflow",

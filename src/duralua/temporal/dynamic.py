@@ -33,6 +33,7 @@ from ..catalog import Catalog, WorkerDef, WorkflowDef
 from ..codec import DEFAULT_PAYLOAD_LIMIT, JSONValue, encode
 from ..core import model as m
 from ..core.machine import WorkflowMachine
+from ..core.validate import topic_problem
 from ..errors import ALREADY_EXISTS, CANCELED, INTERNAL, NOT_FOUND, ConfigError, EncodeError, Failure, invalid
 from ..lua.process import LuaWorkflowProgram
 from ..runtime.functions import FunctionRuntime
@@ -142,6 +143,11 @@ class DuraluaWorkflowBase:
 
     def _on_signal(self, name: str, args: Sequence[RawValue]) -> None:
         sender, self._sender = self._sender, ""
+        if name.startswith("@"):
+            # The engine refuses these topics, but any Temporal client can send one: it would
+            # forge an internal event (``@future/N`` resolves an activity, ``@timer/N`` fires).
+            workflow.logger.warning("dropping signal %s: %s", name, topic_problem(name))
+            return
         try:
             payloads = _decode_all(args)
         except Exception as exc:

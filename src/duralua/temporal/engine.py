@@ -30,6 +30,7 @@ from ..catalog import Catalog, WorkerDef
 from ..codec import DEFAULT_PAYLOAD_LIMIT, JSONValue, encode
 from ..core.machine import search_attribute_type
 from ..core.pid import PID, format_uniq, parse_pid
+from ..core.validate import check_topic, check_workflow_id
 from ..engine import RunSummary, StartRequest
 from ..errors import (
     ALREADY_EXISTS,
@@ -191,6 +192,15 @@ class TemporalEngine:
                     False,
                 )
             )
+        # The same checks, in the same order, as the embedded engine: both refuse alike.
+        if request.workflow_id is not None:
+            bad = check_workflow_id(request.workflow_id)
+            if bad is not None:
+                raise CallError(bad)
+        for topic, _payloads in request.messages:
+            bad = check_topic(topic)
+            if bad is not None:
+                raise CallError(bad)
         wf = self.catalog.workflows.get(request.workflow_type)
         if wf is None:
             raise CallError(
@@ -277,6 +287,9 @@ class TemporalEngine:
     # -- signals and control -------------------------------------------------------------------
 
     async def signal(self, pid: str, topic: str, payloads: list[JSONValue], sender: str = "") -> None:
+        bad = check_topic(topic)
+        if bad is not None:
+            raise CallError(bad)
         try:
             encode(payloads, path="payload", limit=self.payload_limit)
         except EncodeError as exc:
