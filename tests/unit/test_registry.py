@@ -575,6 +575,49 @@ def test_library_imported_by_workflow_is_checked_against_module_rule(tmp_path: P
     assert "library other:lib lists module 'http_client'" in warning.message
 
 
+CYCLE = """\
+namespace: app
+entries:
+  - name: a
+    kind: library.lua
+    source: "return {}"
+    imports: {b: b}
+  - name: b
+    kind: library.lua
+    source: "return {}"
+    imports: {c: c, d: d}
+  - name: c
+    kind: library.lua
+    source: "return {}"
+    imports: {a: a}
+  - {name: d, kind: library.lua, source: "return {}"}
+  - name: self
+    kind: function.lua
+    source: "return 1"
+    method: main
+    imports: {me: self, d: d}
+"""
+
+
+def test_import_cycles_are_errors_naming_each_entry_and_line(tmp_path: Path) -> None:
+    found = errors(tmp_path, {"app.yaml": CYCLE})
+    assert len(found) == 2, [str(p) for p in found]
+    loop, me = sorted(found, key=lambda p: p.location.entry or "")
+    assert (loop.location.file, loop.location.line, loop.location.entry) == ("src/app.yaml", 6, "app:a")
+    assert (
+        "import cycle: app:a (src/app.yaml:6) imports app:b (src/app.yaml:10) imports app:c (src/app.yaml:14) "
+        "imports app:a"
+    ) in loop.message
+    assert me.location.entry == "app:self"
+    assert "app:self (src/app.yaml:20) imports itself" in me.message
+
+
+def test_import_chains_without_a_cycle_load(tmp_path: Path) -> None:
+    acyclic = CYCLE.replace("imports: {a: a}", "imports: {d: d}").replace("{me: self, d: d}", "{d: d}")
+    reg = load(tmp_path, {"app.yaml": acyclic})
+    assert reg.get("app:a").imports == {"b": "app:b"}
+
+
 # ---------------------------------------------------------------------------------------------
 # Validation, one case per rule
 # ---------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..durations import DurationError, parse_option
 from ..errors import ConfigError, Problem
+from .cycles import import_cycles
 from .env import resolve_env
 from .model import LUA_KINDS, Entry, Lifecycle, RestartPolicy, is_activity_kind, resolve_ref
 
@@ -262,6 +263,7 @@ class _Checker:
             handler(self, entry)
             self.lifecycle(entry)
         self.check_refs()
+        self.problems.extend(import_cycles(self.entries))
         for entry in self.entries.values():
             if entry.kind == "workflow.lua":
                 self.workflow_imports(entry)
