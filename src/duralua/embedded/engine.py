@@ -13,172 +13,42 @@ activities run at least once.
 from __future__ import annotations
 
 import asyncio
-import functools
 import heapq
-import itertools
-import logging
 import sqlite3
 import time
-import uuid
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..catalog import Catalog
-from ..codec import DEFAULT_PAYLOAD_LIMIT, JSONValue, decode, dumps, encode
+from ..codec import JSONValue, decode, dumps
 from ..core import model as m
 from ..core.history import ActivationRecord, History, replay
-from ..core.machine import WorkflowMachine, search_attribute_type
-from ..core.pid import PID, format_uniq, parse_pid
+from ..core.machine import WorkflowMachine
 from ..engine import RunSummary, StartRequest
-from ..core.validate import check_topic, check_workflow_id
 from ..errors import (
-    CANCELED,
     INVALID,
     UNAVAILABLE,
     BudgetExceeded,
     CallError,
     DuraluaError,
-    EncodeError,
     EngineError,
     Failure,
     LuaError,
     MemoryLimitExceeded,
     NondeterminismError,
-    WorkflowNotFound,
-    not_found,
 )
 from ..lua.process import LuaWorkflowProgram
-from ..runtime.functions import FunctionRuntime
-from .activities import ActivityRunner, ActivityTask
-from .clock import Clock
-from .owner import OwnerLock
+from .activities import ActivityTask
+from .commands import RunCommands
+from .queries import CLOSED, list_runs, load_history, outcome, summary_of, task_from_row
+from .state import Logger, OwnershipLost, _Batch, _Live, _Pending, _pylog
 from .store import REQUEST_RETENTION_NS, Store
 
-Logger = Callable[[str, str], None]
-CLOSED = ("completed", "failed", "terminated", "canceled", "continued", "timed_out")
-_pylog = logging.getLogger("duralua.engine")
+__all__ = ["CLOSED", "EmbeddedEngine", "Logger", "list_runs", "load_history", "summary_of"]
 
 
-class _OwnershipLost(Exception):
-    """Another engine wrote its owner row into our database: stop before doing anything twice."""
-
-
-@dataclass
-class _Pending:
-    """A job waiting for the run's next activation, and the rows to delete when consumed."""
-
-    job: m.Job
-    input_id: int | None = None
-    timer: int | None = None
-    task: int | None = None
-    batch: int = 0  # the batch that created it (a failed commit drops that batch's jobs)
-
-    @property
-    def unbacked(self) -> bool:
-        """Not yet on disk: it must be written unless this batch's activation consumes it."""
-        return self.input_id is None and self.timer is None and self.task is None
-
-
-@dataclass
-class _Live:
-    machine: WorkflowMachine
-    history: History
-    row: dict[str, Any]
-
-
-@dataclass
-class _Batch:
-    """Writes and after-commit effects collected while activating a batch of runs."""
-
-    inputs: list[tuple[str, m.Job]] = field(default_factory=list)
-    after: list[Callable[[], None]] = field(default_factory=list)
-    ops: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
-    eager: list[ActivityTask] = field(default_factory=list)
-    waiters: list[asyncio.Future[None]] = field(default_factory=list)
-    # Jobs taken out of the pending lists while building this batch (consumed by an
-    # activation, or dropped with a terminated run): put back if the commit fails.
-    taken: list[tuple[str, list[_Pending]]] = field(default_factory=list)
-    # Undo steps for in-memory bookkeeping (fresh rows...) of one run's failed activation.
-    undo: list[Callable[[], None]] = field(default_factory=list)
-    requests: list[int] = field(default_factory=list)
-
-    def sql(self, query: str, *params: Any) -> None:
-        self.ops.append((query, params))
-
-    def mark(self) -> tuple[int, ...]:
-        return (len(self.ops), len(self.inputs), len(self.after), len(self.eager), len(self.undo))
-
-    def reset(self, mark: tuple[int, ...]) -> None:
-        """Take back what was added since ``mark`` (one run's failed activation or request)."""
-        ops, inputs, after, eager, undo = mark
-        for step in reversed(self.undo[undo:]):
-            step()
-        del self.ops[ops:], self.inputs[inputs:], self.after[after:], self.eager[eager:], self.undo[undo:]
-
-
-class EmbeddedEngine:
+class EmbeddedEngine(RunCommands):
     """A durable workflow engine in this process. Use as ``async with`` or start()/stop()."""
-
-    def __init__(
-        self,
-        catalog: Catalog,
-        runtime: FunctionRuntime,
-        db_path: str | Path,
-        *,
-        synchronous: str = "FULL",
-        cache_size: int = 256,
-        clock: Clock | None = None,
-        payload_limit: int = DEFAULT_PAYLOAD_LIMIT,
-        log: Logger | None = None,
-        memory_limit: int | None = None,
-        instruction_budget: int | None = None,
-        batch_size: int = 512,
-        poll_interval: float = 0.1,
-        eager_activities: bool = True,
-    ) -> None:
-        self.catalog = catalog
-        self.runtime = runtime
-        self.db_path = Path(db_path)
-        self.synchronous = synchronous
-        self.cache_size = cache_size
-        self.clock = clock or Clock()
-        self.payload_limit = payload_limit
-        self._log = log
-        self._limits = (memory_limit, instruction_budget)
-        self.batch_size = batch_size
-        self.poll_interval = poll_interval
-        self.store: Store | None = None
-        self._lock = OwnerLock(self.db_path)
-        self._batch_no = 0
-        self._request_mark = 0  # requests up to this id are applied or in the next commit
-        self._storage_error: str | None = None
-        self.fatal_error: EngineError | None = None
-        self._fatal_waiters: list[asyncio.Future[EngineError]] = []
-        self._cache: OrderedDict[str, _Live] = OrderedDict()
-        self._pending: dict[str, list[_Pending]] = {}
-        self._ready: OrderedDict[str, None] = OrderedDict()
-        self._kick = asyncio.Event()
-        self._timers: list[tuple[int, str, int]] = []
-        self._timer_kick = asyncio.Event()
-        self._wakeups: list[int] = []
-        self.virtual_sleepers = 0
-        self._outbox = _Batch()
-        self._fresh_rows: dict[str, dict[str, Any]] = {}
-        self._fresh_runs: dict[str, str] = {}
-        self._fresh_history: dict[str, list[ActivationRecord]] = {}
-        self.eager_activities = eager_activities
-        self._clock_waiters: list[asyncio.Future[None]] = []
-        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
-        self._idle_waiters: list[asyncio.Future[None]] = []
-        self._tasks: list[asyncio.Task[None]] = []
-        self._instance = uuid.uuid4().hex[:8] + "-" + uuid.uuid4().hex[:4]
-        self._wid_counter = itertools.count(1)
-        self.activities = ActivityRunner(self)
-        self.running = False
-        self.held_reasons: dict[str, str] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -230,12 +100,6 @@ class EmbeddedEngine:
         with store.transaction() as db:
             Store.set_owner(db, {"token": self._lock.token, "since_ns": time.time_ns()})
 
-    def _say(self, text: str) -> None:
-        if self._log is not None:
-            self._log("engine", text)
-        else:
-            _pylog.info("%s", text)
-
     async def _supervised(self, name: str, body: Callable[[], Any]) -> None:
         """Run one engine loop; restart it if it crashes, stop the engine if it keeps crashing."""
         crashes: list[float] = []
@@ -245,7 +109,7 @@ class EmbeddedEngine:
                 return
             except asyncio.CancelledError:
                 raise
-            except _OwnershipLost as exc:
+            except OwnershipLost as exc:
                 self._fatal(str(exc))
                 return
             except EngineError as exc:
@@ -319,10 +183,6 @@ class EmbeddedEngine:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    def _db(self) -> Store:
-        assert self.store is not None, "engine not started"
-        return self.store
-
     def _recover(self) -> None:
         """Re-dispatch everything that was in flight when the last process stopped."""
         store = self._db()
@@ -333,15 +193,11 @@ class EmbeddedEngine:
         for run_id, seq, fire_ns in store.timers():
             heapq.heappush(self._timers, (fire_ns, run_id, seq))
         for row in store.tasks():
-            self.activities.dispatch(_task_from_row(row))
+            self.activities.dispatch(task_from_row(row))
         for row in store.runs("WHERE status = 'held'"):
             self._mark_ready(row["run_id"])
 
     # -- the activation loop ------------------------------------------------------------------
-
-    def _mark_ready(self, run_id: str) -> None:
-        self._ready[run_id] = None
-        self._kick.set()
 
     async def _main_loop(self) -> None:
         while True:
@@ -491,7 +347,7 @@ class EmbeddedEngine:
         with store.transaction() as db:
             owner = store.owner()
             if owner is None or owner.get("token") != self._lock.token:
-                raise _OwnershipLost(
+                raise OwnershipLost(
                     f"another engine took over the database {self.db_path} "
                     f"({(owner or {}).get('token', 'owner row removed')}); this one stops to avoid running work twice"
                 )
@@ -527,32 +383,6 @@ class EmbeddedEngine:
                 self._mark_ready(task.run_id)
                 continue
             self._persist_task(task, batch)
-
-    def _persist_task(self, task: ActivityTask, batch: _Batch) -> None:
-        batch.sql(
-            "INSERT INTO tasks(run_id, seq, activity_type, task_queue, args, options, context, attempt, "
-            "ready_ns, scheduled_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            task.run_id, task.seq, task.activity_type, task.task_queue, dumps(task.args), dumps(task.options),
-            dumps(task.context), task.attempt, task.ready_ns, task.scheduled_ns,
-        )  # fmt: skip
-        batch.after.append(lambda: self.activities.dispatch(task))
-
-    def _run_row(self, run_id: str) -> dict[str, Any] | None:
-        live = self._cache.get(run_id)
-        if live is not None:
-            return live.row
-        fresh = self._fresh_rows.get(run_id)
-        if fresh is not None:
-            return fresh
-        return self._db().run_row(run_id)
-
-    def _latest_row(self, workflow_id: str) -> dict[str, Any] | None:
-        run_id = self._fresh_runs.get(workflow_id)
-        if run_id is not None:
-            row = self._run_row(run_id)
-            if row is not None:
-                return row
-        return self._db().latest_run(workflow_id)
 
     def _machine(self, run_id: str, row: dict[str, Any]) -> _Live:
         live = self._cache.get(run_id)
@@ -614,11 +444,6 @@ class EmbeddedEngine:
         if self.cache_size <= 0 or live.machine.finished is not None:
             self._evict(run_id)
 
-    def _evict(self, run_id: str) -> None:
-        live = self._cache.pop(run_id, None)
-        if live is not None:
-            live.machine.close()
-
     def _hold(self, run_id: str, row: dict[str, Any], exc: Exception, batch: _Batch) -> None:
         self._evict(run_id)
         if isinstance(exc, (NondeterminismError, BudgetExceeded, MemoryLimitExceeded, LuaError, DuraluaError)):
@@ -636,302 +461,17 @@ class EmbeddedEngine:
 
     # -- commands -------------------------------------------------------------------------------
 
-    def _apply(self, run_id: str, live: _Live, cmd: m.Command, now: int, batch: _Batch) -> None:
-        info = live.machine.info
-        if isinstance(cmd, m.ScheduleActivity):
-            queue = str(cmd.options.get("task_queue") or info.task_queue)
-            task = ActivityTask(run_id, cmd.seq, cmd.activity_type, queue, cmd.args, cmd.options, cmd.context,
-                                1, now, now)  # fmt: skip
-            if self.eager_activities:
-                batch.eager.append(task)
-            else:
-                self._persist_task(task, batch)
-        elif isinstance(cmd, m.RequestCancelActivity):
-            batch.sql("DELETE FROM tasks WHERE run_id = ? AND seq = ?", run_id, cmd.target_seq)
-            cancel_seq = cmd.target_seq
-            batch.after.append(lambda: self.activities.cancel(run_id, cancel_seq))
-        elif isinstance(cmd, m.StartTimer):
-            fire = now + cmd.duration_ns
-            batch.sql("INSERT INTO timers(run_id, seq, fire_ns) VALUES (?, ?, ?)", run_id, cmd.seq, fire)
-            seq = cmd.seq
-            batch.after.append(lambda: self._arm(fire, run_id, seq))
-        elif isinstance(cmd, m.StartChild):
-            self._start_child(run_id, info, cmd, now, batch)
-        elif isinstance(cmd, m.SignalExternal):
-            target = self._open_run(cmd.workflow_id, batch)
-            if target is None:
-                failure = not_found(f"workflow {cmd.workflow_id} not found or not running", retryable=False)
-                batch.inputs.append((run_id, m.ResolveSignalExternal(seq=cmd.seq, failure=failure)))
-            else:
-                batch.inputs.append((target, m.Signal(topic=cmd.topic, sender=cmd.sender, payloads=cmd.payloads)))
-                batch.inputs.append((run_id, m.ResolveSignalExternal(seq=cmd.seq)))
-        elif isinstance(cmd, m.CancelExternal):
-            target = self._open_run(cmd.workflow_id, batch)
-            if target is None:
-                failure = not_found(f"workflow {cmd.workflow_id} not found or not running", retryable=False)
-                batch.inputs.append((run_id, m.ResolveCancelExternal(seq=cmd.seq, failure=failure)))
-            else:
-                batch.inputs.append((target, m.CancelRequested(sender=info.pid)))
-                batch.inputs.append((run_id, m.ResolveCancelExternal(seq=cmd.seq)))
-        elif isinstance(cmd, m.SendLocal):
-            delivery = (cmd.target, cmd.topic, cmd.payloads, cmd.sender)
-            batch.after.append(lambda: self._send_local(*delivery))
-        elif isinstance(cmd, m.UpsertAttributes):
-            row = live.row
-            search = decode(row["search"]) if isinstance(row["search"], str) else dict(row["search"])
-            memo = decode(row["memo"]) if isinstance(row["memo"], str) else dict(row["memo"])
-            search.update(cmd.search or {})
-            memo.update(cmd.memo or {})
-            row["search"], row["memo"] = dumps(search), dumps(memo)
-            batch.sql("UPDATE runs SET search = ?, memo = ? WHERE run_id = ?", row["search"], row["memo"], run_id)
-        elif isinstance(cmd, m.CompleteWorkflow):
-            self._close(run_id, live.row, "completed", cmd.result, None, now, batch)
-        elif isinstance(cmd, m.FailWorkflow):
-            self._close(run_id, live.row, "failed", None, cmd.failure, now, batch)
-            self._maybe_retry(live, cmd.failure, now, batch)
-        elif isinstance(cmd, m.ContinueAsNew):
-            self._close(run_id, live.row, "continued", None, None, now, batch, notify=False)
-            new_info = m.WorkflowInfo(**{**info.to_json(), "run_id": str(uuid.uuid4()), "workflow_type":
-                                         cmd.workflow_type, "seed": _seed(), "start_time_ns": now})  # fmt: skip
-            carried = [(str(d.get("topic", "")), list(d.get("payloads") or []), str(d.get("sender", "")))
-                       for d in cmd.messages]  # fmt: skip
-            self._insert_run(new_info, decode(live.row["options"]), cmd.args, carried, now, batch,
-                             parent=(live.row["parent_run"], live.row["parent_seq"]))  # fmt: skip
-
-    def _send_local(self, target: str, topic: str, payloads: list[JSONValue], sender: str) -> None:
-        from ..core.scheduler import Delivery
-
-        self.runtime.deliver(target, Delivery(topic, sender, list(payloads)))
-
-    def _open_run(self, workflow_id: str, batch: _Batch) -> str | None:
-        row = self._latest_row(workflow_id)
-        if row is None or row["status"] in CLOSED:
-            return None
-        return str(row["run_id"])
-
-    def _close(
-        self, run_id: str, row: dict[str, Any], status: str, result: JSONValue, failure: Failure | None,
-        now: int, batch: _Batch, *, notify: bool = True,
-    ) -> None:  # fmt: skip
-        row["status"] = status
-        batch.sql(
-            "UPDATE runs SET status = ?, result = ?, failure = ?, close_ns = ?, reason = '' WHERE run_id = ?",
-            status, dumps(result), dumps(failure.to_json()) if failure else None, now, run_id,
-        )  # fmt: skip
-        batch.sql("DELETE FROM timers WHERE run_id = ?", run_id)
-        batch.sql("DELETE FROM tasks WHERE run_id = ?", run_id)
-        batch.after.append(lambda: self.activities.cancel_run(run_id))
-        if notify and row.get("parent_run"):
-            batch.inputs.append(
-                (
-                    row["parent_run"],
-                    m.ResolveChild(seq=int(row["parent_seq"]), result=result, failure=failure),
-                )
-            )
-        # Children still running are terminated (Temporal's default parent close policy).
-        for child in self._db().runs("WHERE parent_run = ? AND status IN ('running', 'held')", (run_id,)):
-            policy = decode(child["options"]).get("parent_close_policy", "terminate")
-            if policy == "terminate":
-                batch.sql(
-                    "UPDATE runs SET status = 'terminated', close_ns = ? WHERE run_id = ?",
-                    now,
-                    child["run_id"],
-                )
-                batch.after.append(functools.partial(self._wake_waiters, str(child["run_id"])))
-            elif policy == "request_cancel":
-                batch.inputs.append((child["run_id"], m.CancelRequested()))
-        batch.after.append(lambda: self._wake_waiters(run_id))
-
-    def _maybe_retry(self, live: _Live, failure: Failure, now: int, batch: _Batch) -> None:
-        options = decode(live.row["options"])
-        policy = options.get("retry_policy")
-        if not policy or failure.retryable is False:
-            return
-        if failure.kind in policy.get("non_retryable_error_types", []):
-            return
-        info = live.machine.info
-        max_attempts = int(policy.get("maximum_attempts", 0))
-        if max_attempts and info.attempt >= max_attempts:
-            return
-        new_info = m.WorkflowInfo(**{**info.to_json(), "run_id": str(uuid.uuid4()), "attempt": info.attempt + 1,
-                                     "seed": _seed(), "start_time_ns": now})  # fmt: skip
-        live.row["status"] = "failed"
-        self._insert_run(new_info, options, decode(live.row["info"]).get("args", []), [], now, batch,
-                         parent=(live.row["parent_run"], live.row["parent_seq"]))  # fmt: skip
-
     # -- starting -------------------------------------------------------------------------------
-
-    def _insert_run(
-        self, info: m.WorkflowInfo, options: dict[str, Any], args: list[JSONValue],
-        messages: list[tuple[str, list[JSONValue], str]], now: int, batch: _Batch,
-        parent: tuple[str | None, int | None] = (None, None),
-    ) -> None:  # fmt: skip
-        data = info.to_json()
-        data["args"] = args
-        batch.sql(
-            "INSERT INTO runs(run_id, workflow_id, workflow_type, worker_id, task_queue, status, info, options, "
-            "search, memo, start_ns, parent_run, parent_seq) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
-            info.run_id, info.workflow_id, info.workflow_type, info.worker_id, info.task_queue, dumps(data),
-            dumps(options), dumps(options.get("search_attributes") or {}), dumps(options.get("memo") or {}),
-            now, parent[0], parent[1],
-        )  # fmt: skip
-        previous = self._fresh_runs.get(info.workflow_id)
-
-        def undo() -> None:
-            self._fresh_rows.pop(info.run_id, None)
-            if previous is None:
-                self._fresh_runs.pop(info.workflow_id, None)
-            else:
-                self._fresh_runs[info.workflow_id] = previous
-
-        batch.undo.append(undo)
-        self._fresh_runs[info.workflow_id] = info.run_id
-        self._fresh_rows[info.run_id] = {
-            "run_id": info.run_id, "workflow_id": info.workflow_id, "workflow_type": info.workflow_type,
-            "worker_id": info.worker_id, "task_queue": info.task_queue, "status": "running", "info": dumps(data),
-            "options": dumps(options), "result": None, "failure": None, "reason": "",
-            "search": dumps(options.get("search_attributes") or {}), "memo": dumps(options.get("memo") or {}),
-            "start_ns": now, "close_ns": None, "parent_run": parent[0], "parent_seq": parent[1], "activations": 0,
-        }  # fmt: skip
-        batch.inputs.append((info.run_id, m.StartWorkflow(args=args)))
-        for topic, payloads, sender in messages:
-            batch.inputs.append((info.run_id, m.Signal(topic=topic, sender=sender, payloads=payloads)))
-
-    def _start_child(self, run_id: str, info: m.WorkflowInfo, cmd: m.StartChild, now: int, batch: _Batch) -> None:
-        worker = self.catalog.worker_for_queue(cmd.task_queue)
-        problem = None
-        if worker is None:
-            problem = f"no worker polls task queue {cmd.task_queue!r}"
-        elif cmd.workflow_type not in self.catalog.workflows:
-            problem = f"workflow {cmd.workflow_type} is not registered"
-        elif self._open_run(cmd.workflow_id, batch) is not None:
-            problem = f"workflow {cmd.workflow_id} is already running"
-        if problem is not None or worker is None:
-            failure = Failure(f"cannot start child workflow: {problem}", "AlreadyExists" if problem and
-                              "already" in problem else INVALID, False)  # fmt: skip
-            batch.inputs.append((run_id, m.ResolveChildStart(seq=cmd.seq, failure=failure)))
-            return
-        child = m.WorkflowInfo(
-            workflow_id=cmd.workflow_id, run_id=str(uuid.uuid4()), workflow_type=cmd.workflow_type,
-            task_queue=cmd.task_queue, namespace=worker.namespace, client_id=info.client_id,
-            worker_id=cmd.task_queue, seed=_seed(), context=dict(cmd.context), parent_pid=info.pid,
-            start_time_ns=now,
-        )  # fmt: skip
-        self._insert_run(child, cmd.options, cmd.args, [], now, batch, parent=(run_id, cmd.seq))
-        batch.inputs.append((run_id, m.ResolveChildStart(seq=cmd.seq, run_id=child.run_id)))
-
-    def new_workflow_id(self) -> str:
-        return f"{self._instance}_{format_uniq(next(self._wid_counter))}"
-
-    def prepare_start(self, request: StartRequest) -> tuple[m.WorkflowInfo, dict[str, Any]]:
-        """Validate a start request and build the new run's info (no I/O)."""
-        worker = self.catalog.workers.get(request.worker_id)
-        if worker is None:
-            raise CallError(Failure(f"host not found: {request.worker_id} is not a temporal.worker of this app",
-                                    "NotFound", False))  # fmt: skip
-        if request.workflow_id is not None:
-            bad = check_workflow_id(request.workflow_id)
-            if bad is not None:
-                raise CallError(bad)
-        for topic, _payloads in request.messages:
-            bad = check_topic(topic)
-            if bad is not None:
-                raise CallError(bad)
-        wf = self.catalog.workflows.get(request.workflow_type)
-        if wf is None:
-            raise CallError(Failure(f"workflow {request.workflow_type} not found (no workflow.lua entry with that "
-                                    "id names a worker)", "NotFound", False))  # fmt: skip
-        if wf.worker_id != request.worker_id and request.options.get("task_queue") is None:
-            raise CallError(Failure(f"workflow {request.workflow_type} is registered on {wf.worker_id}, "
-                                    f"not on {request.worker_id}", INVALID, False))  # fmt: skip
-        try:
-            encode(request.args, path="input", limit=self.payload_limit)
-        except EncodeError as exc:
-            raise CallError(Failure(str(exc), INVALID, False)) from None
-        search = request.options.get("search_attributes") or {}
-        for key, value in search.items():
-            if search_attribute_type(value) is None:
-                raise CallError(Failure(f"search attribute {key}: unsupported value type", INVALID, False))
-        workflow_id = request.workflow_id or self.new_workflow_id()
-        info = m.WorkflowInfo(
-            workflow_id=workflow_id, run_id=str(uuid.uuid4()), workflow_type=request.workflow_type,
-            task_queue=str(request.options.get("task_queue") or worker.task_queue), namespace=worker.namespace,
-            client_id=worker.client_id, worker_id=request.worker_id, seed=_seed(), context=dict(request.context),
-            start_time_ns=self.clock.now_ns(),
-        )  # fmt: skip
-        return info, {**request.options, "generated_id": request.workflow_id is None}
 
     async def start_workflow(self, request: StartRequest) -> str:
         info, options = self.prepare_start(request)
         pid: str = await self._submit(lambda box: self._start_prepared(info, options, request, box))
         return pid
 
-    def _start_prepared(
-        self, info: m.WorkflowInfo, options: dict[str, Any], request: StartRequest, batch: _Batch
-    ) -> str:
-        """Write a start into ``batch`` per the id conflict/reuse policies; returns the PID."""
-        generated = options.pop("generated_id", False)
-        policy = options.get("id_conflict_policy")
-        if policy is None:
-            error_when_started = options.get("execution_error_when_already_started", generated)
-            policy = "fail" if error_when_started else "use_existing"
-        messages = [(t, p, request.sender) for t, p in request.messages]
-        existing = self._latest_row(info.workflow_id)
-        if existing is not None and existing["status"] not in CLOSED:
-            pid = str(PID(info.client_id, info.worker_id, info.workflow_id))
-            if policy == "use_existing":
-                for topic, payloads, sender in messages:
-                    batch.inputs.append((existing["run_id"], m.Signal(topic=topic, sender=sender, payloads=payloads)))
-                return pid
-            if policy == "fail":
-                raise CallError(Failure(f"workflow {info.workflow_id} is already running", "AlreadyExists", False))
-            self._terminate_row(existing, "terminated by a new start (terminate_existing)", batch)
-        elif existing is not None and (
-            options.get("id_reuse_policy") == "reject_duplicate"
-            or (options.get("id_reuse_policy") == "allow_duplicate_failed_only" and existing["status"] == "completed")
-        ):
-            raise CallError(Failure(f"workflow id {info.workflow_id} was already used", "AlreadyExists", False))
-        self._insert_run(info, options, request.args, messages, info.start_time_ns, batch)
-        return info.pid
-
     # -- signals and control ---------------------------------------------------------------------
-
-    def owns(self, pid: str) -> bool:
-        p = parse_pid(pid)
-        if p is None:
-            return False
-        return p.host in self.catalog.workers or p.node in {w.client_id for w in self.catalog.workers.values()} \
-            or p.host in self.catalog.queues or p.host == "temporal"  # fmt: skip
-
-    def _resolve_run(self, pid_or_id: str) -> dict[str, Any]:
-        p = parse_pid(pid_or_id)
-        workflow_id = p.uniq if p else pid_or_id
-        row = self._latest_row(workflow_id)
-        if row is None:
-            raise WorkflowNotFound(f"no workflow with id {workflow_id}",
-                                   hint="`duralua workflow list` shows the known runs")  # fmt: skip
-        return row
 
     async def signal(self, pid: str, topic: str, payloads: list[JSONValue], sender: str = "") -> None:
         await self._submit(lambda box: self._signal(box, pid, topic, payloads, sender))
-
-    def _signal(self, batch: _Batch, pid: str, topic: str, payloads: list[JSONValue], sender: str) -> None:
-        bad = check_topic(topic)
-        if bad is not None:
-            raise CallError(bad)
-        if not isinstance(payloads, list):
-            raise CallError(Failure("signal payloads must be a list", INVALID, False))
-        try:
-            row = self._resolve_run(pid)
-        except WorkflowNotFound as exc:
-            raise CallError(not_found(str(exc))) from None
-        if row["status"] in CLOSED:
-            raise CallError(not_found(f"workflow {row['workflow_id']} is not running (status {row['status']})"))
-        try:
-            encode(payloads, path="payload", limit=self.payload_limit)
-        except EncodeError as exc:
-            raise CallError(Failure(str(exc), INVALID, False)) from None
-        batch.inputs.append((row["run_id"], m.Signal(topic=topic, sender=sender, payloads=list(payloads))))
 
     async def terminate(self, pid: str, reason: str = "") -> None:
         row = self._resolve_run_or_call_error(pid)
@@ -939,27 +479,11 @@ class EmbeddedEngine:
             return
         await self._submit(lambda box: self._terminate_row(row, reason or "terminated", box))
 
-    def _terminate_row(self, row: dict[str, Any], reason: str, batch: _Batch) -> None:
-        run_id = row["run_id"]
-        failure = Failure("workflow terminated", CANCELED, False)
-        self._evict(run_id)
-        batch.taken.append((run_id, self._pending.pop(run_id, [])))
-        batch.sql("DELETE FROM inputs WHERE run_id = ?", run_id)
-        row = dict(row)
-        self._close(run_id, row, "terminated", None, failure, self.clock.now_ns(), batch)
-        batch.sql("UPDATE runs SET reason = ? WHERE run_id = ?", reason, run_id)
-
     async def cancel(self, pid: str) -> None:
         row = self._resolve_run_or_call_error(pid)
         if row["status"] in CLOSED:
             return
         await self._submit(lambda box: box.inputs.append((row["run_id"], m.CancelRequested())))
-
-    def _resolve_run_or_call_error(self, pid: str) -> dict[str, Any]:
-        try:
-            return self._resolve_run(pid)
-        except WorkflowNotFound as exc:
-            raise CallError(not_found(str(exc))) from None
 
     # -- results and queries ---------------------------------------------------------------------
 
@@ -978,18 +502,13 @@ class EmbeddedEngine:
                     row = nxt
                     continue
             if row["status"] in CLOSED:
-                return _outcome(row)
+                return outcome(row)
             fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiters.setdefault(row["run_id"], []).append(fut)
             await fut
             fresh = self._db().run_row(row["run_id"])
             assert fresh is not None
             row = fresh
-
-    def _wake_waiters(self, run_id: str) -> None:
-        for fut in self._waiters.pop(run_id, []):
-            if not fut.done():
-                fut.set_result(None)
 
     async def describe(self, pid_or_id: str) -> RunSummary:
         return summary_of(self._resolve_run(pid_or_id))
@@ -1008,10 +527,6 @@ class EmbeddedEngine:
         return load_history(self._db(), row)
 
     # -- timers ----------------------------------------------------------------------------------
-
-    def _arm(self, fire_ns: int, run_id: str, seq: int) -> None:
-        heapq.heappush(self._timers, (fire_ns, run_id, seq))
-        self._timer_kick.set()
 
     async def _timer_loop(self) -> None:
         while True:
@@ -1177,73 +692,10 @@ class EmbeddedEngine:
             failure = exc.failure if isinstance(exc, CallError) else None
             message = failure.message if failure is not None else f"{type(exc).__name__}: {exc}"
             self._say(f"request {req_id} ({kind}) failed: {message}")
+            kind_of = (failure.kind if failure else "") or INVALID
             box.sql("UPDATE requests SET state = 'failed', outcome = ? WHERE id = ?",
-                    dumps({"error": message, "kind": (failure.kind if failure else "") or INVALID}), req_id)  # fmt: skip
+                    dumps({"error": message, "kind": kind_of}), req_id)  # fmt: skip
         else:
             box.sql("UPDATE requests SET state = 'done', outcome = ? WHERE id = ?", dumps(outcome), req_id)
         box.requests.append(req_id)
         self._kick.set()
-
-
-# -- helpers shared with the CLI (read-only access to a database) --------------------------------
-
-
-def _seed() -> int:
-    return uuid.uuid4().int & ((1 << 62) - 1)
-
-
-def _task_from_row(row: dict[str, Any]) -> ActivityTask:
-    return ActivityTask(
-        row["run_id"], int(row["seq"]), row["activity_type"], row["task_queue"], decode(row["args"]),
-        decode(row["options"]), decode(row["context"]), int(row["attempt"]), int(row["ready_ns"]),
-        int(row["scheduled_ns"]),
-    )  # fmt: skip
-
-
-def _outcome(row: dict[str, Any]) -> tuple[JSONValue, Failure | None]:
-    if row["failure"]:
-        return None, Failure.from_json(decode(row["failure"]))
-    if row["status"] == "terminated":
-        return None, Failure("workflow terminated", CANCELED, False)
-    return (decode(row["result"]) if row["result"] else None), None
-
-
-def summary_of(row: dict[str, Any]) -> RunSummary:
-    info = decode(row["info"])
-    result, failure = _outcome(row) if row["status"] in CLOSED else (None, None)
-    return RunSummary(
-        workflow_id=row["workflow_id"], run_id=row["run_id"], workflow_type=row["workflow_type"],
-        status=row["status"], pid=str(PID(info.get("client_id", ""), info.get("worker_id", ""), row["workflow_id"])),
-        task_queue=row["task_queue"], start_time_ns=int(row["start_ns"]),
-        close_time_ns=int(row["close_ns"]) if row["close_ns"] is not None else None, reason=row["reason"] or "",
-        search=decode(row["search"]), memo=decode(row["memo"]), result=result, failure=failure,
-    )  # fmt: skip
-
-
-def list_runs(
-    store: Store,
-    *,
-    status: str | None = None,
-    workflow_type: str | None = None,
-    query: dict[str, Any] | None = None,
-) -> list[RunSummary]:
-    clauses, params = [], []
-    if status:
-        clauses.append("status = ?")
-        params.append(status)
-    if workflow_type:
-        clauses.append("workflow_type = ?")
-        params.append(workflow_type)
-    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-    out = []
-    for row in store.runs(where, tuple(params)):
-        s = summary_of(row)
-        if query and any(s.search.get(k) != v for k, v in query.items()):
-            continue
-        out.append(s)
-    return out
-
-
-def load_history(store: Store, row: dict[str, Any]) -> History:
-    info = m.WorkflowInfo.from_json(decode(row["info"]))
-    return History(info, [ActivationRecord.from_json(r) for r in store.history(row["run_id"])])

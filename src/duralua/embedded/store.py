@@ -105,7 +105,7 @@ def _explain(path: Path, exc: sqlite3.Error) -> EngineError:
                            hint="check --db; restore it from a backup if it was truncated")  # fmt: skip
     if "readonly" in low or "read-only" in low:
         return EngineError(f"the database {path} is read-only ({text})",
-                           hint="give this user write access; read-only commands (list, describe) still work")  # fmt: skip
+                           hint="give this user write access; list and describe still work")  # fmt: skip
     if "full" in low:
         return EngineError(f"the database {path} is full ({text})", hint="free disk space and retry")
     if "unable to open" in low:

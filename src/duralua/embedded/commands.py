@@ -1,0 +1,317 @@
+"""What workflow commands and starts write into a batch (see :mod:`.state` for the split)."""
+
+from __future__ import annotations
+
+import functools
+import heapq
+import uuid
+from typing import Any
+
+from ..codec import JSONValue, decode, dumps, encode
+from ..core import model as m
+from ..core.machine import search_attribute_type
+from ..core.pid import PID, format_uniq
+from ..core.validate import check_topic, check_workflow_id
+from ..engine import StartRequest
+from ..errors import (
+    CANCELED,
+    INVALID,
+    CallError,
+    EncodeError,
+    Failure,
+    WorkflowNotFound,
+    not_found,
+)
+from .activities import ActivityTask
+from .queries import CLOSED, seed
+from .state import EngineState, _Batch, _Live
+
+
+class RunCommands(EngineState):
+    """Turns commands, starts, signals and terminations into batch writes and effects."""
+
+    def _apply(self, run_id: str, live: _Live, cmd: m.Command, now: int, batch: _Batch) -> None:
+        info = live.machine.info
+        if isinstance(cmd, m.ScheduleActivity):
+            queue = str(cmd.options.get("task_queue") or info.task_queue)
+            task = ActivityTask(run_id, cmd.seq, cmd.activity_type, queue, cmd.args, cmd.options, cmd.context,
+                                1, now, now)  # fmt: skip
+            if self.eager_activities:
+                batch.eager.append(task)
+            else:
+                self._persist_task(task, batch)
+        elif isinstance(cmd, m.RequestCancelActivity):
+            batch.sql("DELETE FROM tasks WHERE run_id = ? AND seq = ?", run_id, cmd.target_seq)
+            cancel_seq = cmd.target_seq
+            batch.after.append(lambda: self.activities.cancel(run_id, cancel_seq))
+        elif isinstance(cmd, m.StartTimer):
+            fire = now + cmd.duration_ns
+            batch.sql("INSERT INTO timers(run_id, seq, fire_ns) VALUES (?, ?, ?)", run_id, cmd.seq, fire)
+            seq = cmd.seq
+            batch.after.append(lambda: self._arm(fire, run_id, seq))
+        elif isinstance(cmd, m.StartChild):
+            self._start_child(run_id, info, cmd, now, batch)
+        elif isinstance(cmd, m.SignalExternal):
+            target = self._open_run(cmd.workflow_id, batch)
+            if target is None:
+                failure = not_found(f"workflow {cmd.workflow_id} not found or not running", retryable=False)
+                batch.inputs.append((run_id, m.ResolveSignalExternal(seq=cmd.seq, failure=failure)))
+            else:
+                batch.inputs.append((target, m.Signal(topic=cmd.topic, sender=cmd.sender, payloads=cmd.payloads)))
+                batch.inputs.append((run_id, m.ResolveSignalExternal(seq=cmd.seq)))
+        elif isinstance(cmd, m.CancelExternal):
+            target = self._open_run(cmd.workflow_id, batch)
+            if target is None:
+                failure = not_found(f"workflow {cmd.workflow_id} not found or not running", retryable=False)
+                batch.inputs.append((run_id, m.ResolveCancelExternal(seq=cmd.seq, failure=failure)))
+            else:
+                batch.inputs.append((target, m.CancelRequested(sender=info.pid)))
+                batch.inputs.append((run_id, m.ResolveCancelExternal(seq=cmd.seq)))
+        elif isinstance(cmd, m.SendLocal):
+            delivery = (cmd.target, cmd.topic, cmd.payloads, cmd.sender)
+            batch.after.append(lambda: self._send_local(*delivery))
+        elif isinstance(cmd, m.UpsertAttributes):
+            row = live.row
+            search = decode(row["search"]) if isinstance(row["search"], str) else dict(row["search"])
+            memo = decode(row["memo"]) if isinstance(row["memo"], str) else dict(row["memo"])
+            search.update(cmd.search or {})
+            memo.update(cmd.memo or {})
+            row["search"], row["memo"] = dumps(search), dumps(memo)
+            batch.sql("UPDATE runs SET search = ?, memo = ? WHERE run_id = ?", row["search"], row["memo"], run_id)
+        elif isinstance(cmd, m.CompleteWorkflow):
+            self._close(run_id, live.row, "completed", cmd.result, None, now, batch)
+        elif isinstance(cmd, m.FailWorkflow):
+            self._close(run_id, live.row, "failed", None, cmd.failure, now, batch)
+            self._maybe_retry(live, cmd.failure, now, batch)
+        elif isinstance(cmd, m.ContinueAsNew):
+            self._close(run_id, live.row, "continued", None, None, now, batch, notify=False)
+            new_info = m.WorkflowInfo(**{**info.to_json(), "run_id": str(uuid.uuid4()), "workflow_type":
+                                         cmd.workflow_type, "seed": seed(), "start_time_ns": now})  # fmt: skip
+            carried = [(str(d.get("topic", "")), list(d.get("payloads") or []), str(d.get("sender", "")))
+                       for d in cmd.messages]  # fmt: skip
+            self._insert_run(new_info, decode(live.row["options"]), cmd.args, carried, now, batch,
+                             parent=(live.row["parent_run"], live.row["parent_seq"]))  # fmt: skip
+
+    def _send_local(self, target: str, topic: str, payloads: list[JSONValue], sender: str) -> None:
+        from ..core.scheduler import Delivery
+
+        self.runtime.deliver(target, Delivery(topic, sender, list(payloads)))
+
+    def _close(
+        self, run_id: str, row: dict[str, Any], status: str, result: JSONValue, failure: Failure | None,
+        now: int, batch: _Batch, *, notify: bool = True,
+    ) -> None:  # fmt: skip
+        row["status"] = status
+        batch.sql(
+            "UPDATE runs SET status = ?, result = ?, failure = ?, close_ns = ?, reason = '' WHERE run_id = ?",
+            status, dumps(result), dumps(failure.to_json()) if failure else None, now, run_id,
+        )  # fmt: skip
+        batch.sql("DELETE FROM timers WHERE run_id = ?", run_id)
+        batch.sql("DELETE FROM tasks WHERE run_id = ?", run_id)
+        batch.after.append(lambda: self.activities.cancel_run(run_id))
+        if notify and row.get("parent_run"):
+            batch.inputs.append(
+                (
+                    row["parent_run"],
+                    m.ResolveChild(seq=int(row["parent_seq"]), result=result, failure=failure),
+                )
+            )
+        # Children still running are terminated (Temporal's default parent close policy).
+        for child in self._db().runs("WHERE parent_run = ? AND status IN ('running', 'held')", (run_id,)):
+            policy = decode(child["options"]).get("parent_close_policy", "terminate")
+            if policy == "terminate":
+                batch.sql(
+                    "UPDATE runs SET status = 'terminated', close_ns = ? WHERE run_id = ?",
+                    now,
+                    child["run_id"],
+                )
+                batch.after.append(functools.partial(self._wake_waiters, str(child["run_id"])))
+            elif policy == "request_cancel":
+                batch.inputs.append((child["run_id"], m.CancelRequested()))
+        batch.after.append(lambda: self._wake_waiters(run_id))
+
+    def _maybe_retry(self, live: _Live, failure: Failure, now: int, batch: _Batch) -> None:
+        options = decode(live.row["options"])
+        policy = options.get("retry_policy")
+        if not policy or failure.retryable is False:
+            return
+        if failure.kind in policy.get("non_retryable_error_types", []):
+            return
+        info = live.machine.info
+        max_attempts = int(policy.get("maximum_attempts", 0))
+        if max_attempts and info.attempt >= max_attempts:
+            return
+        new_info = m.WorkflowInfo(**{**info.to_json(), "run_id": str(uuid.uuid4()), "attempt": info.attempt + 1,
+                                     "seed": seed(), "start_time_ns": now})  # fmt: skip
+        live.row["status"] = "failed"
+        self._insert_run(new_info, options, decode(live.row["info"]).get("args", []), [], now, batch,
+                         parent=(live.row["parent_run"], live.row["parent_seq"]))  # fmt: skip
+
+    def _insert_run(
+        self, info: m.WorkflowInfo, options: dict[str, Any], args: list[JSONValue],
+        messages: list[tuple[str, list[JSONValue], str]], now: int, batch: _Batch,
+        parent: tuple[str | None, int | None] = (None, None),
+    ) -> None:  # fmt: skip
+        data = info.to_json()
+        data["args"] = args
+        batch.sql(
+            "INSERT INTO runs(run_id, workflow_id, workflow_type, worker_id, task_queue, status, info, options, "
+            "search, memo, start_ns, parent_run, parent_seq) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
+            info.run_id, info.workflow_id, info.workflow_type, info.worker_id, info.task_queue, dumps(data),
+            dumps(options), dumps(options.get("search_attributes") or {}), dumps(options.get("memo") or {}),
+            now, parent[0], parent[1],
+        )  # fmt: skip
+        previous = self._fresh_runs.get(info.workflow_id)
+
+        def undo() -> None:
+            self._fresh_rows.pop(info.run_id, None)
+            if previous is None:
+                self._fresh_runs.pop(info.workflow_id, None)
+            else:
+                self._fresh_runs[info.workflow_id] = previous
+
+        batch.undo.append(undo)
+        self._fresh_runs[info.workflow_id] = info.run_id
+        self._fresh_rows[info.run_id] = {
+            "run_id": info.run_id, "workflow_id": info.workflow_id, "workflow_type": info.workflow_type,
+            "worker_id": info.worker_id, "task_queue": info.task_queue, "status": "running", "info": dumps(data),
+            "options": dumps(options), "result": None, "failure": None, "reason": "",
+            "search": dumps(options.get("search_attributes") or {}), "memo": dumps(options.get("memo") or {}),
+            "start_ns": now, "close_ns": None, "parent_run": parent[0], "parent_seq": parent[1], "activations": 0,
+        }  # fmt: skip
+        batch.inputs.append((info.run_id, m.StartWorkflow(args=args)))
+        for topic, payloads, sender in messages:
+            batch.inputs.append((info.run_id, m.Signal(topic=topic, sender=sender, payloads=payloads)))
+
+    def _start_child(self, run_id: str, info: m.WorkflowInfo, cmd: m.StartChild, now: int, batch: _Batch) -> None:
+        worker = self.catalog.worker_for_queue(cmd.task_queue)
+        problem = None
+        if worker is None:
+            problem = f"no worker polls task queue {cmd.task_queue!r}"
+        elif cmd.workflow_type not in self.catalog.workflows:
+            problem = f"workflow {cmd.workflow_type} is not registered"
+        elif self._open_run(cmd.workflow_id, batch) is not None:
+            problem = f"workflow {cmd.workflow_id} is already running"
+        if problem is not None or worker is None:
+            failure = Failure(f"cannot start child workflow: {problem}", "AlreadyExists" if problem and
+                              "already" in problem else INVALID, False)  # fmt: skip
+            batch.inputs.append((run_id, m.ResolveChildStart(seq=cmd.seq, failure=failure)))
+            return
+        child = m.WorkflowInfo(
+            workflow_id=cmd.workflow_id, run_id=str(uuid.uuid4()), workflow_type=cmd.workflow_type,
+            task_queue=cmd.task_queue, namespace=worker.namespace, client_id=info.client_id,
+            worker_id=cmd.task_queue, seed=seed(), context=dict(cmd.context), parent_pid=info.pid,
+            start_time_ns=now,
+        )  # fmt: skip
+        self._insert_run(child, cmd.options, cmd.args, [], now, batch, parent=(run_id, cmd.seq))
+        batch.inputs.append((run_id, m.ResolveChildStart(seq=cmd.seq, run_id=child.run_id)))
+
+    def new_workflow_id(self) -> str:
+        return f"{self._instance}_{format_uniq(next(self._wid_counter))}"
+
+    def prepare_start(self, request: StartRequest) -> tuple[m.WorkflowInfo, dict[str, Any]]:
+        """Validate a start request and build the new run's info (no I/O)."""
+        worker = self.catalog.workers.get(request.worker_id)
+        if worker is None:
+            raise CallError(Failure(f"host not found: {request.worker_id} is not a temporal.worker of this app",
+                                    "NotFound", False))  # fmt: skip
+        if request.workflow_id is not None:
+            bad = check_workflow_id(request.workflow_id)
+            if bad is not None:
+                raise CallError(bad)
+        for topic, _payloads in request.messages:
+            bad = check_topic(topic)
+            if bad is not None:
+                raise CallError(bad)
+        wf = self.catalog.workflows.get(request.workflow_type)
+        if wf is None:
+            raise CallError(Failure(f"workflow {request.workflow_type} not found (no workflow.lua entry with that "
+                                    "id names a worker)", "NotFound", False))  # fmt: skip
+        if wf.worker_id != request.worker_id and request.options.get("task_queue") is None:
+            raise CallError(Failure(f"workflow {request.workflow_type} is registered on {wf.worker_id}, "
+                                    f"not on {request.worker_id}", INVALID, False))  # fmt: skip
+        try:
+            encode(request.args, path="input", limit=self.payload_limit)
+        except EncodeError as exc:
+            raise CallError(Failure(str(exc), INVALID, False)) from None
+        search = request.options.get("search_attributes") or {}
+        for key, value in search.items():
+            if search_attribute_type(value) is None:
+                raise CallError(Failure(f"search attribute {key}: unsupported value type", INVALID, False))
+        workflow_id = request.workflow_id or self.new_workflow_id()
+        info = m.WorkflowInfo(
+            workflow_id=workflow_id, run_id=str(uuid.uuid4()), workflow_type=request.workflow_type,
+            task_queue=str(request.options.get("task_queue") or worker.task_queue), namespace=worker.namespace,
+            client_id=worker.client_id, worker_id=request.worker_id, seed=seed(), context=dict(request.context),
+            start_time_ns=self.clock.now_ns(),
+        )  # fmt: skip
+        return info, {**request.options, "generated_id": request.workflow_id is None}
+
+    def _start_prepared(
+        self, info: m.WorkflowInfo, options: dict[str, Any], request: StartRequest, batch: _Batch
+    ) -> str:
+        """Write a start into ``batch`` per the id conflict/reuse policies; returns the PID."""
+        generated = options.pop("generated_id", False)
+        policy = options.get("id_conflict_policy")
+        if policy is None:
+            error_when_started = options.get("execution_error_when_already_started", generated)
+            policy = "fail" if error_when_started else "use_existing"
+        messages = [(t, p, request.sender) for t, p in request.messages]
+        existing = self._latest_row(info.workflow_id)
+        if existing is not None and existing["status"] not in CLOSED:
+            pid = str(PID(info.client_id, info.worker_id, info.workflow_id))
+            if policy == "use_existing":
+                for topic, payloads, sender in messages:
+                    batch.inputs.append((existing["run_id"], m.Signal(topic=topic, sender=sender, payloads=payloads)))
+                return pid
+            if policy == "fail":
+                raise CallError(Failure(f"workflow {info.workflow_id} is already running", "AlreadyExists", False))
+            self._terminate_row(existing, "terminated by a new start (terminate_existing)", batch)
+        elif existing is not None and (
+            options.get("id_reuse_policy") == "reject_duplicate"
+            or (options.get("id_reuse_policy") == "allow_duplicate_failed_only" and existing["status"] == "completed")
+        ):
+            raise CallError(Failure(f"workflow id {info.workflow_id} was already used", "AlreadyExists", False))
+        self._insert_run(info, options, request.args, messages, info.start_time_ns, batch)
+        return info.pid
+
+    def _terminate_row(self, row: dict[str, Any], reason: str, batch: _Batch) -> None:
+        run_id = row["run_id"]
+        failure = Failure("workflow terminated", CANCELED, False)
+        self._evict(run_id)
+        batch.taken.append((run_id, self._pending.pop(run_id, [])))
+        batch.sql("DELETE FROM inputs WHERE run_id = ?", run_id)
+        row = dict(row)
+        self._close(run_id, row, "terminated", None, failure, self.clock.now_ns(), batch)
+        batch.sql("UPDATE runs SET reason = ? WHERE run_id = ?", reason, run_id)
+
+    def _persist_task(self, task: ActivityTask, batch: _Batch) -> None:
+        batch.sql(
+            "INSERT INTO tasks(run_id, seq, activity_type, task_queue, args, options, context, attempt, "
+            "ready_ns, scheduled_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            task.run_id, task.seq, task.activity_type, task.task_queue, dumps(task.args), dumps(task.options),
+            dumps(task.context), task.attempt, task.ready_ns, task.scheduled_ns,
+        )  # fmt: skip
+        batch.after.append(lambda: self.activities.dispatch(task))
+
+    def _arm(self, fire_ns: int, run_id: str, seq: int) -> None:
+        heapq.heappush(self._timers, (fire_ns, run_id, seq))
+        self._timer_kick.set()
+
+    def _signal(self, batch: _Batch, pid: str, topic: str, payloads: list[JSONValue], sender: str) -> None:
+        bad = check_topic(topic)
+        if bad is not None:
+            raise CallError(bad)
+        if not isinstance(payloads, list):
+            raise CallError(Failure("signal payloads must be a list", INVALID, False))
+        try:
+            row = self._resolve_run(pid)
+        except WorkflowNotFound as exc:
+            raise CallError(not_found(str(exc))) from None
+        if row["status"] in CLOSED:
+            raise CallError(not_found(f"workflow {row['workflow_id']} is not running (status {row['status']})"))
+        try:
+            encode(payloads, path="payload", limit=self.payload_limit)
+        except EncodeError as exc:
+            raise CallError(Failure(str(exc), INVALID, False)) from None
+        batch.inputs.append((row["run_id"], m.Signal(topic=topic, sender=sender, payloads=list(payloads))))
