@@ -118,7 +118,12 @@ def test_workflows_signal_and_cancel_other_workflows_and_continue_as_new(tempora
                 context={"user": "bob"},
                 options={"search_attributes": {"DuraluaTestTag": "started"}, "memo": {"m": 1}},
             )
+            # 30 signals at once to a run that continues as new after every 5 it reads.
+            batcher = await start(engine, "t:batcher", {"target": 30}, workflow_id="ext-batcher")
+            await asyncio.gather(*(engine.signal(batcher, "n", [i], sender=BATCH_SENDER) for i in range(30)))
             return {
+                "batcher": await engine.result(batcher),
+                "batcher_arrivals": await _signal_arrivals(engine, batcher),
                 "pinger": await engine.result(pinger),
                 "counter": await engine.result(counter),
                 "victim": await engine.result(victim),
@@ -138,6 +143,36 @@ def test_workflows_signal_and_cancel_other_workflows_and_continue_as_new(tempora
     summary = out["upgraded_summary"]
     assert summary.run_id == value["run_id"] and summary.search["DuraluaTestTag"] == "started"
     assert summary.memo == {"m": 1}
+    # Every signal was read exactly once, in the order the server accepted them (across runs):
+    # each run handed the messages it had not read to the next one.
+    batch, failure = out["batcher"]
+    assert failure is None, failure
+    assert sorted(m["data"] for m in batch["seen"]) == list(range(30))
+    assert [m["data"] for m in batch["seen"]] == out["batcher_arrivals"]
+    assert {m["from"] for m in batch["seen"]} == {BATCH_SENDER} and batch["runs"] == 6
+
+
+BATCH_SENDER = "{local@t:tester|0x00003}"
+
+
+async def _signal_arrivals(engine: TemporalEngine, pid: str) -> list[Any]:
+    """The payloads of every signal the workflow's runs got, oldest run first."""
+    client, workflow_id = engine._target(pid)
+    runs: list[list[Any]] = []
+    run_id: str | None = None
+    while True:
+        events = [e async for e in client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history_events()]
+        runs.insert(
+            0,
+            [
+                json.loads(e.workflow_execution_signaled_event_attributes.input.payloads[0].data)
+                for e in events
+                if e.HasField("workflow_execution_signaled_event_attributes")
+            ],
+        )
+        run_id = events[0].workflow_execution_started_event_attributes.continued_execution_run_id
+        if not run_id:
+            return [value for signals in runs for value in signals]
 
 
 def test_startup_messages_and_id_conflict_policies(temporal_server: DevServer) -> None:

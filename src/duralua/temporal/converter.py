@@ -38,10 +38,12 @@ from ..errors import CANCELED, INTERNAL, TIMEOUT, Failure
 Payload = temporalio.api.common.v1.Payload
 
 # Header names. ``wippy-context``/``wippy-sender`` follow Wippy (spec workflows.md §5);
-# ``duralua-origin`` carries the parts of the PID a workflow reports for itself.
+# ``duralua-origin`` carries the parts of the PID a workflow reports for itself, and
+# ``duralua-carried`` the unread messages a run hands to the run it continues as.
 CONTEXT_HEADER = "wippy-context"
 SENDER_HEADER = "wippy-sender"
 ORIGIN_HEADER = "duralua-origin"
+CARRIED_HEADER = "duralua-carried"
 
 
 class _Encoder(AdvancedJSONEncoder):

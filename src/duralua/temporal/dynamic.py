@@ -39,6 +39,7 @@ from ..lua.process import LuaWorkflowProgram
 from ..runtime.functions import FunctionRuntime
 from . import search
 from .converter import (
+    CARRIED_HEADER,
     CONTEXT_HEADER,
     ORIGIN_HEADER,
     SENDER_HEADER,
@@ -110,6 +111,7 @@ class DuraluaWorkflowBase:
         self._activities: dict[int, workflow.ActivityHandle[Any]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._spawned = False
+        self._carried: list[dict[str, JSONValue]] = []
         self.info: m.WorkflowInfo | None = None
 
     # -- interceptor hooks ----------------------------------------------------------------------
@@ -137,6 +139,7 @@ class DuraluaWorkflowBase:
                 "worker_id": info.worker_id,
                 "parent": info.parent_pid,
             }
+            values[CARRIED_HEADER] = self._carried or None
         return make_headers(values)
 
     # -- handlers -------------------------------------------------------------------------------
@@ -214,7 +217,9 @@ class DuraluaWorkflowBase:
             version_source=_version,
             check_search=checker,
         )
-        jobs: list[m.Job] = [m.StartWorkflow(args=args), *self._take_jobs()]
+        # Messages the previous run left unread come first, before any signal sent to this run.
+        carried = _carried_signals(read_header(workflow.info().headers, CARRIED_HEADER))
+        jobs: list[m.Job] = [m.StartWorkflow(args=args), *carried, *self._take_jobs()]
         try:
             while True:
                 ti = workflow.info()
@@ -267,6 +272,13 @@ class DuraluaWorkflowBase:
         if isinstance(cmd, m.FailWorkflow):
             raise application_error(cmd.failure)
         assert isinstance(cmd, m.ContinueAsNew)
+        # The machine's unread messages, then signals that came in after its last activation:
+        # the run accepted both, so neither may be lost (the new run reads them first).
+        late = [job for job in self._take_jobs() if isinstance(job, m.Signal)]
+        self._carried = [
+            *cmd.messages,
+            *({"topic": job.topic, "sender": job.sender, "payloads": list(job.payloads)} for job in late),
+        ]
         _continue_as_new(cmd)
 
     # -- commands -------------------------------------------------------------------------------
@@ -388,6 +400,21 @@ def _version(change_id: str, lo: int, hi: int) -> int:
         if workflow.patched(f"{change_id}@{version}"):
             return version
     return -1
+
+
+def _carried_signals(value: Any) -> list[m.Job]:
+    if not isinstance(value, list):
+        return []
+    jobs: list[m.Job] = []
+    for item in value:
+        if isinstance(item, dict) and isinstance(item.get("topic"), str) and isinstance(item.get("payloads"), list):
+            sender = item.get("sender")
+            jobs.append(
+                m.Signal(
+                    topic=item["topic"], sender=sender if isinstance(sender, str) else "", payloads=item["payloads"]
+                )
+            )
+    return jobs
 
 
 def _continue_as_new(cmd: m.ContinueAsNew) -> NoReturn:
