@@ -31,6 +31,7 @@ from .embedded.clock import Clock, VirtualClock
 from .embedded.engine import EmbeddedEngine
 from .engine import StartRequest
 from .errors import CallError, ConfigError, Failure, Location, invalid
+from .lifecycle import LifecycleBus, log_subscriber
 from .registry import Registry, load_app
 from .runtime.functions import FunctionDef, FunctionRuntime
 
@@ -60,6 +61,10 @@ class App:
         self.registry = registry
         self.catalog = Catalog(registry)
         self.log = log
+        # Every engine of this app reports on one lifecycle stream (logs, UI and metrics read it).
+        self.lifecycle = LifecycleBus()
+        if log is not None:
+            self.lifecycle.subscribe(log_subscriber(log))
         self.runtime = FunctionRuntime(
             node=registry.node_name, log=log, memory_limit=memory_limit, instruction_budget=instruction_budget
         )
@@ -116,7 +121,8 @@ class App:
     ) -> Workflows:
         """The embedded engine for this app (``async with app.engine() as wf: ...``)."""
         return Workflows(self, EmbeddedEngine(self.catalog, self.runtime, db, synchronous=synchronous,
-                                              cache_size=cache_size, clock=clock, log=self.log))  # fmt: skip
+                                              cache_size=cache_size, clock=clock, log=self.log,
+                                              events=self.lifecycle))  # fmt: skip
 
     def default_worker(self) -> str:
         workers = list(self.catalog.workers)

@@ -95,3 +95,23 @@ def format_go(ns: int) -> str:
 def _trim(x: float) -> str:
     text = f"{x:.9f}".rstrip("0").rstrip(".")
     return text or "0"
+
+
+def humanize_ns(ns: int) -> str:
+    """A short human duration for logs and tables: ``850ms``, ``3.2s``, ``4m05s``, ``2h10m``, ``3d4h``."""
+    n = abs(ns)
+    sign = "-" if ns < 0 else ""
+    if n < MILLISECOND:
+        return f"{sign}{n / MICROSECOND:.0f}µs" if n >= MICROSECOND else f"{sign}{n}ns"
+    if n < SECOND:
+        return f"{sign}{n / MILLISECOND:.0f}ms"
+    if n < MINUTE:
+        return f"{sign}{n / SECOND:.1f}s"
+    if n < HOUR:
+        m, s = divmod(n // SECOND, 60)
+        return f"{sign}{m}m{s:02d}s"
+    if n < 24 * HOUR:
+        h, m = divmod(n // MINUTE, 60)
+        return f"{sign}{h}h{m:02d}m"
+    d, h = divmod(n // HOUR, 24)
+    return f"{sign}{d}d{h}h"

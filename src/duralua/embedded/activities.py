@@ -110,8 +110,10 @@ class ActivityRunner:
             return value, None
         final = self._final_failure(task, failure)
         if final is not None:
+            self.engine.activity_attempt_failed(task, final, True)
             return None, final
         self._schedule_retry(task)
+        self.engine.activity_attempt_failed(task, failure, False)
         return None
 
     def _adopt(self, task: ActivityTask, call: Any) -> None:
@@ -229,9 +231,11 @@ class ActivityRunner:
                 return
             final = self._final_failure(task, failure)
             if final is not None:
+                engine.activity_attempt_failed(task, final, True)
                 engine.activity_done(task, None, final)
                 return
             self._schedule_retry(task)
+            engine.activity_attempt_failed(task, failure, False)
             engine.persist_attempt(task)
 
     def _registered(self, task: ActivityTask) -> Failure | None:

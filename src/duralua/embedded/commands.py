@@ -7,11 +7,13 @@ import heapq
 import uuid
 from typing import Any
 
+from .. import lifecycle as lc
 from ..codec import JSONValue, decode, dumps, encode
 from ..core import model as m
 from ..core.machine import search_attribute_type
 from ..core.pid import PID, format_uniq
 from ..core.validate import check_topic, check_workflow_id
+from ..durations import humanize_ns
 from ..engine import StartRequest
 from ..errors import (
     CANCELED,
@@ -22,6 +24,7 @@ from ..errors import (
     WorkflowNotFound,
     not_found,
 )
+from ..lifecycle import LifecycleEvent
 from .activities import ActivityTask
 from .queries import CLOSED, seed
 from .state import EngineState, _Batch, _Live
@@ -102,6 +105,7 @@ class RunCommands(EngineState):
         now: int, batch: _Batch, *, notify: bool = True,
     ) -> None:  # fmt: skip
         row["status"] = status
+        self._emit_later(batch, _closed_event(row, status, failure, now))
         batch.sql(
             "UPDATE runs SET status = ?, result = ?, failure = ?, close_ns = ?, reason = '' WHERE run_id = ?",
             status, dumps(result), dumps(failure.to_json()) if failure else None, now, run_id,
@@ -180,6 +184,8 @@ class RunCommands(EngineState):
             "start_ns": now, "close_ns": None, "parent_run": parent[0], "parent_seq": parent[1], "activations": 0,
         }  # fmt: skip
         batch.inputs.append((info.run_id, m.StartWorkflow(args=args)))
+        self._emit_later(batch, LifecycleEvent(lc.RUN_STARTED, subject=info.workflow_id, run_id=info.run_id,
+                                               entry=info.workflow_type, data={"attempt": info.attempt}))  # fmt: skip
         for topic, payloads, sender in messages:
             batch.inputs.append((info.run_id, m.Signal(topic=topic, sender=sender, payloads=payloads)))
 
@@ -315,3 +321,18 @@ class RunCommands(EngineState):
         except EncodeError as exc:
             raise CallError(Failure(str(exc), INVALID, False)) from None
         batch.inputs.append((row["run_id"], m.Signal(topic=topic, sender=sender, payloads=list(payloads))))
+
+
+_CLOSED_KINDS = {"completed": lc.RUN_COMPLETED, "failed": lc.RUN_FAILED, "terminated": lc.RUN_TERMINATED,
+                 "canceled": lc.RUN_CANCELED, "continued": lc.RUN_CONTINUED, "timed_out": lc.RUN_FAILED}  # fmt: skip
+
+
+def _closed_event(row: dict[str, Any], status: str, failure: Failure | None, now: int) -> LifecycleEvent:
+    start = int(row.get("start_ns") or now)
+    data: dict[str, Any] = {"status": status, "duration": humanize_ns(max(now - start, 0)),
+                            "duration_ns": max(now - start, 0)}  # fmt: skip
+    if failure is not None:
+        data["kind"] = failure.kind
+    return LifecycleEvent(_CLOSED_KINDS.get(status, lc.RUN_FAILED), subject=str(row.get("workflow_id", "")),
+                          run_id=str(row.get("run_id", "")), entry=str(row.get("workflow_type", "")),
+                          message=failure.message if failure else "", data=data)  # fmt: skip

@@ -20,10 +20,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import lifecycle as lc
 from ..codec import JSONValue, decode, dumps
 from ..core import model as m
 from ..core.history import ActivationRecord, History, replay
 from ..core.machine import WorkflowMachine
+from ..durations import humanize_ns
 from ..engine import RunSummary, StartRequest
 from ..errors import (
     INVALID,
@@ -37,6 +39,7 @@ from ..errors import (
     MemoryLimitExceeded,
     NondeterminismError,
 )
+from ..lifecycle import LifecycleEvent
 from ..lua.process import LuaWorkflowProgram
 from .activities import ActivityTask
 from .commands import RunCommands
@@ -123,7 +126,8 @@ class EmbeddedEngine(RunCommands):
                     self._fatal(f"the engine's {name} loop failed {len(crashes)} times in a minute: "
                                 f"{type(exc).__name__}: {exc}")  # fmt: skip
                     return
-                self._say(f"the engine's {name} loop failed ({type(exc).__name__}: {exc}); restarting it")
+                self._say(f"the engine's {name} loop failed ({type(exc).__name__}: {exc}); restarting it",
+                          lc.ENGINE_ERROR)  # fmt: skip
                 await asyncio.sleep(0.1)
 
     def _fatal(self, reason: str) -> None:
@@ -133,7 +137,7 @@ class EmbeddedEngine(RunCommands):
         error = EngineError(reason, hint="the engine stopped; nothing more is written to the database")
         self.fatal_error = error
         self.running = False
-        self._say(f"fatal: {reason}")
+        self._say(f"fatal: {reason}", lc.ENGINE_FATAL)
         current = asyncio.current_task()
         for task in self._tasks:
             if task is not current:
@@ -212,7 +216,8 @@ class EmbeddedEngine(RunCommands):
                 # are pending again and its callers were told, so a transient problem (disk
                 # full, I/O error) loses nothing and does nothing twice. Retry until it passes.
                 if self._storage_error is None:
-                    self._say(f"database error: {exc}; nothing was lost, retrying every 0.5 s until it accepts writes")
+                    self._say(f"database error: {exc}; nothing was lost, retrying every 0.5 s until it accepts writes",
+                              lc.ENGINE_ERROR)  # fmt: skip
                 self._storage_error = str(exc)
                 await asyncio.sleep(0.5)
                 continue
@@ -457,7 +462,8 @@ class EmbeddedEngine(RunCommands):
         row["status"] = "held"
         self.held_reasons[run_id] = reason
         batch.sql("UPDATE runs SET status = 'held', reason = ? WHERE run_id = ?", reason, run_id)
-        self._say(f"run {row.get('workflow_id', '')} ({run_id}) is held: {reason}")
+        self._emit_later(batch, LifecycleEvent(lc.RUN_HELD, subject=str(row.get("workflow_id", "")), run_id=run_id,
+                                               entry=str(row.get("workflow_type", "")), message=reason))  # fmt: skip
 
     # -- commands -------------------------------------------------------------------------------
 
@@ -622,6 +628,27 @@ class EmbeddedEngine(RunCommands):
         job = m.ResolveActivity(seq=task.seq, result=result, failure=failure)
         self._pending.setdefault(task.run_id, []).append(_Pending(job, task=task.seq))
         self._mark_ready(task.run_id)
+
+    def activity_attempt_failed(self, task: ActivityTask, failure: Failure, final: bool) -> None:
+        """An attempt failed: retried at ``task.ready_ns`` (already advanced), or for good."""
+        wid = self._workflow_of(task.run_id)
+        data: dict[str, Any] = {"attempt": task.attempt if final else task.attempt - 1, "kind": failure.kind}
+        if not final:
+            data["retry_in"] = humanize_ns(max(task.ready_ns - self.clock.now_ns(), 0))
+            data["next_retry_ns"] = task.ready_ns
+        self.events.emit(LifecycleEvent(lc.ACTIVITY_FAILED if final else lc.ACTIVITY_RETRY, subject=wid,
+                                        run_id=task.run_id, entry=task.activity_type, message=failure.message,
+                                        data=data))  # fmt: skip
+
+    def _workflow_of(self, run_id: str) -> str:
+        live = self._cache.get(run_id)
+        if live is not None:
+            return live.machine.info.workflow_id
+        try:
+            row = self._run_row(run_id)
+        except sqlite3.Error:
+            row = None
+        return str(row["workflow_id"]) if row else run_id
 
     def activity_crashed(self, task: ActivityTask, exc: Exception) -> None:
         _pylog.error("activity %s of run %s crashed", task.activity_type, task.run_id, exc_info=exc)

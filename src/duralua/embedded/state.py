@@ -29,6 +29,7 @@ from ..errors import (
     WorkflowNotFound,
     not_found,
 )
+from ..lifecycle import ENGINE_NOTICE, LifecycleBus, LifecycleEvent, log_subscriber
 from ..runtime.functions import FunctionRuntime
 from .activities import ActivityRunner, ActivityTask
 from .clock import Clock
@@ -119,7 +120,14 @@ class EngineState:
         batch_size: int = 512,
         poll_interval: float = 0.1,
         eager_activities: bool = True,
+        events: LifecycleBus | None = None,
     ) -> None:
+        if events is None:
+            # A bus of our own: nobody else turns its events into log lines.
+            events = LifecycleBus()
+            if log is not None:
+                events.subscribe(log_subscriber(log))
+        self.events = events
         self.catalog = catalog
         self.runtime = runtime
         self.db_path = Path(db_path)
@@ -165,11 +173,13 @@ class EngineState:
         assert self.store is not None, "engine not started"
         return self.store
 
-    def _say(self, text: str) -> None:
-        if self._log is not None:
-            self._log("engine", text)
-        else:
-            _pylog.info("%s", text)
+    def _say(self, text: str, kind: str = ENGINE_NOTICE) -> None:
+        _pylog.info("%s", text)
+        self.events.emit(LifecycleEvent(kind, subject=str(self.db_path), message=text))
+
+    def _emit_later(self, batch: _Batch, event: LifecycleEvent) -> None:
+        """Emit once the batch is committed: nothing is reported that a crash could take back."""
+        batch.after.append(lambda: self.events.emit(event))
 
     def _mark_ready(self, run_id: str) -> None:
         self._ready[run_id] = None

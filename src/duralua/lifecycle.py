@@ -1,0 +1,122 @@
+"""The one stream of lifecycle events: runs, activities, the engine itself, services, requests.
+
+Engines and the runtime *emit* here and nowhere else; log lines, the UI's live refresh and
+metrics *subscribe*. Events are emitted after the change they describe is durable (for the
+embedded engine: after the commit), so a subscriber never reports something that a crash
+could take back.
+
+A subscriber that raises is logged and skipped: observing the engine must never stop it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+_log = logging.getLogger("duralua.lifecycle")
+
+# Kinds, by subject. Keep the list closed: consumers switch on these strings.
+RUN_STARTED = "run.started"
+RUN_COMPLETED = "run.completed"
+RUN_FAILED = "run.failed"
+RUN_HELD = "run.held"
+RUN_CONTINUED = "run.continued"
+RUN_TERMINATED = "run.terminated"
+RUN_CANCELED = "run.canceled"
+ACTIVITY_RETRY = "activity.retry"  # an attempt failed and will be retried
+ACTIVITY_FAILED = "activity.failed"  # the activity failed for good
+ENGINE_NOTICE = "engine.notice"
+ENGINE_ERROR = "engine.error"
+ENGINE_FATAL = "engine.fatal"
+
+KINDS = (
+    RUN_STARTED, RUN_COMPLETED, RUN_FAILED, RUN_HELD, RUN_CONTINUED, RUN_TERMINATED, RUN_CANCELED,
+    ACTIVITY_RETRY, ACTIVITY_FAILED, ENGINE_NOTICE, ENGINE_ERROR, ENGINE_FATAL,
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleEvent:
+    kind: str
+    subject: str = ""  # workflow id, activity type, service id...
+    run_id: str = ""
+    entry: str = ""  # workflow type or function entry id
+    message: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    time_ns: int = field(default_factory=time.time_ns)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind, "subject": self.subject, "run_id": self.run_id, "entry": self.entry,
+            "message": self.message, "data": self.data, "time_ns": self.time_ns,
+        }  # fmt: skip
+
+
+Subscriber = Callable[[LifecycleEvent], None]
+
+
+class LifecycleBus:
+    """Synchronous fan-out of lifecycle events to subscribers."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+
+    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
+        """Add ``fn``; returns a function that removes it again."""
+        self._subscribers.append(fn)
+
+        def unsubscribe() -> None:
+            if fn in self._subscribers:
+                self._subscribers.remove(fn)
+
+        return unsubscribe
+
+    def emit(self, event: LifecycleEvent) -> None:
+        for fn in list(self._subscribers):
+            try:
+                fn(event)
+            except Exception:
+                _log.exception("lifecycle subscriber %r failed on %s", fn, event.kind)
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def describe(event: LifecycleEvent) -> str:
+    """One human line for a log."""
+    k, d = event.kind, event.data
+    who = f"{event.entry} {event.subject}".strip()
+    if k == RUN_STARTED:
+        return f"started {who} (run {event.run_id})"
+    if k == RUN_COMPLETED:
+        return f"completed {who} in {d.get('duration', '?')}"
+    if k == RUN_FAILED:
+        return f"failed {who}: {d.get('kind') or 'error'}: {_short(event.message)}"
+    if k == RUN_HELD:
+        return f"held {who}: {_short(event.message)}"
+    if k == RUN_CONTINUED:
+        return f"continued as new {who}"
+    if k in (RUN_TERMINATED, RUN_CANCELED):
+        return f"{k.split('.')[1]} {who}" + (f": {_short(event.message)}" if event.message else "")
+    if k == ACTIVITY_RETRY:
+        return (f"activity {event.entry} of {event.subject} failed (attempt {d.get('attempt')}): "
+                f"{_short(event.message)}; retry in {d.get('retry_in', '?')}")  # fmt: skip
+    if k == ACTIVITY_FAILED:
+        return f"activity {event.entry} of {event.subject} failed for good (attempt {d.get('attempt')}): " + _short(
+            event.message
+        )
+    return _short(event.message, 1000)
+
+
+def log_subscriber(log: Callable[[str, str], None]) -> Subscriber:
+    """A subscriber that writes one line per event through an app log function."""
+
+    def write(event: LifecycleEvent) -> None:
+        log("engine", describe(event))
+
+    return write
