@@ -60,6 +60,7 @@ class ActivityTask:
     ready_ns: int
     scheduled_ns: int
     adopted: Any = None  # an eager attempt still running (runtime call object)
+    last_failure: Failure | None = None  # why the previous attempt failed (shown by describe)
 
 
 class ActivityRunner:
@@ -112,6 +113,7 @@ class ActivityRunner:
         if final is not None:
             self.engine.activity_attempt_failed(task, final, True)
             return None, final
+        task.last_failure = failure
         self._schedule_retry(task)
         self.engine.activity_attempt_failed(task, failure, False)
         return None
@@ -199,7 +201,10 @@ class ActivityRunner:
                     if final is not None:
                         self.engine.activity_done(task, None, final)
                         return
+                    task.last_failure = failure
                     self._schedule_retry(task)
+                    self.engine.activity_attempt_failed(task, failure, False)
+                    self.engine.persist_attempt(task)
                 except Exception as again:  # the task's own options are unusable: give up on it
                     bad = Failure(f"activity cannot be retried: {again}", "Internal", False)
                     self.engine.activity_done(task, None, bad)
@@ -234,6 +239,7 @@ class ActivityRunner:
                 engine.activity_attempt_failed(task, final, True)
                 engine.activity_done(task, None, final)
                 return
+            task.last_failure = failure
             self._schedule_retry(task)
             engine.activity_attempt_failed(task, failure, False)
             engine.persist_attempt(task)

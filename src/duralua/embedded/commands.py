@@ -294,9 +294,10 @@ class RunCommands(EngineState):
     def _persist_task(self, task: ActivityTask, batch: _Batch) -> None:
         batch.sql(
             "INSERT INTO tasks(run_id, seq, activity_type, task_queue, args, options, context, attempt, "
-            "ready_ns, scheduled_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "ready_ns, scheduled_ns, last_failure) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             task.run_id, task.seq, task.activity_type, task.task_queue, dumps(task.args), dumps(task.options),
             dumps(task.context), task.attempt, task.ready_ns, task.scheduled_ns,
+            dumps(task.last_failure.to_json()) if task.last_failure else "",
         )  # fmt: skip
         batch.after.append(lambda: self.activities.dispatch(task))
 

@@ -659,8 +659,9 @@ class EmbeddedEngine(RunCommands):
         """Record the next attempt's number and time; best effort (the task row still holds it)."""
         try:
             with self._db().transaction() as db:
-                db.execute("UPDATE tasks SET attempt = ?, ready_ns = ? WHERE run_id = ? AND seq = ?",
-                           (task.attempt, task.ready_ns, task.run_id, task.seq))  # fmt: skip
+                failure = dumps(task.last_failure.to_json()) if task.last_failure else ""
+                db.execute("UPDATE tasks SET attempt = ?, ready_ns = ?, last_failure = ? WHERE run_id = ? AND seq = ?",
+                           (task.attempt, task.ready_ns, failure, task.run_id, task.seq))  # fmt: skip
         except sqlite3.Error as exc:
             # Losing this write only means a restart counts the attempt again.
             self._say(f"could not record attempt {task.attempt} of activity {task.activity_type}: {exc}")

@@ -29,7 +29,34 @@ def task_from_row(row: dict[str, Any]) -> ActivityTask:
         row["run_id"], int(row["seq"]), row["activity_type"], row["task_queue"], decode(row["args"]),
         decode(row["options"]), decode(row["context"]), int(row["attempt"]), int(row["ready_ns"]),
         int(row["scheduled_ns"]),
+        last_failure=Failure.from_json(decode(row["last_failure"])) if row.get("last_failure") else None,
     )  # fmt: skip
+
+
+def pending_of(store: Store, run_id: str) -> dict[str, Any]:
+    """What a run waits for, from the database alone (describe, the UI): activity tasks with
+    attempt, last failure and next retry; timers; open children; messages not yet consumed."""
+    db = store.db
+    activities = []
+    for r in db.execute("SELECT seq, activity_type, task_queue, attempt, ready_ns, scheduled_ns, last_failure "
+                        "FROM tasks WHERE run_id = ? ORDER BY seq", (run_id,)):  # fmt: skip
+        failure = decode(r[6]) if r[6] else None
+        activities.append({
+            "seq": int(r[0]), "activity_type": r[1], "task_queue": r[2], "attempt": int(r[3]),
+            "next_attempt_ns": int(r[4]), "scheduled_ns": int(r[5]), "last_failure": failure,
+        })  # fmt: skip
+    timer_rows = db.execute("SELECT seq, fire_ns FROM timers WHERE run_id = ? ORDER BY fire_ns", (run_id,))
+    timers = [{"seq": int(r[0]), "fire_ns": int(r[1])} for r in timer_rows]
+    children = [{"workflow_id": r[0], "run_id": r[1], "workflow_type": r[2], "status": r[3]}
+                for r in db.execute("SELECT workflow_id, run_id, workflow_type, status FROM runs WHERE parent_run = ? "
+                                    "ORDER BY start_ns", (run_id,))]  # fmt: skip
+    inbox = []
+    for r in db.execute("SELECT job FROM inputs WHERE run_id = ? ORDER BY id", (run_id,)):
+        job = decode(r[0])
+        if isinstance(job, dict) and job.get("type") == "Signal":
+            inbox.append({"topic": job.get("topic", ""), "sender": job.get("sender", ""),
+                          "payloads": job.get("payloads", [])})  # fmt: skip
+    return {"activities": activities, "timers": timers, "children": children, "inbox": inbox}
 
 
 def outcome(row: dict[str, Any]) -> tuple[JSONValue, Failure | None]:

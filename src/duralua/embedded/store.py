@@ -73,6 +73,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     attempt       INTEGER NOT NULL DEFAULT 1,
     ready_ns      INTEGER NOT NULL,
     scheduled_ns  INTEGER NOT NULL,
+    last_failure  TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (run_id, seq)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS requests (
@@ -91,7 +92,7 @@ CREATE TABLE IF NOT EXISTS meta (
 
 
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Applied requests are kept this long so the process that queued one can read its outcome.
 REQUEST_RETENTION_NS = 3600 * 1_000_000_000
 
@@ -157,7 +158,10 @@ class Store:
     def _migrate(self) -> None:
         """Bring a database written by an older duralua up to this schema, in place."""
         cols = {r[1] for r in self.db.execute("PRAGMA table_info(requests)")}
+        task_cols = {r[1] for r in self.db.execute("PRAGMA table_info(tasks)")}
         with self.transaction() as db:
+            if "last_failure" not in task_cols:
+                db.execute("ALTER TABLE tasks ADD COLUMN last_failure TEXT NOT NULL DEFAULT ''")
             if "state" not in cols:
                 db.execute("ALTER TABLE requests ADD COLUMN state TEXT NOT NULL DEFAULT 'queued'")
             if "outcome" not in cols:
