@@ -26,7 +26,9 @@ T = TypeVar("T")
 
 
 def env() -> dict[str, str]:
-    e = {**os.environ, "COLUMNS": "1000", "NO_COLOR": "1", "TERM": "dumb", "PYTHONPATH": str(SRC)}
+    # The child processes import duralua from this checkout (or from an explicit PYTHONPATH).
+    e = {**os.environ, "COLUMNS": "1000", "NO_COLOR": "1", "TERM": "dumb"}
+    e["PYTHONPATH"] = os.environ.get("PYTHONPATH") or str(SRC)
     e.pop("TEMPORAL_ADDRESS", None)
     return e
 
