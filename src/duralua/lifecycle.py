@@ -31,11 +31,17 @@ ACTIVITY_FAILED = "activity.failed"  # the activity failed for good
 ENGINE_NOTICE = "engine.notice"
 ENGINE_ERROR = "engine.error"
 ENGINE_FATAL = "engine.fatal"
+# For metrics, traces and the UI's live refresh; too frequent for log lines (see QUIET).
+RUN_SIGNALED = "run.signaled"  # a message was committed to the run's mailbox
+ACTIVITY_ATTEMPT = "activity.attempt"  # one attempt ended, whatever its outcome (timing in data)
+ENGINE_COMMIT = "engine.commit"  # one group commit (latency, runs, cache counters in data)
 
 KINDS = (
     RUN_STARTED, RUN_COMPLETED, RUN_FAILED, RUN_HELD, RUN_CONTINUED, RUN_TERMINATED, RUN_CANCELED,
     ACTIVITY_RETRY, ACTIVITY_FAILED, ENGINE_NOTICE, ENGINE_ERROR, ENGINE_FATAL,
+    RUN_SIGNALED, ACTIVITY_ATTEMPT, ENGINE_COMMIT,
 )  # fmt: skip
+QUIET = frozenset({RUN_SIGNALED, ACTIVITY_ATTEMPT, ENGINE_COMMIT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +62,8 @@ class LifecycleEvent:
 
 
 Subscriber = Callable[[LifecycleEvent], None]
+#: Adds values to the context of a run being started (telemetry: the caller's trace context).
+Propagator = Callable[[dict[str, Any]], None]
 
 
 class LifecycleBus:
@@ -63,6 +71,7 @@ class LifecycleBus:
 
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
+        self._propagators: list[Propagator] = []
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         """Add ``fn``; returns a function that removes it again."""
@@ -73,6 +82,25 @@ class LifecycleBus:
                 self._subscribers.remove(fn)
 
         return unsubscribe
+
+    def add_propagator(self, fn: Propagator) -> Callable[[], None]:
+        """Add ``fn``, called with the context of every run started in the caller's task."""
+        self._propagators.append(fn)
+
+        def remove() -> None:
+            if fn in self._propagators:
+                self._propagators.remove(fn)
+
+        return remove
+
+    def inject(self, context: dict[str, Any]) -> dict[str, Any]:
+        """Let the propagators add to ``context`` (in place); one that raises is skipped."""
+        for fn in list(self._propagators):
+            try:
+                fn(context)
+            except Exception:
+                _log.exception("lifecycle propagator %r failed", fn)
+        return context
 
     def emit(self, event: LifecycleEvent) -> None:
         for fn in list(self._subscribers):
@@ -117,6 +145,7 @@ def log_subscriber(log: Callable[[str, str], None]) -> Subscriber:
     """A subscriber that writes one line per event through an app log function."""
 
     def write(event: LifecycleEvent) -> None:
-        log("engine", describe(event))
+        if event.kind not in QUIET:
+            log("engine", describe(event))
 
     return write

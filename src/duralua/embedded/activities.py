@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +61,7 @@ class ActivityTask:
     ready_ns: int
     scheduled_ns: int
     adopted: Any = None  # an eager attempt still running (runtime call object)
+    adopted_ns: int = 0  # when that eager attempt started (wall clock)
     last_failure: Failure | None = None  # why the previous attempt failed (shown by describe)
 
 
@@ -92,11 +94,13 @@ class ActivityRunner:
         fn = runtime.functions.get(task.activity_type)
         if fn is None or (fn.python is not None and _is_async(fn.python)):
             return None
+        started_ns = time.time_ns()
         try:
             call = runtime.start_call(task.activity_type, task.args, task.context)
         except Exception:
             return None
         if not call.finished:
+            task.adopted_ns = started_ns
             self._adopt(task, call)
             return None
         value, failure = call.result, call.failure
@@ -107,6 +111,7 @@ class ActivityRunner:
                 failure = Failure(f"activity result cannot be encoded: {exc}", "Invalid", False)
             except Exception as exc:
                 failure = Failure(f"activity result cannot be encoded: {type(exc).__name__}: {exc}", "Invalid", False)
+        self.engine.activity_attempt_ended(task, started_ns, failure)
         if failure is None:
             return value, None
         final = self._final_failure(task, failure)
@@ -225,12 +230,14 @@ class ActivityRunner:
             if registered is not None:
                 value, failure = None, registered
             else:
+                started_ns = task.adopted_ns if adopted is not None and task.adopted_ns else time.time_ns()
                 value, failure = await self._attempt(task, start_to_close, adopted)
-            if failure is None:
-                try:
-                    encode(value, path="result", limit=engine.payload_limit)
-                except EncodeError as exc:
-                    failure = Failure(f"activity result cannot be encoded: {exc}", "Invalid", False)
+                if failure is None:
+                    try:
+                        encode(value, path="result", limit=engine.payload_limit)
+                    except EncodeError as exc:
+                        failure = Failure(f"activity result cannot be encoded: {exc}", "Invalid", False)
+                engine.activity_attempt_ended(task, started_ns, failure)
             if failure is None:
                 engine.activity_done(task, value, None)
                 return

@@ -185,7 +185,8 @@ class RunCommands(EngineState):
         }  # fmt: skip
         batch.inputs.append((info.run_id, m.StartWorkflow(args=args)))
         self._emit_later(batch, LifecycleEvent(lc.RUN_STARTED, subject=info.workflow_id, run_id=info.run_id,
-                                               entry=info.workflow_type, data={"attempt": info.attempt}))  # fmt: skip
+                                               entry=info.workflow_type, data={"attempt": info.attempt,
+                                               "parent_run": parent[0], "context": info.context}))  # fmt: skip
         for topic, payloads, sender in messages:
             batch.inputs.append((info.run_id, m.Signal(topic=topic, sender=sender, payloads=payloads)))
 
@@ -248,8 +249,9 @@ class RunCommands(EngineState):
         info = m.WorkflowInfo(
             workflow_id=workflow_id, run_id=str(uuid.uuid4()), workflow_type=request.workflow_type,
             task_queue=str(request.options.get("task_queue") or worker.task_queue), namespace=worker.namespace,
-            client_id=worker.client_id, worker_id=request.worker_id, seed=seed(), context=dict(request.context),
-            start_time_ns=self.clock.now_ns(),
+            client_id=worker.client_id, worker_id=request.worker_id, seed=seed(),
+            # In the caller's task: propagators (telemetry) add its trace context to the run's.
+            context=self.events.inject(dict(request.context)), start_time_ns=self.clock.now_ns(),
         )  # fmt: skip
         return info, {**request.options, "generated_id": request.workflow_id is None}
 
@@ -322,6 +324,9 @@ class RunCommands(EngineState):
         except EncodeError as exc:
             raise CallError(Failure(str(exc), INVALID, False)) from None
         batch.inputs.append((row["run_id"], m.Signal(topic=topic, sender=sender, payloads=list(payloads))))
+        self._emit_later(batch, LifecycleEvent(lc.RUN_SIGNALED, subject=str(row["workflow_id"]),
+                                               run_id=str(row["run_id"]), entry=str(row["workflow_type"]),
+                                               data={"topic": topic, "sender": sender}))  # fmt: skip
 
 
 _CLOSED_KINDS = {"completed": lc.RUN_COMPLETED, "failed": lc.RUN_FAILED, "terminated": lc.RUN_TERMINATED,

@@ -252,13 +252,25 @@ class EmbeddedEngine(RunCommands):
         including the follow-ups they cause (children, eager activities), in one transaction."""
         batch, self._outbox = self._outbox, _Batch()
         self._batch_no += 1
+        cache_before = (self.cache_hits, self.cache_misses, self.cache_evictions)
+        self._batch_events = []
         try:
             self._fill_batch(batch)
+            began = time.perf_counter_ns()
             self._commit(batch)
+            commit_ns = time.perf_counter_ns() - began
         except BaseException:
+            self._batch_events = None
             self._rollback(batch)
             raise
         self._after_commit(batch)
+        events, self._batch_events = self._batch_events, None
+        for event in events:
+            self.events.emit(event)
+        self.events.emit(LifecycleEvent(lc.ENGINE_COMMIT, subject=str(self.db_path), data={
+            "duration_ns": commit_ns, "writes": len(batch.ops), "runs": len(batch.taken),
+            "cache_hits": self.cache_hits - cache_before[0], "cache_misses": self.cache_misses - cache_before[1],
+            "cache_evictions": self.cache_evictions - cache_before[2]}))  # fmt: skip
 
     def _fill_batch(self, batch: _Batch) -> None:
         self._absorb(batch)
@@ -392,8 +404,10 @@ class EmbeddedEngine(RunCommands):
     def _machine(self, run_id: str, row: dict[str, Any]) -> _Live:
         live = self._cache.get(run_id)
         if live is not None:
+            self.cache_hits += 1
             self._cache.move_to_end(run_id)
             return live
+        self.cache_misses += 1
         info = m.WorkflowInfo.from_json(decode(row["info"]))
         records = [ActivationRecord.from_json(r) for r in self._db().history(run_id)]
         records += self._fresh_history.get(run_id, [])  # activations of this batch, not yet committed
@@ -408,6 +422,7 @@ class EmbeddedEngine(RunCommands):
         self._cache[run_id] = live
         while len(self._cache) > max(self.cache_size, 1):
             _, old = self._cache.popitem(last=False)
+            self.cache_evictions += 1
             old.machine.close()
         return live
 
@@ -639,6 +654,21 @@ class EmbeddedEngine(RunCommands):
         self.events.emit(LifecycleEvent(lc.ACTIVITY_FAILED if final else lc.ACTIVITY_RETRY, subject=wid,
                                         run_id=task.run_id, entry=task.activity_type, message=failure.message,
                                         data=data))  # fmt: skip
+
+    def activity_attempt_ended(self, task: ActivityTask, started_ns: int, failure: Failure | None) -> None:
+        """One attempt ran (wall-clock ``started_ns`` to now): for metrics and traces."""
+        data: dict[str, Any] = {"attempt": task.attempt, "started_ns": started_ns, "ok": failure is None,
+                                "duration_ns": max(time.time_ns() - started_ns, 0), "context": task.context,
+                                "seq": task.seq}  # fmt: skip
+        if failure is not None:
+            data["kind"] = failure.kind
+        event = LifecycleEvent(lc.ACTIVITY_ATTEMPT, subject=self._workflow_of(task.run_id), run_id=task.run_id,
+                               entry=task.activity_type, message=failure.message if failure else "", data=data)  # fmt: skip
+        if self._batch_events is not None:
+            # An eager attempt inside a batch: report it after the commit, after its run's start.
+            self._batch_events.append(event)
+        else:
+            self.events.emit(event)
 
     def _workflow_of(self, run_id: str) -> str:
         live = self._cache.get(run_id)

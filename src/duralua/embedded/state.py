@@ -168,6 +168,9 @@ class EngineState:
         self.activities = ActivityRunner(cast("EmbeddedEngine", self))
         self.running = False
         self.held_reasons: dict[str, str] = {}
+        # Live-state cache counters, reported per commit on the lifecycle stream (metrics).
+        self.cache_hits = self.cache_misses = self.cache_evictions = 0
+        self._batch_events: list[LifecycleEvent] | None = None  # emitted after the batch's commit
 
     def _db(self) -> Store:
         assert self.store is not None, "engine not started"
@@ -188,6 +191,7 @@ class EngineState:
     def _evict(self, run_id: str) -> None:
         live = self._cache.pop(run_id, None)
         if live is not None:
+            self.cache_evictions += 1
             live.machine.close()
 
     def _run_row(self, run_id: str) -> dict[str, Any] | None:
