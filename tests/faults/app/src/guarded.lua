@@ -8,10 +8,9 @@ return function(act_delay, timer_delay)
   if err then return nil, err end
   local timer = time.after(timer_delay)
   local ping = process.listen("ping")
-  f:response():receive()
-  local value = f:result()
-  local act = nil
-  if type(value) == "table" and value.data then act = value:data() end
+  local got = f:response():receive()
+  local ok, act = pcall(function() return got:data() end)
+  if not ok then act = "not the activity's payload: " .. tostring(got) end
   local act_ms = time.now():sub(t0):seconds() * 1000
   timer:receive()
   local timer_ms = time.now():sub(t0):seconds() * 1000
