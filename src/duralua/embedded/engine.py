@@ -253,20 +253,18 @@ class EmbeddedEngine(RunCommands):
         batch, self._outbox = self._outbox, _Batch()
         self._batch_no += 1
         cache_before = (self.cache_hits, self.cache_misses, self.cache_evictions)
-        self._batch_events = []
+        self._filling = batch
         try:
             self._fill_batch(batch)
+            self._filling = None
             began = time.perf_counter_ns()
             self._commit(batch)
             commit_ns = time.perf_counter_ns() - began
         except BaseException:
-            self._batch_events = None
+            self._filling = None
             self._rollback(batch)
             raise
         self._after_commit(batch)
-        events, self._batch_events = self._batch_events, None
-        for event in events:
-            self.events.emit(event)
         self.events.emit(LifecycleEvent(lc.ENGINE_COMMIT, subject=str(self.db_path), data={
             "duration_ns": commit_ns, "writes": len(batch.ops), "runs": len(batch.taken),
             "cache_hits": self.cache_hits - cache_before[0], "cache_misses": self.cache_misses - cache_before[1],
@@ -663,10 +661,12 @@ class EmbeddedEngine(RunCommands):
         if failure is not None:
             data["kind"] = failure.kind
         event = LifecycleEvent(lc.ACTIVITY_ATTEMPT, subject=self._workflow_of(task.run_id), run_id=task.run_id,
-                               entry=task.activity_type, message=failure.message if failure else "", data=data)  # fmt: skip
-        if self._batch_events is not None:
-            # An eager attempt inside a batch: report it after the commit, after its run's start.
-            self._batch_events.append(event)
+                               entry=task.activity_type, message=failure.message if failure else "",
+                               data=data)  # fmt: skip
+        if self._filling is not None:
+            # An eager attempt inside a batch: report it after the commit, in order with the
+            # batch's other events (after its run's start, before its run's close).
+            self._emit_later(self._filling, event)
         else:
             self.events.emit(event)
 

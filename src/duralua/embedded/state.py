@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from ..catalog import Catalog
-from ..codec import DEFAULT_PAYLOAD_LIMIT
+from ..codec import DEFAULT_PAYLOAD_LIMIT, decode
 from ..core import model as m
 from ..core.history import ActivationRecord, History
 from ..core.machine import WorkflowMachine
@@ -69,6 +69,14 @@ class _Live:
     machine: WorkflowMachine
     history: History
     row: dict[str, Any]
+    _options: dict[str, Any] | None = None
+    saved_queries: dict[str, Any] = field(default_factory=dict)  # what the row's queries column holds
+
+    def row_options(self) -> dict[str, Any]:
+        if self._options is None:
+            raw = self.row["options"]
+            self._options = decode(raw) if isinstance(raw, str) else dict(raw)
+        return self._options
 
 
 @dataclass
@@ -168,9 +176,13 @@ class EngineState:
         self.activities = ActivityRunner(cast("EmbeddedEngine", self))
         self.running = False
         self.held_reasons: dict[str, str] = {}
+        # Callers waiting for an update's outcome (update id -> (run id, futures)), and update
+        # ids admitted by the batch being built (so one is admitted once).
+        self._update_waiters: dict[str, tuple[str, list[asyncio.Future[None]]]] = {}
+        self._fresh_updates: set[str] = set()
         # Live-state cache counters, reported per commit on the lifecycle stream (metrics).
         self.cache_hits = self.cache_misses = self.cache_evictions = 0
-        self._batch_events: list[LifecycleEvent] | None = None  # emitted after the batch's commit
+        self._filling: _Batch | None = None  # the batch being filled (eager attempts report into it)
 
     def _db(self) -> Store:
         assert self.store is not None, "engine not started"
@@ -215,6 +227,16 @@ class EngineState:
         for fut in self._waiters.pop(run_id, []):
             if not fut.done():
                 fut.set_result(None)
+
+    def _wake_update(self, update_id: str) -> None:
+        entry = self._update_waiters.pop(update_id, None)
+        for fut in entry[1] if entry else []:
+            if not fut.done():
+                fut.set_result(None)
+
+    def _wake_updates_of(self, run_id: str) -> None:
+        for update_id in [u for u, (r, _f) in self._update_waiters.items() if r == run_id]:
+            self._wake_update(update_id)
 
     def _resolve_run(self, pid_or_id: str) -> dict[str, Any]:
         p = parse_pid(pid_or_id)
