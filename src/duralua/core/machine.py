@@ -30,7 +30,7 @@ from ..errors import (
     invalid,
 )
 from . import model as m
-from .options import OptionError, parse_activity_options, parse_workflow_options
+from .options import OptionError, check_child_options, parse_activity_options, parse_workflow_options
 from .pid import PID, parse_pid
 from .scheduler import PENDING, CoroutineVM, Deadlock, Delivery, ProcessFailed, Scheduler
 
@@ -109,6 +109,10 @@ class WorkflowMachine:
         self._history_length = 0
         self._history_size = 0
         self._random = random.Random(info.seed)
+        # Updates in flight: id -> "new" (no reply yet) | "accepted" (acked) | "done".
+        self._updates: dict[str, str] = {}
+        # What named queries answer (workflow.set_query); rebuilt on replay, never in history.
+        self.queries: dict[str, JSONValue] = {}
         self.finished: m.Command | None = None
         self.scheduler = Scheduler(None, self._on_op)
         program.bind(self.scheduler, self)
@@ -136,6 +140,7 @@ class WorkflowMachine:
             "history_length": lambda _c: (self._history_length, None),
             "history_size": lambda _c: (self._history_size, None),
             "upgrade": self._op_upgrade,
+            "set_query": self._op_set_query,
         }
 
     # -- HostContext ---------------------------------------------------------------------------
@@ -299,6 +304,9 @@ class WorkflowMachine:
             if p is not None:
                 sched.resolve(p.coro, (None, job.failure) if job.failure else (True, None))
         elif isinstance(job, m.Signal):
+            update_id = m.update_id_of(job.sender)
+            if update_id is not None:
+                self._updates.setdefault(update_id, "new")
             messages.append(Delivery(job.topic, job.sender, list(job.payloads)))
         elif isinstance(job, m.CancelRequested):
             at = datetime.fromtimestamp(self._now / 1e9, UTC).isoformat().replace("+00:00", "Z")
@@ -399,6 +407,9 @@ class WorkflowMachine:
             opts = parse_workflow_options(options or {})
         except OptionError as exc:
             return (None, invalid(str(exc)))
+        problem_text = check_child_options(opts)
+        if problem_text is not None:
+            return (None, invalid(problem_text))
         try:
             encode(args, path="args", limit=self._payload_limit)
         except EncodeError as exc:
@@ -446,6 +457,8 @@ class WorkflowMachine:
             encode(payloads, path="payload", limit=self._payload_limit)
         except EncodeError as exc:
             return (None, Failure(f"cannot encode message: {exc}", INVALID, False))
+        if pid.host == m.UPDATE_HOST and not pid.node:
+            return self._reply_update(pid.uniq, topic, payloads)
         if pid.uniq == self.info.workflow_id and pid.host in (self.info.worker_id, self.info.task_queue):
             return (True, None)  # a workflow sending to itself is a no-op (as in Wippy)
         if self._is_workflow_pid(pid):
@@ -454,6 +467,28 @@ class WorkflowMachine:
             self._pending[seq] = _Pending("signal", coro)
             return PENDING
         self._emit(m.SendLocal(self._next(), target=str(dest), topic=topic, payloads=payloads, sender=self.pid))
+        return (True, None)
+
+    def _reply_update(self, update_id: str, topic: str, payloads: list[JSONValue]) -> Any:
+        """One reply of the update protocol (spec §7.6), checked here so both engines refuse
+        the same out-of-order replies with the same error."""
+        state = self._updates.get(update_id)
+        if state is None:
+            return (None, Failure(f"no update {update_id} is waiting for a reply", "NotFound", False))
+        if topic not in _UPDATE_TOPICS:
+            return (None, invalid(f"update reply topic must be ack, nak, ok or error, not {topic!r}"))
+        if topic in ("ack", "nak") and state != "new":
+            return (None, invalid(f"update {update_id} was already {'accepted' if state == 'accepted' else 'answered'}"
+                                  f"; {topic} must be the first reply"))  # fmt: skip
+        if topic in ("ok", "error") and state != "accepted":
+            what = "is finished" if state == "done" else "was not accepted yet (reply ack first)"
+            return (None, invalid(f"update {update_id} {what}; cannot reply {topic}"))
+        value: JSONValue = payloads[0] if len(payloads) == 1 else (list(payloads) if payloads else None)
+        if topic in ("nak", "error"):
+            default = "update rejected" if topic == "nak" else "update failed"
+            value = value if isinstance(value, str) and value else default
+        self._updates[update_id] = "accepted" if topic == "ack" else "done"
+        self._emit(m.UpdateReply(self._next(), update_id=update_id, topic=topic, value=value))
         return (True, None)
 
     def _is_workflow_pid(self, pid: PID) -> bool:
@@ -542,11 +577,45 @@ class WorkflowMachine:
 
     def _op_upgrade(self, coro: int, target: Any, args: list[JSONValue]) -> Any:
         workflow_type = target if isinstance(target, str) and target else self.info.workflow_type
+        # An update belongs to this run: it fails when the run ends instead of moving on.
         unread = [{"topic": d.topic, "sender": d.sender, "payloads": list(d.payloads)}
-                  for d in self.scheduler.unread_messages()]  # fmt: skip
+                  for d in self.scheduler.unread_messages() if m.update_id_of(d.sender) is None]  # fmt: skip
         self._finish(m.ContinueAsNew(self._next(), workflow_type=workflow_type, args=list(args), messages=unread))
         self.scheduler.done = True
         return PENDING
+
+    def _op_set_query(self, coro: int, name: Any, value: Any) -> Any:
+        if not isinstance(name, str) or not name:
+            return (None, invalid("query name required"))
+        if name == "pid":
+            return (None, invalid('the "pid" query is built in and cannot be set'))
+        if value is None:
+            self.queries.pop(name, None)
+            return (True, None)
+        try:
+            encode(value, path=f"query {name}", limit=self._payload_limit)
+        except EncodeError as exc:
+            return (None, Failure(f"cannot encode query {name}: {exc}", INVALID, False))
+        self.queries[name] = value
+        return (True, None)
+
+    def query(self, name: str) -> tuple[bool, JSONValue]:
+        """(known, value) of a query: ``pid``, ``state`` (``{}`` unless set) or a set one."""
+        return answer_query(self.info.workflow_id, self.queries, name)
+
+
+_UPDATE_TOPICS = ("ack", "nak", "ok", "error")
+
+
+def answer_query(workflow_id: str, queries: dict[str, JSONValue], name: str) -> tuple[bool, JSONValue]:
+    """Both engines answer queries with this (spec §7.5 plus ``workflow.set_query``)."""
+    if name == "pid":
+        return True, workflow_id
+    if name in queries:
+        return True, queries[name]
+    if name == "state":
+        return True, {}
+    return False, None
 
 
 @dataclass(slots=True)

@@ -138,6 +138,20 @@ class SendLocal(Command):
 
 
 @dataclass
+class UpdateReply(Command):
+    """The workflow's answer to an update (spec workflows.md §7.6): ``ack``/``nak`` first, then
+    ``ok``/``error``. ``value`` is the result (``ok``) or the message (``nak``/``error``)."""
+
+    type: ClassVar[str] = "UpdateReply"
+    update_id: str = ""
+    topic: str = ""
+    value: JSONValue = None
+
+    def identity(self) -> str:
+        return f"UpdateReply({self.topic})"
+
+
+@dataclass
 class RecordMarker(Command):
     type: ClassVar[str] = "RecordMarker"
     name: str = ""
@@ -190,6 +204,7 @@ COMMANDS: dict[str, type[Command]] = {
         SignalExternal,
         CancelExternal,
         SendLocal,
+        UpdateReply,
         RecordMarker,
         UpsertAttributes,
         CompleteWorkflow,
@@ -271,6 +286,22 @@ class Signal(Job):
     topic: str = ""
     sender: str = ""
     payloads: list[JSONValue] = field(default_factory=list)
+
+
+UPDATE_HOST = "update"
+
+
+def update_sender(update_id: str) -> str:
+    """The reply address an update's message comes from: ``{update|<update id>}``."""
+    return f"{{{UPDATE_HOST}|{update_id}}}"
+
+
+def update_id_of(sender: str) -> str | None:
+    """The update id of a reply address, or None if ``sender`` is not one."""
+    prefix = f"{{{UPDATE_HOST}|"
+    if sender.startswith(prefix) and sender.endswith("}") and len(sender) > len(prefix) + 1:
+        return sender[len(prefix) : -1]
+    return None
 
 
 @dataclass

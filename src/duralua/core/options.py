@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..durations import DurationError, parse_option
+from .cron import CronError
+from .cron import parse as parse_cron
 
 DEFAULT_START_TO_CLOSE_NS = 10 * 60 * 1_000_000_000
 
@@ -127,14 +129,26 @@ def parse_workflow_options(raw: dict[str, Any]) -> dict[str, Any]:
             if name == "start_delay" and not isinstance(value, str):
                 raise OptionError('workflow.start_delay must be a duration string (e.g. "5s")')
             try:
-                out[name + "_ns"] = parse_option(value)
+                ns = parse_option(value)
             except DurationError as exc:
                 raise OptionError(f"workflow.{name}: {exc}") from None
+            if ns < 0:
+                raise OptionError(f"workflow.{name} must not be negative")
+            if ns:
+                # Zero means "no limit" to Temporal: the same unset value on both engines.
+                out[name + "_ns"] = ns
         elif name in ("id", "task_queue", "cron_schedule", "summary", "details", "namespace"):
             if not isinstance(value, str):
                 raise OptionError(f"workflow.{name} must be a string")
             if name in ("id", "task_queue") and not value:
                 raise OptionError(f"workflow.{name} cannot be empty")
+            if name == "cron_schedule":
+                if not value.strip():
+                    continue  # an empty schedule is no schedule (as Temporal reads it)
+                try:
+                    parse_cron(value)
+                except CronError as exc:
+                    raise OptionError(f"workflow.cron_schedule: invalid cron schedule {value!r}: {exc}") from None
             out[name] = value
         elif name in ("id_conflict_policy", "id_reuse_policy", "parent_close_policy"):
             out[name] = _enum(name, value)
@@ -150,7 +164,34 @@ def parse_workflow_options(raw: dict[str, Any]) -> dict[str, Any]:
             out[name] = value
         else:
             out[name] = value
+    _check_combinations(out)
     return out
+
+
+def _check_combinations(out: dict[str, Any]) -> None:
+    # The Temporal server refuses these pairs; both engines refuse them before starting.
+    if out.get("cron_schedule") and out.get("start_delay_ns"):
+        raise OptionError("workflow.cron_schedule and workflow.start_delay cannot be used together")
+    if out.get("id_reuse_policy") == "terminate_if_running" and "id_conflict_policy" in out:
+        raise OptionError(
+            "workflow.id_reuse_policy terminate_if_running cannot be used together with workflow.id_conflict_policy "
+            "(use id_conflict_policy = terminate_existing instead)"
+        )
+
+
+def check_child_options(opts: dict[str, Any]) -> str | None:
+    """Why these parsed options cannot start a child workflow, or None.
+
+    Temporal has no slot for them on a child start (spec workflows.md §3.1): refusing them is
+    better than a child that silently starts at once or fails differently than asked."""
+    if opts.get("start_delay_ns"):
+        return "workflow.start_delay applies only to top-level starts, not to child workflows"
+    if opts.get("id_conflict_policy") not in (None, "fail"):
+        return (
+            f"workflow.id_conflict_policy {opts['id_conflict_policy']} is not available for child workflows "
+            "(a child whose id is running always fails to start)"
+        )
+    return None
 
 
 _ENUMS = {

@@ -9,15 +9,17 @@ from typing import Any
 
 from .. import lifecycle as lc
 from ..codec import JSONValue, decode, dumps, encode
+from ..core import cron
 from ..core import model as m
 from ..core.machine import search_attribute_type
 from ..core.pid import PID, format_uniq
 from ..core.validate import check_topic, check_workflow_id
-from ..durations import humanize_ns
+from ..durations import SECOND, humanize_ns
 from ..engine import StartRequest
 from ..errors import (
     CANCELED,
     INVALID,
+    TIMEOUT,
     CallError,
     EncodeError,
     Failure,
@@ -25,9 +27,16 @@ from ..errors import (
     not_found,
 )
 from ..lifecycle import LifecycleEvent
-from .activities import ActivityTask
+from .activities import ActivityTask, backoff_ns
 from .queries import CLOSED, seed
 from .state import EngineState, _Batch, _Live
+
+# Timers of the engine itself share the timers table with the run's own (whose seq is >= 1).
+START_SEQ = -1  # the first task of a delayed or cron run
+RUN_DEADLINE = -2
+EXECUTION_DEADLINE = -3
+UPDATE_REJECTED = "Rejected"  # kind of a nak'd update
+UPDATE_FAILED = "UpdateFailed"  # kind of an update answered with error
 
 
 class RunCommands(EngineState):
@@ -81,11 +90,18 @@ class RunCommands(EngineState):
             memo.update(cmd.memo or {})
             row["search"], row["memo"] = dumps(search), dumps(memo)
             batch.sql("UPDATE runs SET search = ?, memo = ? WHERE run_id = ?", row["search"], row["memo"], run_id)
+        elif isinstance(cmd, m.UpdateReply):
+            self._update_reply(run_id, cmd, now, batch)
         elif isinstance(cmd, m.CompleteWorkflow):
-            self._close(run_id, live.row, "completed", cmd.result, None, now, batch)
+            self._end_run(run_id, live.row, info, "completed", cmd.result, None, now, batch)
         elif isinstance(cmd, m.FailWorkflow):
-            self._close(run_id, live.row, "failed", None, cmd.failure, now, batch)
-            self._maybe_retry(live, cmd.failure, now, batch)
+            failure = cmd.failure
+            status = "failed"
+            if failure.kind == CANCELED and live.row_options().get("cron_schedule") and _cancel_requested(live):
+                # Temporal stops a cron chain only for a run that ends *canceled*: a cron run
+                # asked to cancel that gives up with a Canceled error closes so, on both engines.
+                status, failure = "canceled", Failure("operation canceled", CANCELED, False)
+            self._end_run(run_id, live.row, info, status, None, failure, now, batch)
         elif isinstance(cmd, m.ContinueAsNew):
             self._close(run_id, live.row, "continued", None, None, now, batch, notify=False)
             new_info = m.WorkflowInfo(**{**info.to_json(), "run_id": str(uuid.uuid4()), "workflow_type":
@@ -113,6 +129,12 @@ class RunCommands(EngineState):
         batch.sql("DELETE FROM timers WHERE run_id = ?", run_id)
         batch.sql("DELETE FROM tasks WHERE run_id = ?", run_id)
         batch.after.append(lambda: self.activities.cancel_run(run_id))
+        # Updates still open end with the run (Temporal fails them the same way).
+        gone = Failure(f"workflow {row.get('workflow_id', '')} closed ({status}) before the update completed",
+                       UPDATE_FAILED, False)  # fmt: skip
+        batch.sql("UPDATE updates SET state = 'failed', outcome = ?, closed_ns = ? WHERE run_id = ? "
+                  "AND state IN ('admitted', 'accepted')", dumps({"error": gone.to_json()}), now, run_id)  # fmt: skip
+        batch.after.append(lambda: self._wake_updates_of(run_id))
         if notify and row.get("parent_run"):
             batch.inputs.append(
                 (
@@ -134,30 +156,86 @@ class RunCommands(EngineState):
                 batch.inputs.append((child["run_id"], m.CancelRequested()))
         batch.after.append(lambda: self._wake_waiters(run_id))
 
-    def _maybe_retry(self, live: _Live, failure: Failure, now: int, batch: _Batch) -> None:
-        options = decode(live.row["options"])
+    def _end_run(
+        self, run_id: str, row: dict[str, Any], info: m.WorkflowInfo, status: str, result: JSONValue,
+        failure: Failure | None, now: int, batch: _Batch,
+    ) -> None:  # fmt: skip
+        """Close a run; a retry policy or a cron schedule may start the next run of the chain
+        (the parent is told only when the chain ends)."""
+        options = decode(row["options"])
+        nxt = self._next_in_chain(row, info, options, status, failure, now)
+        self._close(run_id, row, status, result, failure, now, batch, notify=nxt is None)
+        if nxt is not None:
+            new_info, start_at = nxt
+            self._insert_run(new_info, options, decode(row["info"]).get("args", []), [], now, batch,
+                             parent=(row["parent_run"], row["parent_seq"]), start_at=start_at)  # fmt: skip
+
+    def _next_in_chain(
+        self, row: dict[str, Any], info: m.WorkflowInfo, options: dict[str, Any], status: str,
+        failure: Failure | None, now: int,
+    ) -> tuple[m.WorkflowInfo, int] | None:  # fmt: skip
+        """(info, first-task time) of the run that follows, as Temporal chains them: a retry
+        (failed, or run timeout) first; the next cron run once retries are over; nothing
+        after the execution timeout, a termination or a cancellation."""
+        deadline = options.get("execution_deadline_ns")
+        if deadline is not None and now >= int(deadline):
+            return None
+        fresh = {"run_id": str(uuid.uuid4()), "seed": seed(), "start_time_ns": now}
         policy = options.get("retry_policy")
-        if not policy or failure.retryable is False:
+        timed_out_run = status == "timed_out" and (failure is None or (failure.details or {}).get("timeout_type") ==
+                                                   "run")  # fmt: skip
+        if policy and failure is not None and (status == "failed" or timed_out_run) and _retries(policy, failure, info):
+            initial = int(policy.get("initial_interval_ns", SECOND))
+            delay = backoff_ns(initial, float(policy.get("backoff_coefficient", 2.0)),
+                               int(policy.get("maximum_interval_ns", 100 * initial)), info.attempt)  # fmt: skip
+            new_info = m.WorkflowInfo(**{**info.to_json(), **fresh, "attempt": info.attempt + 1})
+            return new_info, now + delay
+        schedule = options.get("cron_schedule")
+        if schedule and status in ("completed", "failed", "timed_out"):
+            wait = cron.backoff_ns(cron.parse(str(schedule)), int(row.get("start_ns") or now), now)
+            return m.WorkflowInfo(**{**info.to_json(), **fresh, "attempt": 1}), now + wait
+        return None
+
+    def _update_reply(self, run_id: str, cmd: m.UpdateReply, now: int, batch: _Batch) -> None:
+        state = {"ack": "accepted", "nak": "rejected", "ok": "completed", "error": "failed"}[cmd.topic]
+        if cmd.topic == "ack":
+            batch.sql("UPDATE updates SET state = 'accepted' WHERE update_id = ? AND state = 'admitted'",
+                      cmd.update_id)  # fmt: skip
             return
-        if failure.kind in policy.get("non_retryable_error_types", []):
-            return
-        info = live.machine.info
-        max_attempts = int(policy.get("maximum_attempts", 0))
-        if max_attempts and info.attempt >= max_attempts:
-            return
-        new_info = m.WorkflowInfo(**{**info.to_json(), "run_id": str(uuid.uuid4()), "attempt": info.attempt + 1,
-                                     "seed": seed(), "start_time_ns": now})  # fmt: skip
-        live.row["status"] = "failed"
-        self._insert_run(new_info, options, decode(live.row["info"]).get("args", []), [], now, batch,
-                         parent=(live.row["parent_run"], live.row["parent_seq"]))  # fmt: skip
+        if cmd.topic == "ok":
+            body: dict[str, Any] = {"result": cmd.value}
+        else:
+            kind = UPDATE_REJECTED if cmd.topic == "nak" else UPDATE_FAILED
+            body = {"error": Failure(str(cmd.value), kind, False).to_json()}
+        batch.sql("UPDATE updates SET state = ?, outcome = ?, closed_ns = ? WHERE update_id = ? "
+                  "AND state IN ('admitted', 'accepted')", state, dumps(body), now, cmd.update_id)  # fmt: skip
+        update_id = cmd.update_id
+        batch.after.append(lambda: self._wake_update(update_id))
+
+    def _first_task_at(self, options: dict[str, Any], now: int) -> int | None:
+        """When the first task of a new chain may run: after its start delay, or at the next
+        match of its cron schedule (the first cron run waits for it, as on Temporal)."""
+        delay = options.get("start_delay_ns")
+        if delay:
+            return now + int(delay)
+        schedule = options.get("cron_schedule")
+        if schedule:
+            return now + cron.backoff_ns(cron.parse(str(schedule)), now, now)
+        return None
 
     def _insert_run(
         self, info: m.WorkflowInfo, options: dict[str, Any], args: list[JSONValue],
         messages: list[tuple[str, list[JSONValue], str]], now: int, batch: _Batch,
-        parent: tuple[str | None, int | None] = (None, None),
+        parent: tuple[str | None, int | None] = (None, None), start_at: int | None = None,
     ) -> None:  # fmt: skip
         data = info.to_json()
         data["args"] = args
+        first = now if start_at is None else max(start_at, now)
+        options = dict(options)
+        options.pop("start_delay_ns", None)  # the delay is the first run's only: a retry or cron run has its own
+        if options.get("execution_timeout_ns") and options.get("execution_deadline_ns") is None:
+            # One deadline for the whole chain (retries, continue-as-new, cron runs), as Temporal's.
+            options["execution_deadline_ns"] = first + int(options["execution_timeout_ns"])
         batch.sql(
             "INSERT INTO runs(run_id, workflow_id, workflow_type, worker_id, task_queue, status, info, options, "
             "search, memo, start_ns, parent_run, parent_seq) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
@@ -182,13 +260,25 @@ class RunCommands(EngineState):
             "options": dumps(options), "result": None, "failure": None, "reason": "",
             "search": dumps(options.get("search_attributes") or {}), "memo": dumps(options.get("memo") or {}),
             "start_ns": now, "close_ns": None, "parent_run": parent[0], "parent_seq": parent[1], "activations": 0,
+            "queries": "{}",
         }  # fmt: skip
-        batch.inputs.append((info.run_id, m.StartWorkflow(args=args)))
+        if first > now:
+            self._add_timer(info.run_id, START_SEQ, first, batch)
+        else:
+            batch.inputs.append((info.run_id, m.StartWorkflow(args=args)))
+        if options.get("run_timeout_ns"):
+            self._add_timer(info.run_id, RUN_DEADLINE, first + int(options["run_timeout_ns"]), batch)
+        if options.get("execution_deadline_ns") is not None:
+            self._add_timer(info.run_id, EXECUTION_DEADLINE, int(options["execution_deadline_ns"]), batch)
         self._emit_later(batch, LifecycleEvent(lc.RUN_STARTED, subject=info.workflow_id, run_id=info.run_id,
                                                entry=info.workflow_type, data={"attempt": info.attempt,
                                                "parent_run": parent[0], "context": info.context}))  # fmt: skip
         for topic, payloads, sender in messages:
             batch.inputs.append((info.run_id, m.Signal(topic=topic, sender=sender, payloads=payloads)))
+
+    def _add_timer(self, run_id: str, seq: int, fire: int, batch: _Batch) -> None:
+        batch.sql("INSERT INTO timers(run_id, seq, fire_ns) VALUES (?, ?, ?)", run_id, seq, fire)
+        batch.after.append(lambda: self._arm(fire, run_id, seq))
 
     def _start_child(self, run_id: str, info: m.WorkflowInfo, cmd: m.StartChild, now: int, batch: _Batch) -> None:
         worker = self.catalog.worker_for_queue(cmd.task_queue)
@@ -210,7 +300,8 @@ class RunCommands(EngineState):
             worker_id=cmd.task_queue, seed=seed(), context=dict(cmd.context), parent_pid=info.pid,
             start_time_ns=now,
         )  # fmt: skip
-        self._insert_run(child, cmd.options, cmd.args, [], now, batch, parent=(run_id, cmd.seq))
+        self._insert_run(child, cmd.options, cmd.args, [], now, batch, parent=(run_id, cmd.seq),
+                         start_at=self._first_task_at(cmd.options, now))  # fmt: skip
         batch.inputs.append((run_id, m.ResolveChildStart(seq=cmd.seq, run_id=child.run_id)))
 
     def new_workflow_id(self) -> str:
@@ -260,8 +351,11 @@ class RunCommands(EngineState):
     ) -> str:
         """Write a start into ``batch`` per the id conflict/reuse policies; returns the PID."""
         generated = options.pop("generated_id", False)
+        reuse = options.get("id_reuse_policy", "allow_duplicate")
         policy = options.get("id_conflict_policy")
-        if policy is None:
+        if reuse == "terminate_if_running":
+            policy = "terminate_existing"  # what Temporal does with it (it predates conflict policies)
+        elif policy is None:
             error_when_started = options.get("execution_error_when_already_started", generated)
             policy = "fail" if error_when_started else "use_existing"
         messages = [(t, p, request.sender) for t, p in request.messages]
@@ -275,12 +369,12 @@ class RunCommands(EngineState):
             if policy == "fail":
                 raise CallError(Failure(f"workflow {info.workflow_id} is already running", "AlreadyExists", False))
             self._terminate_row(existing, "terminated by a new start (terminate_existing)", batch)
-        elif existing is not None and (
-            options.get("id_reuse_policy") == "reject_duplicate"
-            or (options.get("id_reuse_policy") == "allow_duplicate_failed_only" and existing["status"] == "completed")
-        ):
-            raise CallError(Failure(f"workflow id {info.workflow_id} was already used", "AlreadyExists", False))
-        self._insert_run(info, options, request.args, messages, info.start_time_ns, batch)
+        elif existing is not None and (reuse == "reject_duplicate" or (
+                reuse == "allow_duplicate_failed_only" and existing["status"] == "completed")):  # fmt: skip
+            raise CallError(Failure(f"workflow id {info.workflow_id} was already used and its id_reuse_policy is "
+                                    f"{reuse}", "AlreadyExists", False))  # fmt: skip
+        now = info.start_time_ns
+        self._insert_run(info, options, request.args, messages, now, batch, start_at=self._first_task_at(options, now))
         return info.pid
 
     def _terminate_row(self, row: dict[str, Any], reason: str, batch: _Batch) -> None:
@@ -327,6 +421,19 @@ class RunCommands(EngineState):
         self._emit_later(batch, LifecycleEvent(lc.RUN_SIGNALED, subject=str(row["workflow_id"]),
                                                run_id=str(row["run_id"]), entry=str(row["workflow_type"]),
                                                data={"topic": topic, "sender": sender}))  # fmt: skip
+
+
+def _retries(policy: dict[str, Any], failure: Failure, info: m.WorkflowInfo) -> bool:
+    if failure.retryable is False and failure.kind != TIMEOUT:
+        return False
+    if failure.kind in policy.get("non_retryable_error_types", []):
+        return False
+    max_attempts = int(policy.get("maximum_attempts", 0))
+    return not (max_attempts and info.attempt >= max_attempts)
+
+
+def _cancel_requested(live: _Live) -> bool:
+    return any(isinstance(job, m.CancelRequested) for act in live.history.activations for job in act.jobs)
 
 
 _CLOSED_KINDS = {"completed": lc.RUN_COMPLETED, "failed": lc.RUN_FAILED, "terminated": lc.RUN_TERMINATED,

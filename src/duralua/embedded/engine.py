@@ -42,7 +42,7 @@ from ..errors import (
 from ..lifecycle import LifecycleEvent
 from ..lua.process import LuaWorkflowProgram
 from .activities import ActivityTask
-from .commands import RunCommands
+from .control import RunControl
 from .queries import CLOSED, list_runs, load_history, outcome, summary_of, task_from_row
 from .state import Logger, OwnershipLost, _Batch, _Live, _Pending, _pylog
 from .store import REQUEST_RETENTION_NS, Store
@@ -50,7 +50,7 @@ from .store import REQUEST_RETENTION_NS, Store
 __all__ = ["CLOSED", "EmbeddedEngine", "Logger", "list_runs", "load_history", "summary_of"]
 
 
-class EmbeddedEngine(RunCommands):
+class EmbeddedEngine(RunControl):
     """A durable workflow engine in this process. Use as ``async with`` or start()/stop()."""
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -285,6 +285,10 @@ class EmbeddedEngine(RunCommands):
                     self._forward_messages(row, pend, batch)
                 batch.taken.append((run_id, pend))
                 continue
+            prepared = self._prepare_jobs(run_id, row, pend, batch)
+            if prepared is None:
+                continue
+            pend = prepared
             if row["status"] == "held":
                 row["status"] = "running"
                 batch.sql("UPDATE runs SET status = 'running', reason = '' WHERE run_id = ?", run_id)
@@ -331,6 +335,7 @@ class EmbeddedEngine(RunCommands):
         self._fresh_rows.clear()
         self._fresh_runs.clear()
         self._fresh_history.clear()
+        self._fresh_updates.clear()
         current = self._batch_no
         # Jobs made by this batch (activation follow-ups, eager results, API writes) are
         # dropped: re-running the activations makes them again. Jobs it took are put back.
@@ -376,6 +381,7 @@ class EmbeddedEngine(RunCommands):
         self._fresh_rows.clear()
         self._fresh_runs.clear()
         self._fresh_history.clear()
+        self._fresh_updates.clear()
         for effect in batch.after:
             effect()
         for fut in batch.waiters:
@@ -416,7 +422,8 @@ class EmbeddedEngine(RunCommands):
         except BaseException:
             machine.close()
             raise
-        live = _Live(machine, history, row)
+        saved = decode(row.get("queries") or "{}")
+        live = _Live(machine, history, row, saved_queries=saved if isinstance(saved, dict) else {})
         self._cache[run_id] = live
         while len(self._cache) > max(self.cache_size, 1):
             _, old = self._cache.popitem(last=False)
@@ -447,7 +454,13 @@ class EmbeddedEngine(RunCommands):
         jobs = [p.job for p in pend]
         length = history.length() + 1
         size = history.size()
+        started = time.monotonic()
         commands = live.machine.activate(m.Activation(now, jobs, False, length, size))
+        task_timeout = live.row_options().get("task_timeout_ns")
+        if task_timeout and (time.monotonic() - started) * 1e9 > int(task_timeout):
+            # Temporal drops a late workflow task and retries it; held is this engine's retry.
+            raise DuraluaError(f"the workflow task took {humanize_ns(int((time.monotonic() - started) * 1e9))}, "
+                               f"over the run's task_timeout of {humanize_ns(int(task_timeout))}")  # fmt: skip
         record = ActivationRecord(now, jobs, commands)
         encoded = dumps(record.to_json())
         history.append(record, encoded)
@@ -457,10 +470,23 @@ class EmbeddedEngine(RunCommands):
         idx = len(history.activations)
         batch.sql("INSERT INTO history(run_id, idx, record) VALUES (?, ?, ?)", run_id, idx, encoded)
         batch.sql("UPDATE runs SET activations = ? WHERE run_id = ?", idx, run_id)
+        if live.machine.queries != live.saved_queries:
+            self._save_queries(run_id, live, batch)
         for cmd in commands:
             self._apply(run_id, live, cmd, now, batch)
         if self.cache_size <= 0 or live.machine.finished is not None:
             self._evict(run_id)
+
+    def _save_queries(self, run_id: str, live: _Live, batch: _Batch) -> None:
+        before, text = live.saved_queries, live.row.get("queries")
+        live.saved_queries = dict(live.machine.queries)
+        live.row["queries"] = dumps(live.saved_queries)
+        batch.sql("UPDATE runs SET queries = ? WHERE run_id = ?", live.row["queries"], run_id)
+
+        def undo() -> None:
+            live.saved_queries, live.row["queries"] = before, text
+
+        batch.undo.append(undo)
 
     def _hold(self, run_id: str, row: dict[str, Any], exc: Exception, batch: _Batch) -> None:
         self._evict(run_id)
@@ -514,8 +540,10 @@ class EmbeddedEngine(RunCommands):
                 if nxt is not None and nxt["run_id"] != row["run_id"]:
                     row = nxt
                     continue
-            elif row["status"] == "failed":
-                # A failed attempt may be retried by the workflow retry policy under the same id.
+            elif row["status"] == "failed" or (row["status"] in ("completed", "timed_out") and
+                                               decode(row["options"]).get("cron_schedule")):  # fmt: skip
+                # A failed attempt may be retried under the same id, and a cron run is followed
+                # by the next one: the result is the chain's (as Temporal's follow_runs).
                 nxt = self._db().latest_run(row["workflow_id"])
                 if nxt is not None and nxt["run_id"] != row["run_id"]:
                     row = nxt
@@ -735,6 +763,9 @@ class EmbeddedEngine(RunCommands):
             elif kind == "signal":
                 self._signal(box, str(body["pid"]), body["topic"], body.get("payloads", []),
                              str(body.get("sender", "")))  # fmt: skip
+            elif kind == "update":
+                outcome["update_id"] = self._admit_update(box, str(body["pid"]), body["name"],
+                                                          body.get("payloads", []), str(body["update_id"]))  # fmt: skip
             elif kind in ("terminate", "cancel"):
                 row = self._resolve_run_or_call_error(str(body["pid"]))
                 if row["status"] in CLOSED:

@@ -184,6 +184,10 @@ class EngineState:
         self.cache_hits = self.cache_misses = self.cache_evictions = 0
         self._filling: _Batch | None = None  # the batch being filled (eager attempts report into it)
 
+    async def _submit(self, fill: Callable[[_Batch], Any]) -> Any:
+        """Add writes to the next group commit and wait until it is durable (the engine's)."""
+        raise NotImplementedError
+
     def _db(self) -> Store:
         assert self.store is not None, "engine not started"
         return self.store

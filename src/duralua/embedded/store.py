@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS runs (
     close_ns      INTEGER,
     parent_run    TEXT,
     parent_seq    INTEGER,
-    activations   INTEGER NOT NULL DEFAULT 0
+    activations   INTEGER NOT NULL DEFAULT 0,
+    queries       TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS runs_wid ON runs(workflow_id, start_ns);
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
@@ -84,6 +85,17 @@ CREATE TABLE IF NOT EXISTS requests (
     state   TEXT NOT NULL DEFAULT 'queued',
     outcome TEXT NOT NULL DEFAULT '{}'
 );
+CREATE TABLE IF NOT EXISTS updates (
+    update_id   TEXT PRIMARY KEY,
+    run_id      TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    state       TEXT NOT NULL DEFAULT 'admitted',
+    outcome     TEXT NOT NULL DEFAULT '{}',
+    created_ns  INTEGER NOT NULL,
+    closed_ns   INTEGER
+);
+CREATE INDEX IF NOT EXISTS updates_run ON updates(run_id, state);
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -92,7 +104,7 @@ CREATE TABLE IF NOT EXISTS meta (
 
 
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Applied requests are kept this long so the process that queued one can read its outcome.
 REQUEST_RETENTION_NS = 3600 * 1_000_000_000
 
@@ -159,7 +171,10 @@ class Store:
         """Bring a database written by an older duralua up to this schema, in place."""
         cols = {r[1] for r in self.db.execute("PRAGMA table_info(requests)")}
         task_cols = {r[1] for r in self.db.execute("PRAGMA table_info(tasks)")}
+        run_cols = {r[1] for r in self.db.execute("PRAGMA table_info(runs)")}
         with self.transaction() as db:
+            if "queries" not in run_cols:
+                db.execute("ALTER TABLE runs ADD COLUMN queries TEXT NOT NULL DEFAULT '{}'")
             if "last_failure" not in task_cols:
                 db.execute("ALTER TABLE tasks ADD COLUMN last_failure TEXT NOT NULL DEFAULT ''")
             if "state" not in cols:
@@ -241,6 +256,10 @@ class Store:
             return None
         outcome = decode(row[1]) if row[1] else {}
         return str(row[0]), outcome if isinstance(outcome, dict) else {}
+
+    def update_row(self, update_id: str) -> dict[str, Any] | None:
+        cur = self.db.execute("SELECT * FROM updates WHERE update_id = ?", (update_id,))
+        return _row(cur)
 
     def owner(self) -> dict[str, Any] | None:
         value = self.meta("owner")
