@@ -14,7 +14,7 @@ import inspect
 import itertools
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,7 @@ from ..errors import (
     not_found,
 )
 from ..lua.context import SystemContext
+from ..lua.modules._ops import MODULE_OPS
 from ..lua.process import EntryCode, LuaVM
 
 PythonFunction = Callable[..., Any]
@@ -124,9 +125,20 @@ class FunctionRuntime:
         except CallError as exc:
             return None, exc.failure
 
-    def start_call(self, entry_id: str, args: list[JSONValue], context: dict[str, Any] | None = None) -> _Call:
-        """Start a call and run it as far as it goes synchronously (``.finished`` tells)."""
-        return self._begin(entry_id, args, context or {})
+    def start_call(
+        self,
+        entry_id: str,
+        args: list[JSONValue],
+        context: dict[str, Any] | None = None,
+        *,
+        values: Mapping[str, Any] | None = None,
+    ) -> _Call:
+        """Start a call and run it as far as it goes synchronously (``.finished`` tells).
+
+        ``values`` are host values of this call only (the HTTP exchange of a handler): module
+        ops see them, the calls and spawns it makes do not inherit them.
+        """
+        return self._begin(entry_id, args, context or {}, values)
 
     async def finish_call(self, call: _Call) -> tuple[JSONValue, Failure | None]:
         """Wait for a call from :meth:`start_call` that did not finish synchronously."""
@@ -134,11 +146,13 @@ class FunctionRuntime:
             await call.wait()
         return call.result, call.failure
 
-    def _begin(self, entry_id: str, args: list[JSONValue], context: dict[str, Any]) -> _Call:
+    def _begin(
+        self, entry_id: str, args: list[JSONValue], context: dict[str, Any], values: Mapping[str, Any] | None = None
+    ) -> _Call:
         fn = self.functions.get(entry_id)
         if fn is None:
             raise CallError(not_found(f"function {entry_id} not found", retryable=True))
-        call = _Call(self, fn, args, context)
+        call = _Call(self, fn, args, context, values)
         call.start()
         return call
 
@@ -190,11 +204,19 @@ class _RuntimeContext(SystemContext):
 class _Call:
     """One function invocation (a process with a PID, alive until the function returns)."""
 
-    def __init__(self, rt: FunctionRuntime, fn: FunctionDef, args: list[JSONValue], context: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        rt: FunctionRuntime,
+        fn: FunctionDef,
+        args: list[JSONValue],
+        context: dict[str, Any],
+        values: Mapping[str, Any] | None = None,
+    ) -> None:
         self.rt = rt
         self.fn = fn
         self.args = args
         self.context = context
+        self.values: Mapping[str, Any] = values or {}
         self.pid = rt.new_pid(fn.entry_id)
         self.finished = False
         self.result: JSONValue = None
@@ -354,8 +376,33 @@ class _Call:
     def _on_op(self, coro: int, op: str, args: tuple[Any, ...]) -> Any:
         handler = getattr(self, f"_op_{op}", None)
         if handler is None:
+            module_op = MODULE_OPS.get(op)
+            if module_op is not None:
+                return self._module_op(coro, op, module_op, args)
             return (None, invalid(f"{op} is not supported here"))
         return handler(coro, *args)
+
+    def _module_op(self, coro: int, name: str, op: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        """An op a module registered (lua/modules/_ops.py): its answer now, or later."""
+        try:
+            answer = op(self, *args)
+        except Exception as exc:  # a module bug fails the op, not the call's host
+            return (None, Failure(f"{name}: {type(exc).__name__}: {exc}", INTERNAL, None))
+        if not callable(answer):
+            return answer
+        later: Callable[[], Awaitable[Any]] = answer  # started only once a loop drives the call
+
+        async def finish() -> None:
+            try:
+                values = await later()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                values = (None, Failure(f"{name}: {type(exc).__name__}: {exc}", INTERNAL, None))
+            self._resolve(coro, tuple(values))
+
+        self._later(finish)
+        return PENDING
 
     def _op_call(self, coro: int, target: str, args: list[JSONValue], _opts: Any, ctx: Any) -> Any:
         context = dict(self.context)

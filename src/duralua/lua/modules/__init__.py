@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..context import HostContext
-from . import base64, crypto, errors, hash, json, os, payload, time, uuid
+from . import base64, crypto, errors, hash, http, http_client, json, os, payload, time, uuid
 
 Installer = Callable[[Any, HostContext], Any]
 
@@ -25,6 +25,8 @@ MODULE_INSTALLERS: dict[str, Installer] = {
     "base64": base64.install,
     "hash": hash.install,
     "crypto": crypto.install,
+    "http": http.install,
+    "http_client": http_client.install,
 }
 
 __all__ = ["MODULE_INSTALLERS", "Installer"]
