@@ -40,7 +40,7 @@ from ..errors import (
     MemoryLimitExceeded,
     SandboxViolation,
 )
-from .typestrip import strip_types
+from .typed_runtime import compile_chunk
 
 __all__ = ["DEFAULT_INSTRUCTION_BUDGET", "DEFAULT_MEMORY_LIMIT", "LuaSandbox", "LuaThread"]
 
@@ -82,19 +82,6 @@ def _refuse_attribute(obj: Any, name: Any, is_setting: bool) -> NoReturn:
 
 def _display_name(chunkname: str) -> str:
     return chunkname[1:] if chunkname[:1] in ("@", "=") else chunkname
-
-
-_STRIPPED: dict[str, str] = {}
-
-
-def _stripped(source: str) -> str:
-    """strip_types with a per-process cache: every run of a workflow compiles the same source."""
-    code = _STRIPPED.get(source)
-    if code is None:
-        if len(_STRIPPED) > 512:
-            _STRIPPED.clear()
-        code = _STRIPPED[source] = strip_types(source)
-    return code
 
 
 class LuaThread:
@@ -239,15 +226,13 @@ class LuaSandbox:
         if chunkname[:1] not in ("@", "="):
             chunkname = "@" + chunkname
         path = _display_name(chunkname)
-        code = _stripped(source)
-        if first_line > 1:
-            code = "\n" * (first_line - 1) + code
         if env is None:
             env = self.make_globals()
         short = self._short_src(chunkname)
         self._chunks[short] = path
         try:
-            fn, err = self._priv.compile(code, chunkname, env)
+            # typed Lua: types stripped (cached per source), type values bound -- lua/typed_runtime.py
+            fn, err = compile_chunk(self, source, chunkname, env, first_line)
         except lupa.LuaMemoryError as exc:
             self._lua.gccollect()
             raise MemoryLimitExceeded(f"memory limit exceeded while compiling {path}") from exc
