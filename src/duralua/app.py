@@ -22,7 +22,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .catalog import Catalog
 from .codec import JSONValue
@@ -34,6 +34,9 @@ from .errors import CallError, ConfigError, Failure, Location, invalid
 from .lifecycle import LifecycleBus, log_subscriber
 from .registry import Registry, load_app
 from .runtime.functions import FunctionDef, FunctionRuntime
+
+if TYPE_CHECKING:
+    from .http import HttpServices
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -123,6 +126,20 @@ class App:
         return Workflows(self, EmbeddedEngine(self.catalog, self.runtime, db, synchronous=synchronous,
                                               cache_size=cache_size, clock=clock, log=self.log,
                                               events=self.lifecycle))  # fmt: skip
+
+    # -- HTTP (duralua.http) ---------------------------------------------------------------------
+
+    def http_services(
+        self, *, services: list[str] | None = None, announce: Callable[[str], None] | None = None
+    ) -> HttpServices:
+        """The app's ``http.service`` entries (``async with app.http_services() as web:``).
+
+        Start it after the engine the handlers spawn on and stop it before (in-flight requests
+        finish first). ``web.addresses`` maps each service to the URL it listens on.
+        """
+        from .http import HttpServices
+
+        return HttpServices(self.registry, self.runtime, log=self.log, services=services, announce=announce)
 
     def default_worker(self) -> str:
         workers = list(self.catalog.workers)

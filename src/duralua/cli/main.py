@@ -138,9 +138,7 @@ def run(
     if engine not in ("embedded", "temporal"):
         fail(f"unknown engine {engine!r}", hint="use --engine embedded or --engine temporal")
     if engine == "temporal":
-        from ..temporal.serve import serve_temporal
-
-        _run_async(serve_temporal(ctx.app(), then_call=then_call))
+        _run_async(_serve_temporal_with_http(ctx, then_call))
         return
     _run_async(_serve_embedded(ctx, then_call, synchronous, fast_forward))
 
@@ -163,7 +161,10 @@ async def _serve_embedded(ctx: Ctx, then_call: str | None, synchronous: str, fas
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with wf:
+    # HTTP services (duralua.http) start after the engine and stop before it.
+    from ..http.server import stderr_line
+
+    async with wf, app_.http_services(announce=stderr_line):
         workers = ", ".join(f"{w.id} (queue {w.task_queue})" for w in app_.catalog.workers.values()) or "none"
         err_console.print(
             f"[green]duralua[/green] serving {ctx.root} on the embedded engine — db {ctx.db_path()}, "
@@ -183,6 +184,20 @@ async def _serve_embedded(ctx: Ctx, then_call: str | None, synchronous: str, fas
         if skipper is not None:
             skipper.cancel()
         err_console.print("stopping…")
+
+
+async def _serve_temporal_with_http(ctx: Ctx, then_call: str | None) -> None:
+    """serve_temporal with the app's HTTP services around it (duralua.http.server.serve_around)."""
+    from ..http.server import serve_around, stderr_line
+    from ..temporal.serve import serve_temporal
+
+    app_ = ctx.app()
+    ready = lambda: app_.runtime.engine is not None or not app_.catalog.workers  # noqa: E731
+    web = app_.http_services(announce=stderr_line)
+    _, sig = await serve_around(web, serve_temporal(app_, then_call=then_call), engine_ready=ready,
+                                announce=stderr_line)  # fmt: skip
+    if sig is not None:
+        raise typer.Exit(128 + sig)
 
 
 def _run_async(coro: Awaitable[T]) -> T:

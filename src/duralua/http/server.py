@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import signal
 import socket
-from collections.abc import Callable
-from typing import Any
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from .. import telemetry
 from ..errors import ConfigError, ConfigErrors, Problem
 from ..registry import Registry
 from ..runtime.functions import FunctionRuntime
@@ -26,6 +29,7 @@ from .config import ServiceConfig, parse_service_config
 from .routes import collect
 
 Logger = Callable[[str, str], None]
+T = TypeVar("T")
 
 
 def _protocol(read_timeout: float | None) -> type[H11Protocol]:
@@ -110,11 +114,12 @@ class HttpServices:
     """The HTTP services of one app (``async with HttpServices(...) as web: web.addresses``)."""
 
     def __init__(self, registry: Registry, runtime: FunctionRuntime, *, log: Logger | None = None,
-                 services: list[str] | None = None) -> None:  # fmt: skip
+                 services: list[str] | None = None, announce: Callable[[str], None] | None = None) -> None:  # fmt: skip
         self.registry = registry
         self.runtime = runtime
         self.log = log
         self.only = services
+        self.announce = announce
         self.served: list[_Served] = []
         self.warnings: list[Problem] = []
 
@@ -151,20 +156,51 @@ class HttpServices:
         return plan
 
     async def start(self) -> None:
+        """Bind every service, then serve them all (``bind`` + ``serve``)."""
+        self.bind()
+        await self.serve()
+
+    def bind(self) -> None:
+        """Validate and bind every socket (nothing is accepted yet); raises ConfigError(s)."""
+        if self.served:
+            return
         plan = self._plan()
         try:
             for cfg, app in plan:
                 self.served.append(_Served(cfg, app, _bind(cfg)))
+        except BaseException:
             for s in self.served:
-                await self._serve(s)
+                s.sock.close()
+            self.served = []
+            raise
+        if self.announce is not None:
+            for p in self.warnings:
+                self.announce(f"warning: {p}")
+
+    async def serve(self) -> None:
+        """Start accepting requests on the bound sockets."""
+        try:
+            for s in self.served:
+                if s.server is None:
+                    await self._serve(s)
         except BaseException:
             await self.stop()
             raise
+        if self.announce is not None:
+            for s in self.served:
+                n = len(s.app.table.endpoints)
+                self.announce(f"http {s.cfg.id} serving {n} route{'s' if n != 1 else ''} on {s.address}")
 
     async def _serve(self, s: _Served) -> None:
         cfg = s.cfg
+        asgi: Any = s.app
+        tel = telemetry.current()
+        if tel is not None:
+            from ..telemetry.http import TelemetryMiddleware
+
+            asgi = TelemetryMiddleware(asgi, tel)
         config = uvicorn.Config(
-            s.app, http=_protocol(cfg.read_timeout_s), lifespan="off", log_config=None, access_log=False,
+            asgi, http=_protocol(cfg.read_timeout_s), lifespan="off", log_config=None, access_log=False,
             proxy_headers=False, server_header=False, timeout_keep_alive=max(1, round(cfg.idle_timeout_s)),
             timeout_graceful_shutdown=max(1, round(cfg.stop_timeout_s)), limit_concurrency=cfg.max_in_flight,
         )  # fmt: skip
@@ -187,3 +223,68 @@ class HttpServices:
             if s.server is not None and s.server.started:
                 await s.server.shutdown(sockets=[s.sock])
             s.sock.close()
+
+
+async def serve_around(web: HttpServices, main: Awaitable[T], *, engine_ready: Callable[[], bool],
+                       announce: Callable[[str], None] | None = None) -> tuple[T | None, int | None]:  # fmt: skip
+    """Run ``main`` (e.g. ``serve_temporal``) with the HTTP services around it.
+
+    The sockets are bound first (a port in use fails before anything else starts); requests
+    are accepted once ``engine_ready()`` (the engine the handlers spawn on is attached).
+    SIGINT/SIGTERM, from then on, stop HTTP first (in-flight requests finish) and then
+    ``main`` (cancelled; it cleans up as on Ctrl-C). Returns ``(result, None)``, or
+    ``(None, signal number)`` when stopped by a signal.
+    """
+    web.bind()
+    if not web.served:
+        return await main, None
+    task: asyncio.Future[T] = asyncio.ensure_future(main)
+    received: list[int] = []
+    stopping: list[asyncio.Task[None]] = []
+    loop = asyncio.get_running_loop()
+    installed: list[int] = []
+    try:
+        while not task.done() and not engine_ready():
+            await asyncio.wait({task}, timeout=0.02)
+        if task.done():
+            return task.result(), None
+        await web.serve()
+
+        def on_signal(sig: int) -> None:
+            if received:
+                return
+            received.append(sig)
+            if announce is not None:
+                announce("stopping…")
+
+            async def stop() -> None:
+                await web.stop()
+                task.cancel()
+
+            stopping.append(loop.create_task(stop()))
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, on_signal, sig)
+                installed.append(sig)
+            except (NotImplementedError, RuntimeError):  # not the main thread
+                pass
+        try:
+            result = await task
+        except asyncio.CancelledError:
+            if not received:
+                raise
+            return None, received[0]
+        return result, received[0] if received else None
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+        await web.stop()
+
+
+def stderr_line(text: str) -> None:
+    """What ``duralua run`` announces (addresses, warnings) goes to stderr, like its other status lines."""
+    print(text, file=sys.stderr, flush=True)
