@@ -16,6 +16,10 @@ def check_app(directory: str | Path) -> list[Problem]:
     except DuraluaError as exc:
         return [Problem(str(exc.message), exc.location)]
     problems = list(registry.problems)
+    if any(e.kind.startswith("http.") for e in registry.entries.values()):
+        from .http.routes import route_problems  # duplicate routes, bad patterns, cors options
+
+        problems.extend(route_problems(registry))
     from .catalog import LUA_KINDS, Catalog
     from .lua.sandbox import LuaSandbox
 
