@@ -8,6 +8,7 @@ reason, and the process must still stop on SIGTERM, also after a restart.
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +115,7 @@ def stop(server: Any, label: str, problems: list[str]) -> None:
     if code is None:
         problems.append(f"{label}: `duralua run` ignored SIGTERM for {TERM_TIMEOUT:.0f} s")
         server.kill()
-    elif code != 0:
+    elif code not in (0, 128 + signal.SIGTERM):  # a graceful stop may report the signal (143)
         problems.append(f"{label}: `duralua run` exited {code} on SIGTERM: {server.stderr()[-600:]}")
 
 
