@@ -24,6 +24,30 @@ function cases.nested()
   local v, err = funcs.call("web:nested")
   return http.response():json{nested = v, err = err and tostring(err)}
 end
+function cases.json()
+  local body, err = http.request():body_json()
+  local res = http.response()
+  if err then res:set_status(400) return res:write_json{error = tostring(err), kind = err:kind()} end
+  return res:write_json{got = body}
+end
+function cases.mirror()
+  local req, res = http.request(), http.response()
+  res:set_content_type(req:content_type() or "application/octet-stream")
+  return res:write(req:body())
+end
+-- Reads its request before and after a yield: concurrent requests must not see each other's.
+function cases.interleave()
+  local req = http.request()
+  local before = req:query("tag")
+  time.sleep("10ms")
+  local res = http.response()
+  res:set_header("X-Tag", req:header("x-tag") or "")
+  return res:write_json{before = before, after = http.request():query("tag"), pid = process.pid()}
+end
+function cases.nap()
+  time.sleep("300ms")
+  return http.response():json{napped = true}
+end
 function cases.binary()
   local res = http.response()
   res:set_content_type("application/octet-stream")
