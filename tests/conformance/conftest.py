@@ -16,6 +16,7 @@ import pytest
 
 from duralua import App
 from duralua.codec import JSONValue
+from duralua.engine import RunSummary
 from duralua.errors import Failure
 from duralua.testing import WorkflowEnvironment
 
@@ -26,11 +27,27 @@ T = TypeVar("T")
 class Harness(Protocol):
     name: str
 
-    async def start(self, workflow: str, *args: JSONValue, workflow_id: str | None = None) -> str: ...
+    async def start(
+        self, workflow: str, *args: JSONValue, workflow_id: str | None = None, options: dict[str, Any] | None = None
+    ) -> str: ...
     async def signal(self, pid: str, topic: str, payload: JSONValue) -> None: ...
     async def outcome(self, pid: str) -> tuple[JSONValue, Failure | None]: ...
     async def call(self, function: str, *args: JSONValue) -> JSONValue: ...
     async def cancel(self, pid: str) -> None: ...
+    async def terminate(self, pid: str) -> None: ...
+    async def update(self, pid: str, name: str, *args: JSONValue) -> tuple[JSONValue, Failure | None]: ...
+    async def query(self, pid: str, name: str) -> JSONValue: ...
+    async def runs(self, workflow_id: str) -> list[RunSummary]:
+        """Every run of ``workflow_id``, oldest first, with the outcome of the closed ones."""
+        ...
+
+    def now_ms(self) -> int:
+        """The engine's clock (virtual on the embedded engine)."""
+        ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Let ``seconds`` pass on the engine's clock (instantly with the virtual clock)."""
+        ...
 
 
 class EmbeddedHarness:
@@ -38,8 +55,10 @@ class EmbeddedHarness:
         self.name = name
         self.env = env
 
-    async def start(self, workflow: str, *args: JSONValue, workflow_id: str | None = None) -> str:
-        return await self.env.start(workflow, "conf:worker", *args, workflow_id=workflow_id)
+    async def start(
+        self, workflow: str, *args: JSONValue, workflow_id: str | None = None, options: dict[str, Any] | None = None
+    ) -> str:
+        return await self.env.start(workflow, "conf:worker", *args, workflow_id=workflow_id, options=options)
 
     async def signal(self, pid: str, topic: str, payload: JSONValue) -> None:
         await self.env.signal(pid, topic, payload)
@@ -52,6 +71,30 @@ class EmbeddedHarness:
 
     async def cancel(self, pid: str) -> None:
         await self.env.engine.cancel(pid)
+
+    async def terminate(self, pid: str) -> None:
+        await self.env.engine.terminate(pid)
+
+    async def update(self, pid: str, name: str, *args: JSONValue) -> tuple[JSONValue, Failure | None]:
+        waiter = asyncio.ensure_future(self.env.engine.update(pid, name, list(args)))
+        try:
+            return await self.env._drive(waiter)
+        finally:
+            waiter.cancel()
+
+    async def query(self, pid: str, name: str) -> JSONValue:
+        await self.env.idle()
+        return await self.env.engine.query(pid, name)
+
+    async def runs(self, workflow_id: str) -> list[RunSummary]:
+        await self.env.idle()
+        return [r for r in await self.env.engine.list_runs() if r.workflow_id == workflow_id]
+
+    def now_ms(self) -> int:
+        return self.env.clock.now_ns() // 1_000_000
+
+    async def sleep(self, seconds: float) -> None:
+        await self.env.sleep(seconds)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

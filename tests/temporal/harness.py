@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,8 +21,9 @@ import pytest
 
 from duralua import App
 from duralua.codec import JSONValue
-from duralua.engine import StartRequest
-from duralua.errors import Failure
+from duralua.core.options import OptionError, parse_workflow_options
+from duralua.engine import RunSummary, StartRequest
+from duralua.errors import CallError, Failure, invalid
 from duralua.registry import load_app
 from duralua.temporal.devserver import DevServer
 from duralua.temporal.engine import TemporalEngine
@@ -143,8 +145,15 @@ class TemporalHarness:
         self.server = server
         self.worker_id = app.default_worker()
 
-    async def start(self, workflow: str, *args: JSONValue, workflow_id: str | None = None) -> str:
-        request = StartRequest(workflow, self.worker_id, list(args), workflow_id=workflow_id)
+    async def start(
+        self, workflow: str, *args: JSONValue, workflow_id: str | None = None, options: dict[str, Any] | None = None
+    ) -> str:
+        try:
+            opts = parse_workflow_options(options or {})
+        except OptionError as exc:
+            raise CallError(invalid(str(exc))) from None
+        wid = workflow_id if workflow_id is not None else opts.pop("id", None)
+        request = StartRequest(workflow, self.worker_id, list(args), opts, workflow_id=wid)
         return await self.engine.start_workflow(request)
 
     async def signal(self, pid: str, topic: str, payload: JSONValue) -> None:
@@ -158,6 +167,31 @@ class TemporalHarness:
 
     async def cancel(self, pid: str) -> None:
         await self.engine.cancel(pid)
+
+    async def terminate(self, pid: str) -> None:
+        await self.engine.terminate(pid)
+
+    async def update(self, pid: str, name: str, *args: JSONValue) -> tuple[JSONValue, Failure | None]:
+        return await self.engine.update(pid, name, list(args))
+
+    async def query(self, pid: str, name: str) -> JSONValue:
+        return await self.engine.query(pid, name)
+
+    async def runs(self, workflow_id: str) -> list[RunSummary]:
+        """Runs of ``workflow_id`` as the server lists them (its visibility may lag a moment)."""
+        client = next(iter(self.engine.clients.values()))
+        out: list[RunSummary] = []
+        async for execution in client.list_workflows(f"WorkflowId = '{workflow_id}'"):
+            handle = client.get_workflow_handle(workflow_id, run_id=execution.run_id)
+            summary = await self.engine._summary(client, await handle.describe(), with_outcome=True)
+            out.append(summary)
+        return sorted(out, key=lambda r: r.start_time_ns)
+
+    def now_ms(self) -> int:
+        return time.time_ns() // 1_000_000
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
 
 
 @asynccontextmanager

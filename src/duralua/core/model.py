@@ -289,6 +289,9 @@ class Signal(Job):
 
 
 UPDATE_HOST = "update"
+# Kinds of the failure an update's caller gets for ``nak`` and for ``error`` (both engines).
+UPDATE_REJECTED_KIND = "Invalid"
+UPDATE_FAILED_KIND = "Internal"
 
 
 def update_sender(update_id: str) -> str:

@@ -35,8 +35,6 @@ from .state import EngineState, _Batch, _Live
 START_SEQ = -1  # the first task of a delayed or cron run
 RUN_DEADLINE = -2
 EXECUTION_DEADLINE = -3
-UPDATE_REJECTED = "Rejected"  # kind of a nak'd update
-UPDATE_FAILED = "UpdateFailed"  # kind of an update answered with error
 
 
 class RunCommands(EngineState):
@@ -131,7 +129,7 @@ class RunCommands(EngineState):
         batch.after.append(lambda: self.activities.cancel_run(run_id))
         # Updates still open end with the run (Temporal fails them the same way).
         gone = Failure(f"workflow {row.get('workflow_id', '')} closed ({status}) before the update completed",
-                       UPDATE_FAILED, False)  # fmt: skip
+                       m.UPDATE_FAILED_KIND, False)  # fmt: skip
         batch.sql("UPDATE updates SET state = 'failed', outcome = ?, closed_ns = ? WHERE run_id = ? "
                   "AND state IN ('admitted', 'accepted')", dumps({"error": gone.to_json()}), now, run_id)  # fmt: skip
         batch.after.append(lambda: self._wake_updates_of(run_id))
@@ -205,7 +203,7 @@ class RunCommands(EngineState):
         if cmd.topic == "ok":
             body: dict[str, Any] = {"result": cmd.value}
         else:
-            kind = UPDATE_REJECTED if cmd.topic == "nak" else UPDATE_FAILED
+            kind = m.UPDATE_REJECTED_KIND if cmd.topic == "nak" else m.UPDATE_FAILED_KIND
             body = {"error": Failure(str(cmd.value), kind, False).to_json()}
         batch.sql("UPDATE updates SET state = ?, outcome = ?, closed_ns = ? WHERE update_id = ? "
                   "AND state IN ('admitted', 'accepted')", state, dumps(body), now, cmd.update_id)  # fmt: skip

@@ -104,7 +104,7 @@ class RunControl(RunCommands):
         self, pid: str, name: str, payloads: list[JSONValue], *, update_id: str | None = None
     ) -> tuple[JSONValue, Failure | None]:
         """Send an update and wait for the workflow's answer: ``(result, None)`` after ``ok``,
-        ``(None, failure)`` after ``nak`` (kind Rejected) or ``error`` (kind UpdateFailed), or
+        ``(None, failure)`` after ``nak`` (kind Invalid) or ``error`` (kind Internal), or
         when the run closes first. Raises CallError if it cannot be admitted."""
         uid = update_id or str(uuid.uuid4())
         await self._submit(lambda box: self._admit_update(box, pid, name, payloads, uid))

@@ -32,9 +32,19 @@ from temporalio.common import RawValue
 from ..catalog import Catalog, WorkerDef, WorkflowDef
 from ..codec import DEFAULT_PAYLOAD_LIMIT, JSONValue, encode
 from ..core import model as m
-from ..core.machine import WorkflowMachine
+from ..core.machine import WorkflowMachine, answer_query
 from ..core.validate import topic_problem
-from ..errors import ALREADY_EXISTS, CANCELED, INTERNAL, NOT_FOUND, ConfigError, EncodeError, Failure, invalid
+from ..errors import (
+    ALREADY_EXISTS,
+    CANCELED,
+    INTERNAL,
+    NOT_FOUND,
+    TIMEOUT,
+    ConfigError,
+    EncodeError,
+    Failure,
+    invalid,
+)
 from ..lua.process import LuaWorkflowProgram
 from ..runtime.functions import FunctionRuntime
 from . import search
@@ -112,6 +122,9 @@ class DuraluaWorkflowBase:
         self._tasks: set[asyncio.Task[None]] = set()
         self._spawned = False
         self._carried: list[dict[str, JSONValue]] = []
+        self._updates: dict[str, asyncio.Future[tuple[str, JSONValue]]] = {}
+        self._cancel_seen = False
+        self._machine: WorkflowMachine | None = None
         self.info: m.WorkflowInfo | None = None
 
     # -- interceptor hooks ----------------------------------------------------------------------
@@ -159,11 +172,31 @@ class DuraluaWorkflowBase:
         self._jobs.append(m.Signal(topic=name, sender=sender, payloads=payloads))
 
     def _on_query(self, name: str) -> Any:
-        if name == "pid":
-            return workflow.info().workflow_id
-        if name == "state":
-            return {}
-        raise temporalio.exceptions.ApplicationError(f"unknown query type: {name}", type="Invalid")
+        queries = self._machine.queries if self._machine is not None else {}
+        known, value = answer_query(workflow.info().workflow_id, queries, name)
+        if not known:
+            raise temporalio.exceptions.ApplicationError(f"unknown query type: {name}", type="Invalid")
+        return value
+
+    def _check_update(self, name: str, args: Sequence[RawValue]) -> None:
+        """Refuse, before it is accepted, an update the workflow could not be given."""
+        problem = topic_problem(name)
+        if problem is not None:
+            raise ValueError(problem.replace("signal topic", "update name"))
+        _decode_all(args)  # arguments that cannot be decoded reject the update (spec §7.6)
+
+    async def _on_update(self, name: str, args: Sequence[RawValue]) -> Any:
+        """An update is a message from ``{update|<id>}``; the run's ok/error/nak answers it."""
+        info = workflow.current_update_info()
+        update_id = info.id if info is not None else str(workflow.uuid4())
+        answer: asyncio.Future[tuple[str, JSONValue]] = asyncio.get_running_loop().create_future()
+        self._updates[update_id] = answer
+        self._jobs.append(m.Signal(topic=name, sender=m.update_sender(update_id), payloads=_decode_all(args)))
+        topic, value = await answer
+        if topic == "ok":
+            return value
+        kind = m.UPDATE_REJECTED_KIND if topic == "nak" else m.UPDATE_FAILED_KIND
+        raise application_error(Failure(str(value), kind, False))
 
     # -- the run --------------------------------------------------------------------------------
 
@@ -209,7 +242,7 @@ class DuraluaWorkflowBase:
             wf.code, log=host.log, memory_limit=host.memory_limit, instruction_budget=host.instruction_budget
         )
         checker = search.checker(host.schema, info.namespace) if host.schema is not None else None
-        machine = WorkflowMachine(
+        machine = self._machine = WorkflowMachine(
             info,
             program,
             activity_defaults=host.catalog.activity_defaults,
@@ -255,6 +288,7 @@ class DuraluaWorkflowBase:
             # A cancel request of the workflow: the Lua decides what to do (spec §10).
             if _evicting():
                 raise
+            self._cancel_seen = True
             self._jobs.append(m.CancelRequested())
         return self._take_jobs()
 
@@ -270,6 +304,11 @@ class DuraluaWorkflowBase:
         if isinstance(cmd, m.CompleteWorkflow):
             return cmd.result
         if isinstance(cmd, m.FailWorkflow):
+            if cmd.failure.kind == CANCELED and self._cancel_seen and workflow.info().cron_schedule:
+                # Temporal stops a cron chain only for a run that ends canceled (the embedded
+                # engine closes such a run the same way): a cancelled run giving up with a
+                # Canceled error ends so, instead of failing and scheduling the next run.
+                raise asyncio.CancelledError()
             raise application_error(cmd.failure)
         assert isinstance(cmd, m.ContinueAsNew)
         # The machine's unread messages, then signals that came in after its last activation:
@@ -313,6 +352,12 @@ class DuraluaWorkflowBase:
             send = self._host.send_local
             if send is not None and not workflow.unsafe.is_replaying():
                 send(cmd.target, cmd.topic, list(cmd.payloads), cmd.sender)
+        elif isinstance(cmd, m.UpdateReply):
+            answer = self._updates.get(cmd.update_id)
+            if cmd.topic != "ack" and answer is not None:
+                del self._updates[cmd.update_id]
+                if not answer.done():
+                    answer.set_result((cmd.topic, cmd.value))
         elif isinstance(cmd, m.UpsertAttributes):
             if cmd.search:
                 workflow.upsert_search_attributes(search.updates(cmd.search, self._host.schema))
@@ -372,7 +417,7 @@ class DuraluaWorkflowBase:
         try:
             result = await handle
         except Exception as exc:
-            self._jobs.append(m.ResolveChild(seq=cmd.seq, failure=failure_from_error(exc, what="workflow")))
+            self._jobs.append(m.ResolveChild(seq=cmd.seq, failure=_child_failure(exc, cmd)))
             return
         self._jobs.append(m.ResolveChild(seq=cmd.seq, result=result))
 
@@ -431,6 +476,18 @@ def _start_failure(exc: BaseException, cmd: m.StartChild) -> Failure:
     return failure_from_error(exc, what="workflow")
 
 
+def _child_failure(exc: BaseException, cmd: m.StartChild) -> Failure:
+    failure = failure_from_error(exc, what="workflow")
+    if failure.kind == TIMEOUT and (failure.details or {}).get("timeout_type") == "start_to_close":
+        # Temporal names run and execution timeouts alike; the child's options tell which fired
+        # first (the embedded engine reports the same names).
+        run, execution = cmd.options.get("run_timeout_ns"), cmd.options.get("execution_timeout_ns")
+        which = "execution" if execution and (not run or int(execution) <= int(run)) else "run"
+        details = {**(failure.details or {}), "timeout_type": which}
+        failure = Failure(f"workflow {which} timeout", TIMEOUT, False, details, failure.stack)
+    return failure
+
+
 def _external_failure(exc: BaseException, workflow_id: str) -> Failure:
     failure = failure_from_error(exc)
     if "not found" in failure.message.lower():
@@ -454,6 +511,15 @@ class DuraluaWorkflow(DuraluaWorkflowBase):
     def query(self, name: str, args: Sequence[RawValue]) -> Any:
         return self._on_query(name)
 
+    # An update still open when the run ends fails for its caller; that is no reason to warn.
+    @workflow.update(dynamic=True, unfinished_policy=workflow.HandlerUnfinishedPolicy.ABANDON)
+    async def update(self, name: str, args: Sequence[RawValue]) -> Any:
+        return await self._on_update(name, args)
+
+    @update.validator
+    def validate_update(self, name: str, args: Sequence[RawValue]) -> None:
+        self._check_update(name, args)
+
 
 def workflow_class(host: WorkflowHost) -> type[DuraluaWorkflow]:
     """A dynamic workflow class bound to ``host`` (one per worker, or per replay)."""
@@ -464,6 +530,8 @@ def workflow_class(host: WorkflowHost) -> type[DuraluaWorkflow]:
         "run": DuraluaWorkflow.run,
         "signal": DuraluaWorkflow.signal,
         "query": DuraluaWorkflow.query,
+        "update": DuraluaWorkflow.update,
+        "validate_update": DuraluaWorkflow.validate_update,
     }
     cls = type(DuraluaWorkflow.__name__, (DuraluaWorkflow,), namespace)
     return workflow.defn(dynamic=True, sandboxed=False)(cls)

@@ -18,16 +18,21 @@ from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryReverseRequest
 from temporalio.client import (
     Client,
+    WorkflowContinuedAsNewError,
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
 )
+from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from ..catalog import Catalog, WorkerDef
 from ..codec import DEFAULT_PAYLOAD_LIMIT, JSONValue, encode
+from ..core import model as m
 from ..core.machine import search_attribute_type
 from ..core.pid import PID, format_uniq, parse_pid
 from ..core.validate import check_topic, check_workflow_id
@@ -36,6 +41,7 @@ from ..errors import (
     ALREADY_EXISTS,
     INTERNAL,
     INVALID,
+    TIMEOUT,
     UNAVAILABLE,
     CallError,
     ConfigError,
@@ -237,7 +243,10 @@ class TemporalEngine:
         generated = request.workflow_id is None
         workflow_id = request.workflow_id or self.new_workflow_id()
         policy = options.get("id_conflict_policy")
-        if policy is None:
+        if options.get("id_reuse_policy") == "terminate_if_running":
+            # The server refuses it beside any conflict policy; alone it terminates a running run.
+            policy = "unspecified"
+        elif policy is None:
             error_when_started = options.get("execution_error_when_already_started", generated)
             policy = "fail" if error_when_started else "use_existing"
         try:
@@ -255,7 +264,7 @@ class TemporalEngine:
         )
         # Signal-with-start cannot express the "fail" policy (spec §4 caveat): then start
         # plainly, which fails only if a run is running, and send every message afterwards.
-        first = messages.pop(0) if messages and policy != "fail" else None
+        first = messages.pop(0) if messages and policy not in ("fail", "unspecified") else None
         token = outgoing_headers.set(headers)
         try:
             await client.start_workflow(
@@ -336,10 +345,89 @@ class TemporalEngine:
     ) -> tuple[JSONValue, Failure | None]:
         try:
             return await handle.result(follow_runs=follow_runs), None
+        except WorkflowContinuedAsNewError:
+            # A closed cron run names its successor; its own outcome is in its last event.
+            return await self._cron_outcome(handle)
         except WorkflowFailureError as exc:
+            if isinstance(exc.cause, TemporalTimeoutError):
+                return None, await self._timeout_failure(handle)
             return None, failure_from_error(exc.cause, what="workflow")
         except RPCError as exc:
             raise CallError(_rpc_failure(exc, f"workflow {workflow_id}")) from None
+
+    async def _cron_outcome(self, handle: WorkflowHandle[Any, Any]) -> tuple[JSONValue, Failure | None]:
+        client, _ = self._target(handle.id)
+        request = GetWorkflowExecutionHistoryReverseRequest(
+            namespace=client.namespace,
+            execution=WorkflowExecution(workflow_id=handle.id, run_id=handle.run_id or ""),
+            maximum_page_size=1,
+        )
+        try:
+            resp = await client.workflow_service.get_workflow_execution_history_reverse(request)
+        except RPCError as exc:
+            raise CallError(_rpc_failure(exc, f"workflow {handle.id}")) from None
+        converter = client.data_converter
+        for event in resp.history.events:
+            if event.HasField("workflow_execution_completed_event_attributes"):
+                values = await converter.decode(event.workflow_execution_completed_event_attributes.result.payloads)
+                return (values[0] if values else None), None
+            if event.HasField("workflow_execution_failed_event_attributes"):
+                cause = await converter.decode_failure(event.workflow_execution_failed_event_attributes.failure)
+                return None, failure_from_error(cause, what="workflow")
+            if event.HasField("workflow_execution_timed_out_event_attributes"):
+                return None, await self._timeout_failure(handle)
+        return None, None
+
+    async def _timeout_failure(self, handle: WorkflowHandle[Any, Any]) -> Failure:
+        """Which timeout closed the run: Temporal reports both as start_to_close, the
+        expiration times it keeps tell them apart (the embedded engine says the same)."""
+        which = "run"
+        try:
+            # A handle without a run id describes the latest run: the one result() followed to.
+            desc = await handle.describe()
+            ext = desc.raw_description.workflow_extended_info
+            closed = desc.close_time
+            if ext.HasField("execution_expiration_time") and closed is not None and \
+                    closed >= ext.execution_expiration_time.ToDatetime(tzinfo=closed.tzinfo):  # fmt: skip
+                which = "execution"
+        except RPCError:
+            pass
+        return Failure(f"workflow {which} timeout", TIMEOUT, False, {"timeout_type": which})
+
+    # -- updates and queries -------------------------------------------------------------------
+
+    async def update(
+        self, pid: str, name: str, payloads: list[JSONValue], *, update_id: str | None = None
+    ) -> tuple[JSONValue, Failure | None]:
+        """A Temporal Update (spec §7.6): ``(result, None)`` after the workflow's ``ok``,
+        ``(None, failure)`` after ``nak``/``error`` or when the run ends first."""
+        bad = check_topic(name)
+        if bad is not None:
+            raise CallError(Failure(bad.message.replace("signal topic", "update name"), INVALID, False))
+        try:
+            encode(payloads, path="update arguments", limit=self.payload_limit)
+        except EncodeError as exc:
+            raise CallError(Failure(str(exc), INVALID, False)) from None
+        handle, workflow_id = self._handle(pid)
+        try:
+            return await handle.execute_update(name, args=list(payloads), id=update_id), None
+        except WorkflowUpdateFailedError as exc:
+            return None, failure_from_error(exc.cause, what="update")
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                return None, Failure(f"workflow {workflow_id} closed before the update completed",
+                                     m.UPDATE_FAILED_KIND, False)  # fmt: skip
+            raise CallError(_rpc_failure(exc, f"workflow {workflow_id}")) from None
+
+    async def query(self, pid: str, name: str) -> JSONValue:
+        handle, workflow_id = self._handle(pid)
+        try:
+            value: JSONValue = await handle.query(name)
+        except WorkflowQueryFailedError as exc:
+            raise CallError(Failure(str(exc.message), INVALID, False)) from None
+        except RPCError as exc:
+            raise CallError(_rpc_failure(exc, f"workflow {workflow_id}")) from None
+        return value
 
     async def describe(self, pid_or_id: str) -> RunSummary:
         handle, workflow_id = self._handle(pid_or_id)

@@ -41,6 +41,8 @@ CONFLICT = {
     "use_existing": WorkflowIDConflictPolicy.USE_EXISTING,
     "fail": WorkflowIDConflictPolicy.FAIL,
     "terminate_existing": WorkflowIDConflictPolicy.TERMINATE_EXISTING,
+    # With id_reuse_policy terminate_if_running, which the server refuses beside a policy.
+    "unspecified": WorkflowIDConflictPolicy.UNSPECIFIED,
 }
 PARENT_CLOSE = {
     "terminate": ParentClosePolicy.TERMINATE,
