@@ -78,7 +78,7 @@ def compile_chunk(sandbox: LuaSandbox, source: str, chunkname: str, env: Any, fi
     if prepared.spec is None:
         return compile_(code, chunkname, env)  # type: ignore[no-any-return]
     wrapped = f"local {TYPES_NAME} = (...)({prepared.spec}, _ENV) return function(...) {code}\nend"
-    outer, err = compile_(wrapped, chunkname, env)
+    outer, _ = compile_(wrapped, chunkname, env)
     if outer is None:
         return compile_(code, chunkname, env)  # type: ignore[no-any-return]
     try:

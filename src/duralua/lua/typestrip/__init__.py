@@ -27,7 +27,8 @@ __all__ = ["TYPES_NAME", "Prepared", "prepare", "strip_types", "tokenize"]
 
 TYPES_NAME = "__duralua_types"
 
-_DECLARED = re.compile(r"(?:^|[\s;])(?:type|interface)[ \t]+([A-Za-z_][A-Za-z0-9_]*)")
+# A quick superset of the declared names (also ``mytype X``, or inside strings: harmless).
+_DECLARED = re.compile(r"(?:type|interface)[ \t]+([A-Za-z_][A-Za-z0-9_]*)")
 _NOT_BLANK = re.compile(r"[^\r\n]+")
 
 

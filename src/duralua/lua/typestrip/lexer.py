@@ -46,6 +46,7 @@ _PATTERN = re.compile(
     r"|\.\.\.|\.\.|::|==|~=|<=|<<|//|->|\?:"
     r"|--\[=*\[|\[=*\[|[\"']"  # a long bracket of level > 3, or unterminated; an unterminated string
     r"|[^ \t\r\n\v\f]"
+    r"|\Z"  # nothing: the comments and blanks at the end of the source
     r")"
 )
 
@@ -97,6 +98,8 @@ def lex(src: str) -> Tokens:
     ends = list(accumulate(map(len, parts), initial=skip))
     toks = parts[2::3]
     starts = ends[2:-1:3]
+    while toks and not toks[-1]:
+        del toks[-1], starts[-1]
     if "[" in body or "'" in body or '"' in body:
         toks, starts = _clean(src, toks, starts)
     toks.append("")
@@ -106,7 +109,9 @@ def lex(src: str) -> Tokens:
 
 def _clean(src: str, toks: list[str], starts: list[int]) -> tuple[list[str], list[int]]:
     """Finish or cut at the rare tokens the pattern leaves open (deep or unterminated brackets)."""
-    odd = [tok for tok in set(toks) if tok in ("'", '"') or _open_long(tok) or (tok[:3] == "--[" and _open_long(tok[2:]))]
+    odd = [
+        tok for tok in set(toks) if tok in ("'", '"') or _open_long(tok) or (tok[:3] == "--[" and _open_long(tok[2:]))
+    ]
     if not odd:
         return toks, starts
     k = min(toks.index(tok) for tok in odd)

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from itertools import compress
 
 from .lexer import Tokens, is_name, is_number, is_string
-from .types import NoType, Node, TypeParser
+from .types import Node, NoType, TypeParser
 
 __all__ = ["BUILTIN_TYPES", "METHODS", "Alias", "Scanner"]
 
@@ -353,6 +353,9 @@ class Scanner(TypeParser):
         nxt = t[i + 1]
         if not self.starts_type(i + 1):
             return i + 1
+        # ``:: name ::`` split by a comment or a line break is still a Lua label
+        if t[i] == "::" and t[i + 2] == "::" and is_name(nxt):
+            return i + 3
         # ``f()`` then ``as(x)`` on the next line is a call of a function named ``as``
         if t[i] == "as" and (nxt in ("(", "{") or is_string(nxt)) and self.toks.newline_before(i):
             return i + 1

@@ -20,7 +20,9 @@ from .types import Node
 __all__ = ["lua_string", "spec_source", "string_value"]
 
 _SIMPLE_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
-_ESCAPE = re.compile(r"\\(?:([abfnrtv\\\"'])|(\r\n|\n\r|\n|\r)|z[ \t\r\n\v\f]*|x([0-9A-Fa-f]{2})|(\d{1,3})|u\{([0-9A-Fa-f]+)\})")
+_ESCAPE = re.compile(
+    r"\\(?:([abfnrtv\\\"'])|(\r\n|\n\r|\n|\r)|z[ \t\r\n\v\f]*|x([0-9A-Fa-f]{2})|(\d{1,3})|u\{([0-9A-Fa-f]+)\})"
+)
 
 
 def string_value(token: str) -> bytes:
@@ -55,12 +57,17 @@ def string_value(token: str) -> bytes:
 
 
 def _utf8(code: int) -> bytes:
-    """Lua's ``\\u{X}``: UTF-8 up to 2^31 (beyond what Python's codec accepts)."""
+    """Lua's ``\\u{X}`` (``luaO_utf8esc``): UTF-8 extended up to 2^31, surrogates included."""
     if code < 0x80:
         return bytes([code])
-    if code < 0x110000 and not 0xD800 <= code < 0xE000:
-        return chr(code).encode("utf-8")
-    return ("\\u{%x}" % code).encode()  # surrogates and beyond: kept as text, never matters
+    out = []
+    limit = 0x3F  # the largest value that still fits in the first byte
+    while code > limit:
+        out.append(0x80 | (code & 0x3F))
+        code >>= 6
+        limit >>= 1
+    out.append(((~limit << 1) & 0xFF) | code)
+    return bytes(reversed(out))
 
 
 def lua_string(data: bytes) -> str:
@@ -71,7 +78,7 @@ def lua_string(data: bytes) -> str:
         if 32 <= byte < 127 and ch not in '"\\':
             parts.append(ch)
         else:
-            parts.append("\\%03d" % byte)
+            parts.append(f"\\{byte:03d}")
     parts.append('"')
     return "".join(parts)
 
@@ -84,37 +91,43 @@ def _literal(token: str) -> str:
     return token  # a number (Lua syntax as written), true or false
 
 
+def _name(name: str) -> str:
+    return lua_string(name.encode())
+
+
+def _nodes(nodes: list[Node]) -> str:
+    return ",".join(map(_node, nodes))
+
+
 def _node(node: Node) -> str:
     kind = node[0]
     if kind == "ref":
-        name = lua_string(node[1].encode())
         if node[2] is None:
-            return '{"ref",%s}' % name
-        return '{"ref",%s,{%s}}' % (name, ",".join(map(_node, node[2])))
+            return f'{{"ref",{_name(node[1])}}}'
+        return f'{{"ref",{_name(node[1])},{{{_nodes(node[2])}}}}}'
     if kind == "lit":
         if node[1] == "nil":
             return '{"ref","nil"}'
-        return '{"lit",%s}' % _literal(node[1])
+        return f'{{"lit",{_literal(node[1])}}}'
     if kind in ("opt", "array"):
-        return '{"%s",%s}' % (kind, _node(node[1]))
+        return f'{{"{kind}",{_node(node[1])}}}'
     if kind in ("union", "inter", "tuple"):
-        return '{"%s",{%s}}' % (kind, ",".join(map(_node, node[1])))
+        return f'{{"{kind}",{{{_nodes(node[1])}}}}}'
     if kind == "map":
-        return '{"map",%s,%s}' % (_node(node[1]), _node(node[2]))
+        return f'{{"map",{_node(node[1])},{_node(node[2])}}}'
     if kind in ("record", "iface"):
         fields = ",".join(
-            "{%s,%s,%s}" % (lua_string(name.encode()), _node(ftype), "true" if opt else "false")
-            for name, ftype, opt in node[1]
+            f"{{{_name(name)},{_node(ftype)},{'true' if opt else 'false'}}}" for name, ftype, opt in node[1]
         )
-        return '{"%s",{%s}}' % (kind, fields)
+        return f'{{"{kind}",{{{fields}}}}}'
     if kind == "func":
-        return '{"func",{%s},{%s}}' % (",".join(map(_node, node[1])), ",".join(map(_node, node[2])))
+        return f'{{"func",{{{_nodes(node[1])}}},{{{_nodes(node[2])}}}}}'
     if kind == "ann":
         anns = ",".join(
-            "{%s,%s}" % (lua_string(name.encode()), ",".join("nil" if a is None else _literal(a) for a in args))
+            "{" + ",".join([_name(name), *("nil" if a is None else _literal(a) for a in args)]) + "}"
             for name, args in node[2]
         )
-        return '{"ann",%s,{%s}}' % (_node(node[1]), anns)
+        return f'{{"ann",{_node(node[1])},{{{anns}}}}}'
     return '{"other"}'
 
 
@@ -124,8 +137,6 @@ def spec_source(aliases: dict[str, Alias]) -> str:
         if tparams is None:
             tp = "false"
         else:
-            tp = "{%s}" % ",".join(
-                "{%s,%s}" % (lua_string(p.encode()), "false" if c is None else _node(c)) for p, c in tparams
-            )
-        items.append("{%s,%s,%s,%s}" % (lua_string(name.encode()), tp, _node(body), "true" if iface else "false"))
-    return "{%s}" % ",".join(items)
+            tp = "{" + ",".join(f"{{{_name(p)},{'false' if c is None else _node(c)}}}" for p, c in tparams) + "}"
+        items.append(f"{{{_name(name)},{tp},{_node(body)},{'true' if iface else 'false'}}}")
+    return "{" + ",".join(items) + "}"

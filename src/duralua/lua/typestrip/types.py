@@ -108,10 +108,7 @@ class TypeParser:
                 return j, node
             j, rhs = self.parse_postfix(j + 1, strict_q)
             kind = "union" if op == "|" else "inter"
-            if node[0] == kind:
-                node = (kind, [*node[1], rhs])
-            else:
-                node = (kind, [node, rhs])
+            node = (kind, [*node[1], rhs]) if node[0] == kind else (kind, [node, rhs])
 
     def parse_postfix(self, j: int, strict_q: bool = False) -> tuple[int, Node]:
         """A primary type with ``?``, ``[]``, ``[K]`` and ``@annotation`` suffixes."""
@@ -136,10 +133,7 @@ class TypeParser:
                     j += 1
             elif tok == "@":
                 j, ann = self.parse_annotation(j + 1)
-                if node[0] == "ann":
-                    node = ("ann", node[1], [*node[2], ann])
-                else:
-                    node = ("ann", node, [ann])
+                node = ("ann", node[1], [*node[2], ann]) if node[0] == "ann" else ("ann", node, [ann])
             elif tok == "..." and node[0] == "ref":  # a generic pack ``T...``
                 node = OTHER
                 j += 1
