@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -79,3 +84,48 @@ async def raw_exchange(url: str, data: bytes, *, wait: float = 5.0) -> bytes:
             await writer.wait_closed()
         except OSError:
             pass
+
+
+# -- `duralua run` in a subprocess ------------------------------------------------------------
+
+SRC = HERE.parents[1] / "src"
+DURALUA = Path(sys.executable).with_name("duralua")
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = {**os.environ, "COLUMNS": "1000", "NO_COLOR": "1", "TERM": "dumb", **extra}
+    env["PYTHONPATH"] = os.environ.get("PYTHONPATH") or str(SRC)
+    return env
+
+
+class Run:
+    """``duralua run`` in the background, its output in files (never a pipe nobody reads)."""
+
+    def __init__(self, tmp: Path, *args: str | Path, env: dict[str, str]) -> None:
+        n = len(list(tmp.glob("run*.err")))
+        self.err_path = tmp / f"run{n}.err"
+        self._out = open(tmp / f"run{n}.out", "w")  # noqa: SIM115 - closed in stop()
+        self._err = open(self.err_path, "w")  # noqa: SIM115
+        argv = [str(DURALUA), "run", *map(str, args)]
+        self.popen = subprocess.Popen(argv, stdout=self._out, stderr=self._err, text=True, env=env)
+
+    def stderr(self) -> str:
+        return self.err_path.read_text(errors="replace")
+
+    def wait_for(self, text: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.stderr():
+                return
+            if self.popen.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} not printed by duralua run; stderr:\n{self.stderr()}")
+
+    def stop(self, sig: int = signal.SIGKILL, timeout: float = 60) -> int:
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+        code = self.popen.wait(timeout)
+        self._out.close()
+        self._err.close()
+        return code
