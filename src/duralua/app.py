@@ -197,6 +197,19 @@ class Workflows:
         pid = await self.start(workflow, worker, *args, **kw)
         return await self.result(pid)
 
+    async def update(self, pid: str, name: str, *args: JSONValue, update_id: str | None = None) -> JSONValue:
+        """Send an update (spec workflows.md §7.6) and return the workflow's ``ok`` result;
+        raises :class:`CallError` for ``nak`` (kind Invalid), ``error`` (kind Internal) or a run
+        that closes first. The same ``update_id`` asks for the same update again."""
+        value, failure = await self.engine.update(pid, name, list(args), update_id=update_id)
+        if failure is not None:
+            raise CallError(failure)
+        return value
+
+    async def query(self, pid: str, name: str) -> JSONValue:
+        """What a query of the run answers: ``pid``, ``state`` or a ``workflow.set_query`` name."""
+        return await self.engine.query(pid, name)
+
     async def terminate(self, pid: str, reason: str = "") -> None:
         await self.engine.terminate(pid, reason)
 

@@ -8,6 +8,9 @@ state after every activation, so every step replays the whole history) and ``tem
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -43,6 +46,10 @@ class Harness(Protocol):
 
     def now_ms(self) -> int:
         """The engine's clock (virtual on the embedded engine)."""
+        ...
+
+    async def cli_update(self, workflow_id: str, name: str, arg: str) -> tuple[int, Any]:
+        """The engine's own CLI sends an update: (exit status, decoded JSON output or text)."""
         ...
 
     async def sleep(self, seconds: float) -> None:
@@ -93,8 +100,22 @@ class EmbeddedHarness:
     def now_ms(self) -> int:
         return self.env.clock.now_ns() // 1_000_000
 
+    async def cli_update(self, workflow_id: str, name: str, arg: str) -> tuple[int, Any]:
+        cli = [sys.executable, "-c", "from duralua.cli.main import main; main()"]
+        cmd = [*cli, "workflow", "update", workflow_id, name, arg,
+               "--dir", str(APP_DIR), "--db", str(self.env.db), "--json", "--timeout", "30"]  # fmt: skip
+        done = await asyncio.to_thread(subprocess.run, cmd, capture_output=True, text=True, timeout=60)
+        return done.returncode, _decoded(done.stdout or done.stderr)
+
     async def sleep(self, seconds: float) -> None:
         await self.env.sleep(seconds)
+
+
+def _decoded(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text.strip()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

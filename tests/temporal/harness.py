@@ -9,6 +9,7 @@ session and app directory) while each test talks to Temporal through a fresh cli
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import threading
 import time
@@ -116,6 +117,11 @@ class BackgroundHost:
             self._ready.set()
             await self._stop.wait()
 
+    async def call(self, function: str, *args: JSONValue) -> JSONValue:
+        assert self._loop is not None
+        future = asyncio.run_coroutine_threadsafe(self.app.acall(function, *args), self._loop)
+        return await asyncio.wrap_future(future)
+
     def close(self) -> None:
         if self._loop is not None and self._stop is not None and self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._stop.set)
@@ -139,10 +145,11 @@ class TemporalHarness:
 
     name = "temporal"
 
-    def __init__(self, app: App, engine: TemporalEngine, server: DevServer) -> None:
+    def __init__(self, app: App, engine: TemporalEngine, server: DevServer, host: BackgroundHost) -> None:
         self.app = app
         self.engine = engine
         self.server = server
+        self.host = host
         self.worker_id = app.default_worker()
 
     async def start(
@@ -163,7 +170,19 @@ class TemporalHarness:
         return await self.engine.result(pid)
 
     async def call(self, function: str, *args: JSONValue) -> JSONValue:
-        return await self.app.acall(function, *args)
+        # In the workers' process, as a function of the served app: a workflow's messages to
+        # a function process are delivered there (spec workflows.md §7.4).
+        return await self.host.call(function, *args)
+
+    async def cli_update(self, workflow_id: str, name: str, arg: str) -> tuple[int, Any]:
+        args = ["workflow", "update", "execute", "--workflow-id", workflow_id, "--name", name, "--input", arg,
+                "-o", "json"]  # fmt: skip
+        done = await asyncio.to_thread(self.server.cli, *args, timeout=60, check=False)
+        text = done.stdout or done.stderr
+        try:
+            return done.returncode, json.loads(text)
+        except ValueError:
+            return done.returncode, text.strip()
 
     async def cancel(self, pid: str) -> None:
         await self.engine.cancel(pid)
@@ -197,10 +216,10 @@ class TemporalHarness:
 @asynccontextmanager
 async def _harness(request: pytest.FixtureRequest, app_dir: Path) -> AsyncIterator[TemporalHarness]:
     server = dev_server(request.config)
-    await asyncio.to_thread(background_host, app_dir, request.config)
+    host = await asyncio.to_thread(background_host, app_dir, request.config)
     app = load(app_dir, server)
     engine = await connect_engine(app, app_env(server))
-    yield TemporalHarness(app, engine, server)
+    yield TemporalHarness(app, engine, server, host)
 
 
 def temporal_harness(request: pytest.FixtureRequest, app_dir: Path) -> Any:

@@ -428,3 +428,8 @@ def _replay_report(results: list[tuple[str, bool, str]], as_json: bool) -> None:
             err_console.print(f"{mark} {w}: {msg}", highlight=False)
     if not all(ok for _w, ok, _m in results):
         raise typer.Exit(1)
+
+# `workflow update` and `workflow query` live in their own module.
+from . import update_cmd  # noqa: E402
+
+update_cmd.register(app)

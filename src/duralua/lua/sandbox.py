@@ -181,6 +181,16 @@ class LuaSandbox:
             self._lua_resume = self._priv.make_resume(self._raise_fatal)
         return self._lua_resume
 
+    @property
+    def lua_call(self) -> Any:
+        """Lua function ``(fn, ...) -> code, ...``: ``fn`` runs in a fresh coroutine as one
+        budgeted step and nothing raises (for Lua-side drivers that must finish whatever the
+        user's values do, e.g. a ``__tostring`` that loops). ``code`` is 0 (returned, values
+        follow), 1 (yielded), 2 (raised: message, source, line, traceback, value), 3 (budget
+        exceeded) or 4 (memory limit exceeded). Called from inside a step it shares that
+        step's budget, and a fatal error there stays fatal for the enclosing step."""
+        return self._priv.call
+
     # -- environments --------------------------------------------------------------------------
 
     def make_globals(self) -> Any:

@@ -8,7 +8,8 @@ local function ask(pid, inbox, op, arg)
     local r = channel.select{inbox:case_receive(), time.after("20s"):case_receive()}
     if r.channel ~= inbox then table.insert(replies, "timeout") return replies end
     local m = r.value
-    table.insert(replies, {m:topic(), m:payload():data()})
+    local p = m:payload()
+    table.insert(replies, {m:topic(), p and p:data()})
     if m:topic() ~= "ack" then return replies end
   end
 end

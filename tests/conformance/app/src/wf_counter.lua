@@ -11,7 +11,8 @@ return function(start)
   local ops = 0
   while true do
     local msg = inbox:receive()
-    local op, from, arg = msg:topic(), msg:from(), msg:payload():data()
+    local payload = msg:payload()  -- nil for an update without arguments
+    local op, from, arg = msg:topic(), msg:from(), payload and payload:data()
     ops = ops + 1
     workflow.set_query("ops", ops)
     if op == "increment" or op == "decrement" then
