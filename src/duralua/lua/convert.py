@@ -7,13 +7,19 @@ Rules (spec lua-modules.md §0.3, design §4):
   ``{}``. Those tables are remembered in a weak-keyed Lua set, not marked with a metatable, so
   user metatables keep working.
 * integers stay ``int``, floats stay ``float``; NaN and infinities are an error.
-* Lua strings -> ``str``. A Lua string that is not valid UTF-8 ("binary") is an error: JSON
-  cannot carry it; base64-encode it first (``base64.encode``).
+* Lua strings -> ``str``. A Lua string that is not valid UTF-8 ("binary") is an error, kind
+  ``Invalid`` wherever it would cross (results, errors, arguments, messages): JSON cannot carry
+  it, so the message names the path and says to base64-encode it first (``base64.encode``).
 * error objects -> :class:`~duralua.errors.Failure`; other userdata-looking objects (Time,
   Duration, Channel, Payload...) -> ``None`` (dropped from objects, ``null`` in arrays).
 * sparse or mixed tables, keys that are neither strings nor array indexes, functions,
   coroutines, cycles and nesting deeper than :data:`duralua.codec.MAX_DEPTH` raise
   :class:`~duralua.errors.EncodeError` naming the path (``value.items[3]``).
+
+The conversion itself is Lua (``C.export`` in ``modules/_core.lua``): it walks the value with
+raw reads only, so no user code (metamethod) runs, it counts against the instruction budget of
+the coroutine that calls it, and what reaches Python is one JSON string -- never a Lua object
+Python could keep past the coroutine that made it, nor a string lupa cannot decode.
 
 Per Lua state the module keeps a :class:`LuaState` (core Lua helpers from
 ``modules/_core.lua``, the error class, caches of module classes). It is anchored inside the
@@ -24,6 +30,7 @@ argument; it dies with the Lua state.
 from __future__ import annotations
 
 import gc
+import json
 import math
 import re
 import weakref
@@ -33,9 +40,10 @@ from typing import Any
 
 import lupa.lua54 as lupa54
 
-from ..codec import MAX_DEPTH, JSONValue
-from ..errors import INTERNAL, EncodeError, Failure
+from ..codec import MAX_DEPTH, JSONValue, dumps
+from ..errors import INTERNAL, INVALID, EncodeError, Failure
 from . import chunks
+from .context import HostContext
 
 _CORE_SRC = resources.files("duralua.lua").joinpath("modules", "_core.lua").read_text(encoding="utf-8")
 
@@ -43,26 +51,42 @@ _INT_MIN = -(2**63)
 _INT_MAX = 2**63 - 1
 _INF = math.inf
 
-BINARY_STRING = "binary string (not valid UTF-8): JSON cannot carry it; base64-encode it (base64.encode)"
+BINARY_STRING = "binary string (not valid UTF-8): JSON cannot carry it; base64-encode it first (base64.encode)"
 
 
 class LuaState:
-    """Per-runtime helpers and caches. Get it with :func:`state_of`."""
+    """Per-runtime helpers and caches. Get it with :func:`state_of`.
+
+    Everything here is read from Lua once, when the state is made (on the runtime's main
+    thread): a proxy fetched later from inside a coroutine would be tied to that coroutine and
+    must not be kept (see ``lua/process.py``). ``cache`` must likewise only be filled from the
+    main thread (module installers run when a :class:`~duralua.lua.process.LuaVM` is built).
+    """
 
     __slots__ = (
-        "__weakref__", "builder", "cache", "core", "error_fields", "lua", "mark_object", "new_error",
-        "objset", "udclass",
+        "__weakref__", "builder", "cache", "copy", "core", "error_fields", "export", "export_list", "host", "lua",
+        "mark_object", "new_error", "objset", "pyfn", "pyfn_bytes", "raise_token", "udclass",
     )  # fmt: skip
 
     def __init__(self, lua: Any) -> None:
         self.lua = lua
-        self.core: Any = chunks.run(lua, _CORE_SRC, "=duralua.core", self)
-        self.objset: Any = self.core.OBJ
-        self.mark_object: Any = self.core.mark_object
-        self.error_fields: Any = self.core.error_fields
-        self.new_error: Any = self.core.new_error
-        self.udclass: Any = self.core.udclass
+        self.core: Any = chunks.run(lua, _CORE_SRC, "=duralua.core", self, MAX_DEPTH, BINARY_STRING)
+        core = self.core
+        self.objset: Any = core.OBJ
+        self.mark_object: Any = core.mark_object
+        self.error_fields: Any = core.error_fields
+        self.new_error: Any = core.new_error
+        self.udclass: Any = core.udclass
+        self.export: Any = core.export
+        self.export_list: Any = core.export_list
+        self.copy: Any = core.copy
+        self.pyfn: Any = core.pyfn
+        self.pyfn_bytes: Any = core.pyfn_bytes
+        self.raise_token: Any = core.RAISE
         self.cache: dict[str, Any] = {}
+        # The HostContext of whoever runs in this state now (modules read the clock and the
+        # randomness through it, so their tables can be built once and shared by every run).
+        self.host: HostContext | None = None
         self.builder = _Builder(self)
 
     def cached(self, key: str, factory: Callable[[], Any]) -> Any:
@@ -110,13 +134,15 @@ def state_for_value(value: Any) -> LuaState:
     return state_of(runtime_of(value))
 
 
-def _lua_classes() -> tuple[type, ...]:
+def _lua_classes() -> tuple[type, type]:
     lua = lupa54.LuaRuntime(register_eval=False, register_builtins=False)
-    return type(lua.table()), type(lua.eval("function() end"))
+    table = type(lua.table())
+    return table, table.__mro__[1]
 
 
-_TABLE, _ = _lua_classes()
+_TABLE, _LUA_OBJECT = _lua_classes()
 LUA_TABLE: type = _TABLE  # the class of lupa table proxies
+LUA_OBJECT: type = _LUA_OBJECT  # the base class of every lupa proxy (tables, functions, coroutines)
 
 
 def is_lua_table(value: Any) -> bool:
@@ -127,40 +153,32 @@ def is_lua_table(value: Any) -> bool:
 # Lua -> Python
 # ---------------------------------------------------------------------------------------------
 
-
-class _Bad(Exception):
-    """Internal: a value cannot be encoded. ``keys`` is the path, innermost key first."""
-
-    def __init__(self, reason: str, keys: list[Any] | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.keys: list[Any] = keys if keys is not None else []
+_ERROR_MARK = "\udfff"  # key of an exported error object (no Lua string can hold it)
 
 
-class _Deep(_Bad):
-    pass
+def _object_hook(obj: dict[str, Any]) -> Any:
+    fields = obj.get(_ERROR_MARK)
+    if fields is None or len(obj) != 1:
+        return obj
+    kind, message, retryable, details, stack = fields
+    return Failure(message=message, kind=kind, retryable=retryable, details=_details_of(details), stack=stack)
 
 
-_DROP = object()  # a userdata-looking value: dropped from objects, null in arrays
+def loads_exported(text: str) -> JSONValue:
+    """Decode the JSON text made by the Lua-side export (error objects become Failures)."""
+    return json.loads(text, object_hook=_object_hook)
 
 
-def _join(path: str, keys: list[Any]) -> str:
-    out = path
-    for k in reversed(keys):
-        out += f"[{k}]" if isinstance(k, int) else f".{k}"
-    return out
+def _lua_value(value: Any, path: str) -> JSONValue:
+    """Export one Lua value through ``_core.lua`` (no user code runs; see ``C.export``)."""
+    out = state_for_value(value).export(value, path)
+    if type(out) is str:
+        return loads_exported(out)
+    _, reason, where = out
+    raise EncodeError(str(reason), str(where))
 
 
 def _describe(value: Any) -> str:
-    kind = lupa54.lua_type(value)
-    if type(value).__name__ == "_LuaCoroutineFunction":
-        return "a coroutine cannot be encoded"
-    if kind == "function" or (kind is None and callable(value)):
-        return "a function cannot be encoded"
-    if kind == "thread":
-        return "a coroutine cannot be encoded"
-    if kind == "userdata":
-        return "a userdata value cannot be encoded"
     return f"a {type(value).__name__} cannot be encoded"
 
 
@@ -168,162 +186,31 @@ def _bad_float(x: float) -> str:
     return "NaN cannot be encoded" if x != x else "infinity cannot be encoded"
 
 
-class _Walker:
-    """Converts one Lua value. ``slow`` iterates keys in sorted order and reads values one by
-    one, so it can name the exact key of a binary string and reports errors deterministically."""
-
-    __slots__ = ("slow", "st", "udclass")
-
-    def __init__(self, slow: bool) -> None:
-        self.slow = slow
-        self.st: LuaState | None = None
-        self.udclass: Any = None
-
-    def state(self, v: Any) -> LuaState:
-        if self.st is None:
-            self.st = state_for_value(v)
-            self.udclass = self.st.udclass
-        return self.st
-
-    def value(self, x: Any, depth: int) -> Any:
-        tx = type(x)
-        if tx is str or tx is int or tx is bool or x is None:
-            return x
-        if tx is float:
-            if x != x or x == _INF or x == -_INF:
-                raise _Bad(_bad_float(x))
-            return x
-        if tx is _TABLE:
-            return self.table(x, depth)
-        if isinstance(x, Failure):
-            return x
-        if tx is list or tx is tuple:
-            return [self.item(y, depth + 1, i) for i, y in enumerate(x, 1)]
-        if tx is dict:
-            out = {}
-            for k, y in x.items():
-                if type(k) is not str:
-                    raise _Bad(f"object key {k!r} is not a string")
-                out[k] = self.item(y, depth + 1, k)
-            return out
-        raise _Bad(_describe(x))
-
-    def item(self, x: Any, depth: int, key: Any) -> Any:
-        try:
-            y = self.value(x, depth)
-        except _Bad as bad:
-            bad.keys.append(key)
-            raise
-        return None if y is _DROP else y
-
-    def entries(self, v: Any) -> list[tuple[Any, Any]]:
-        if not self.slow:
-            return list(v.items())
-        core = self.state(v).core
-        keys, n = core.sorted_keys(v)
-        out = []
-        for i in range(1, n + 1):
-            try:
-                k = keys[i]
-            except UnicodeDecodeError:
-                raise _Bad("a table key is a " + BINARY_STRING) from None
-            try:
-                x = v[k]
-            except UnicodeDecodeError:
-                raise _Bad(BINARY_STRING, [k]) from None
-            out.append((k, x))
+def _py_value(x: Any, path: str, depth: int) -> Any:
+    """A Python value that may hold Lua values (lists of arguments...)."""
+    tx = type(x)
+    if tx is str or tx is int or tx is bool or x is None:
+        return x
+    if tx is float:
+        if x != x or x == _INF or x == -_INF:
+            raise EncodeError(_bad_float(x), path)
+        return x
+    if isinstance(x, _LUA_OBJECT):
+        return _lua_value(x, path)
+    if isinstance(x, Failure):
+        return x
+    if depth > MAX_DEPTH:
+        raise EncodeError(f"nesting deeper than {MAX_DEPTH} levels", path)
+    if tx is list or tx is tuple:
+        return [_py_value(y, f"{path}[{i}]", depth + 1) for i, y in enumerate(x, 1)]
+    if tx is dict:
+        out = {}
+        for k, y in x.items():
+            if type(k) is not str:
+                raise EncodeError(f"object key {k!r} is not a string", path)
+            out[k] = _py_value(y, f"{path}.{k}", depth + 1)
         return out
-
-    def table(self, v: Any, depth: int) -> Any:
-        udclass = self.udclass
-        if udclass is None:
-            self.state(v)
-            udclass = self.udclass
-        ud = udclass(v)
-        if ud is not None:
-            return self.userdata(v, ud)
-        if depth > MAX_DEPTH:
-            raise _Deep(f"nesting deeper than {MAX_DEPTH} levels")
-        items = self.entries(v)
-        if not items:
-            return {} if self.state(v).objset[v] else []
-        k0 = items[0][0]
-        value = self.value
-        if type(k0) is str:
-            out: dict[str, Any] = {}
-            for k, x in items:
-                if type(k) is not str:
-                    raise _Bad(self.key_problem(v, items, k))
-                try:
-                    y = value(x, depth + 1)
-                except _Bad as bad:
-                    bad.keys.append(k)
-                    raise
-                if y is not _DROP:
-                    out[k] = y
-            return out
-        if type(k0) is int:
-            n = len(items)
-            arr: list[Any] = [None] * n
-            for k, x in items:
-                if type(k) is not int or k < 1 or k > n:
-                    raise _Bad(self.key_problem(v, items, k))
-                try:
-                    y = value(x, depth + 1)
-                except _Bad as bad:
-                    bad.keys.append(k)
-                    raise
-                arr[k - 1] = None if y is _DROP else y
-            return arr
-        raise _Bad(self.key_problem(v, items, k0))
-
-    def key_problem(self, v: Any, items: list[tuple[Any, Any]], key: Any) -> str:
-        keys = [k for k, _ in items]
-        ints = [k for k in keys if type(k) is int]
-        strs = [k for k in keys if type(k) is str]
-        if len(ints) + len(strs) < len(keys):
-            odd = next(k for k in keys if type(k) is not int and type(k) is not str)
-            desc = self.state(v).core.key_desc(odd)
-            return f"table key of type {desc} cannot be encoded (keys must be strings or array indexes 1..n)"
-        if ints and strs:
-            return (
-                f"mixed table: array indexes and string keys (e.g. [{min(ints)}] and .{min(strs)}) "
-                "cannot be encoded together"
-            )
-        if any(k < 1 for k in ints):
-            return f"sparse array: index {min(ints)} is not a valid array index (arrays use keys 1..n)"
-        present = set(ints)
-        missing = next(i for i in range(1, len(ints) + 2) if i not in present)
-        return f"sparse array: index {missing} is missing (nil) but index {max(ints)} is set"
-
-    def userdata(self, v: Any, ud: Any) -> Any:
-        if ud == "error":
-            failure = failure_of(v)
-            if failure is not None:
-                return failure
-        return _DROP
-
-
-def _cycle_message(root: Any, keys: list[Any], path: str) -> tuple[str, str]:
-    """Diagnose a too-deep value: find a table that repeats along the path."""
-    chain = [root]
-    cur = root
-    try:
-        for k in reversed(keys):
-            cur = cur[k]
-            if type(cur) is not _TABLE:
-                break
-            chain.append(cur)
-    except Exception:
-        chain = chain[:1]
-    st = state_for_value(root)
-    first, again = st.core.find_repeat(st.lua.table_from(chain), len(chain))
-    ordered = list(reversed(keys))
-    if first is not None:
-        at = _join(path, list(reversed(ordered[: again - 1])))
-        back = _join(path, list(reversed(ordered[: first - 1])))
-        return f"cycle: this table is the same table as {back}", at
-    return f"nesting deeper than {MAX_DEPTH} levels", _join(path, keys)
+    raise EncodeError(_describe(x), path)
 
 
 def to_python(value: Any, path: str = "value") -> JSONValue:
@@ -335,25 +222,49 @@ def to_python(value: Any, path: str = "value") -> JSONValue:
     tv = type(value)
     if tv is str or tv is int or tv is bool or value is None:
         return value
-    try:
-        try:
-            result = _Walker(False).value(value, 0)
-        except (_Bad, UnicodeDecodeError):
-            # Re-run slowly: sorted keys, exact location of binary strings, deterministic message.
-            result = _Walker(True).value(value, 0)
-    except _Deep as bad:
-        reason, where = _cycle_message(value, bad.keys, path)
-        raise EncodeError(reason, where) from None
-    except _Bad as bad:
-        raise EncodeError(bad.reason, _join(path, bad.keys)) from None
-    except UnicodeDecodeError:
-        raise EncodeError(BINARY_STRING, path) from None
-    return None if result is _DROP else result
+    if tv is _TABLE or isinstance(value, _LUA_OBJECT):
+        return _lua_value(value, path)
+    return _py_value(value, path, 0)
 
 
 def to_python_args(values: Any, n: int, path: str = "args") -> list[JSONValue]:
     """Convert ``values[1..n]`` of a Lua table (e.g. ``table.pack(...)``) to a list."""
-    return [to_python(values[i], f"{path}[{i}]") for i in range(1, n + 1)]
+    out = state_for_value(values).export_list(values, n, path)
+    if type(out) is str:
+        result = loads_exported(out)
+        assert isinstance(result, list)
+        return result
+    _, reason, where = out
+    raise EncodeError(str(reason), str(where))
+
+
+def describe_tag(tag: Any, payload: Any, retryable: bool | None) -> Failure | None:
+    """The Failure for a ``(tag, payload)`` pair of ``C.describe`` (``None`` for tag "py":
+    the payload is a Python exception, for the caller to convert)."""
+    if tag == "failure":
+        value = loads_exported(str(payload))
+        if isinstance(value, Failure):
+            return value
+        return Failure(f"(damaged error object: {value!r})", INTERNAL, retryable)
+    if tag == "text":
+        return Failure(str(payload), INTERNAL, retryable)
+    if tag == "json":
+        return Failure(dumps(loads_exported(str(payload))), INTERNAL, retryable)
+    if tag == "scalar":
+        if payload is None:
+            text = "nil"
+        elif isinstance(payload, bool):
+            text = "true" if payload else "false"
+        else:
+            text = str(payload)
+        return Failure(text, INTERNAL, retryable)
+    if tag == "invalid":
+        return Failure(str(payload), INVALID, False)
+    if tag == "encode":
+        return Failure(f"failed to encode result: {payload}", INTERNAL, False)
+    if tag == "py":
+        return None
+    return Failure(f"(error value could not be converted: unknown description {tag!r})", INTERNAL, retryable)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -455,26 +366,18 @@ def failure_of(value: Any) -> Failure | None:
     if type(value) is not _TABLE:
         return None
     st = state_for_value(value)
+    if st.udclass(value) != "error":
+        return None
     try:
-        fields = st.error_fields(value)
-    except UnicodeDecodeError:
-        return Failure("(error message is not valid UTF-8)", INTERNAL)
-    if not fields:
-        return None
-    _, kind, message, retryable, details, stack = fields
-    return Failure(
-        message=str(message),
-        kind=str(kind),
-        retryable=retryable if isinstance(retryable, bool) else None,
-        details=_details_of(details),
-        stack=str(stack or ""),
-    )
+        failure = _lua_value(value, "error")
+    except EncodeError as exc:
+        return Failure(str(exc), INVALID, False)
+    return failure if isinstance(failure, Failure) else None
 
 
-def _details_of(details: Any) -> dict[str, Any] | None:
-    if details is None:
+def _details_of(value: Any) -> dict[str, Any] | None:
+    if value is None:
         return None
-    value = to_python(details, "error.details")
     if isinstance(value, dict):
         return value
     if value == []:

@@ -5,12 +5,30 @@
 -- values that travel through channels stay here, in `stash`, and only integer handles
 -- cross into Python. Host-specific work (activities, timers, spawns) is an "external op"
 -- the scheduler hands to the engine or the function runtime.
+--
+-- What Python receives is made safe here, in Lua: the arguments of an external op are one
+-- JSON text (C.export, run inside the caller's coroutine, so under its budget); results and
+-- raised errors are converted by make_resume under a budget of their own (a __tostring may
+-- loop). Python never holds a Lua value of a run, and never decodes a string it cannot.
+--
+-- Sealing: every class handed to Lua hides its metatable (__metatable) and keeps its methods
+-- in a table no object reaches; the state of driver objects lives in private weak tables, so
+-- a run writing into an object changes nothing that Python or the next run sees. The op
+-- token is local to this chunk, and user-visible coroutine functions pass ops through to
+-- the scheduler without ever returning them to user code.
 local H, new_thread = ...
 
+local C = H.core               -- _core.lua helpers (export, error objects, classes)
+local guard = H.guard          -- the sandbox's P.call: (fn, ...) -> code, ... as one budgeted step
+local SC = H.coroutine         -- the sandbox's coroutine library (budget-aware)
+
 local yield = coroutine.yield
-local OP = H.op_token
-local pack, unpack = table.pack, table.unpack
+local co_running = coroutine.running
+local OP = {}                  -- first value of every op yield: only this chunk holds it
+local pack, unpack, concat = table.pack, table.unpack, table.concat
 local rawnext = next
+local utf8len = utf8.len
+local export, export_list, new_error, clean = C.export, C.export_list, C.new_error, C.clean
 
 local stash, nstash = {}, 0
 local function put(v)
@@ -25,56 +43,151 @@ local function take(h)
   return v
 end
 
+-- A sealed class: methods in their own table (obj.__index is nil), metatable hidden.
 local function class(name)
-  local mt = { __name = name, __userdata = true, __metatable = false }
-  mt.__index = mt
-  return mt
+  local methods = {}
+  local mt = C.class(name, methods)
+  return mt, methods
 end
+
+local function private() return setmetatable({}, { __mode = "k" }) end
 
 local D = { stash_put = put, stash_take = take }
 
--- require() for one entry: `lookup` answers (module) or (nil, message); the error is raised
--- here, at the caller's line, so the message points at the user's require.
-function D.make_require(lookup)
+local function errobj(kind, msg) return new_error(kind, msg, false) end
+
+-- A text argument that goes to Python as it is (topics, names): must be valid UTF-8.
+local function text_ok(v) return type(v) == "string" and utf8len(v) ~= nil end
+
+-------------------------------------------------------------------------------------------
+-- external ops: arguments leave as one JSON array, exported here
+-------------------------------------------------------------------------------------------
+local Args = {}
+Args.__index = Args
+local function args() return setmetatable({ n = 0 }, Args) end
+function Args:add(v, path)
+  if self.err then return self end
+  local text, reason, where = export(v, path)
+  if text == nil then self.err = where .. ": " .. reason else self.n = self.n + 1 self[self.n] = text end
+  return self
+end
+function Args:list(t, path)
+  if self.err then return self end
+  local text, reason, where = export_list(t, t.n, path)
+  if text == nil then self.err = where .. ": " .. reason else self.n = self.n + 1 self[self.n] = text end
+  return self
+end
+function Args:raw(text)
+  if not self.err then self.n = self.n + 1 self[self.n] = text end
+  return self
+end
+-- Yield the op; a value that cannot cross is the caller's `nil, err` (kind Invalid).
+function Args:send(name)
+  if self.err then return nil, errobj("Invalid", self.err) end
+  return yield(OP, name, "[" .. concat(self, ",", 1, self.n) .. "]")
+end
+
+-- A host op of a module (lua/modules/_ops.py): `name` is fixed by the module, the arguments
+-- are exported like those of the driver's own ops.
+function D.host_op(name, ...)
+  local a = args()
+  for i = 1, select("#", ...) do a:add((select(i, ...)), name .. " argument #" .. i) end
+  return a:send(name)
+end
+
+-------------------------------------------------------------------------------------------
+-- require and globals
+-------------------------------------------------------------------------------------------
+local templates = {}           -- module name -> template table (built once per Lua state)
+function D.set_template(name, t) templates[name] = t end
+local copy_module = C.copy
+
+local NIL = {}                 -- a module whose chunk returned nil
+local LOADING = {}             -- an import being loaded (a cycle)
+
+-- require() for one entry. `lookup(name)` answers "module", name | "import", entry id |
+-- "error", message; imports are loaded by `load_import(entry_id, loaded)` (their chunk runs
+-- once per run, `loaded` is shared by the entry and its imports). Caches live here, in Lua.
+function D.make_require(lookup, load_import, loaded)
+  local cache = {}
   return function(name)
-    local v, err = lookup(name)
-    if err ~= nil then error(err, 2) end
+    if not text_ok(name) then error("require expects a module name", 2) end
+    local v = cache[name]
+    if v ~= nil then
+      if v == NIL then return nil end
+      return v
+    end
+    local kind, what = lookup(name)
+    if kind == "error" then error(what, 2) end
+    if kind == "module" then
+      local t = templates[what]
+      if t == nil then error('module "' .. name .. '" is not available in duralua', 2) end
+      v = copy_module(t)
+    else
+      v = loaded[what]
+      if v == LOADING then error('import cycle: "' .. name .. '" is required while it is being loaded', 2) end
+      if v == nil then
+        loaded[what] = LOADING
+        local value, err = load_import(what, loaded)
+        if err ~= nil then
+          loaded[what] = nil
+          error(err, 2)
+        end
+        v = value == nil and NIL or value
+        loaded[what] = v
+      end
+    end
+    cache[name] = v
+    if v == NIL then return nil end
     return v
   end
 end
 
--- Python callables look like userdata to Lua code; user-visible ones are wrapped in closures.
--- Errors are re-raised at the caller's level so messages point at the user's line.
-function D.wrap(fn)
-  return function(...)
-    local r = pack(pcall(fn, ...))
-    if not r[1] then
-      local e = r[2]
-      if type(e) == "string" then e = e:gsub("^duralua%.driver:%d+: ", "") end
-      error(e, 2)
-    end
-    return unpack(r, 2, r.n)
-  end
-end
+function D.new_loaded() return {} end
 
-function D.copy(t)
-  local c = {}
-  for k, v in rawnext, t do c[k] = v end
-  return setmetatable(c, getmetatable(t))
+-- Globals of an environment: copies of the driver modules, and the globals built on first
+-- use (errors, payload, os: most entries never touch some of them).
+local LAZY = { errors = true, payload = true, os = true }
+function D.install_globals(env, print)
+  env.process = copy_module(D.process)
+  env.channel = copy_module(D.channel)
+  env.coroutine = copy_module(D.coroutine)
+  env.print = print
+  setmetatable(env, { __index = function(t, k)
+    if LAZY[k] then
+      local v = copy_module(templates[k])
+      rawset(t, k, v)
+      return v
+    end
+    return nil
+  end })
 end
 
 -- Reads a field for Python (lupa mis-reads tables from callbacks run inside coroutines).
 function D.get(t, k) return t[k] end
 
+-- print(...) as one structured log line, handed to Python.
+function D.make_print(emit)
+  return function(...)
+    local n = select("#", ...)
+    local parts = {}
+    for i = 1, n do parts[i] = tostring((select(i, ...))) end
+    emit(clean(concat(parts, "\t")))
+  end
+end
+
 -------------------------------------------------------------------------------------------
 -- coroutines
 -------------------------------------------------------------------------------------------
-local threads = {}
+local threads = {}             -- id -> the process's own coroutines (main = 1, spawned)
+local own = private()          -- the same coroutines, as a set
 D.threads = threads
 
 function D.start_main(fn, ...)
-  local args = pack(...)
-  threads[1] = new_thread(function() return fn(unpack(args, 1, args.n)) end)
+  local a = pack(...)
+  local co = new_thread(function() return fn(unpack(a, 1, a.n)) end)
+  threads[1] = co
+  own[co] = true
 end
 
 local spawn_thread = H.spawn_thread
@@ -83,100 +196,186 @@ local function co_spawn(fn)
   local id = spawn_thread()
   local co = new_thread(fn)
   threads[id] = co
+  own[co] = true
   return co
 end
-D.co_spawn = co_spawn
 
 function D.forget(id) threads[id] = nil end
 
--- Python's entry point into a coroutine: (0, op, args...) for a yield, (1, n, values...) for
--- a return, (2, err) for a raise. `resume` is the sandbox's budgeted resume.
-local OPK = H.op_token
-local co_status = coroutine.status
-function D.make_resume(resume)
-  return function(id, ...)
-    local co = threads[id]
-    local r = pack(resume(co, ...))
-    if not r[1] then threads[id] = nil return 2, r[2] end
-    if co_status(co) == "dead" then threads[id] = nil return 1, r.n - 1, unpack(r, 2, r.n) end
-    if r[2] ~= OPK then return 0, "yield" end
-    return 0, unpack(r, 3, r.n)
+-- The coroutine library user code sees. A blocking call made inside a coroutine of its own
+-- yields the op token to whoever resumed it: resume/wrap forward such a yield to their own
+-- resumer (up to the scheduler) and resume the coroutine with the answer, so the token never
+-- reaches user code and blocking calls work inside coroutines. The process's own coroutines
+-- and coroutines parked in a forwarded op cannot be resumed, closed or yielded from by user
+-- code (answers can only come from the scheduler).
+local s_create, s_resume, s_status, s_close, s_running, s_isyieldable = SC.create, SC.resume, SC.status, SC.close,
+  SC.running, SC.isyieldable
+local parked = private()
+
+local function forward(co, r)
+  while r[1] and rawequal(r[2], OP) do
+    parked[co] = true
+    local answer = pack(yield(unpack(r, 2, r.n)))
+    parked[co] = nil
+    r = pack(s_resume(co, unpack(answer, 1, answer.n)))
+  end
+  return r
+end
+
+local function refused(co)
+  if own[co] then return "cannot resume the process's own coroutine" end
+  if parked[co] then return "cannot resume a coroutine that waits for a blocking call" end
+  return nil
+end
+
+local function user_resume(co, ...)
+  local why = refused(co)
+  if why then return false, why end
+  local r = forward(co, pack(s_resume(co, ...)))
+  return unpack(r, 1, r.n)
+end
+
+local function user_wrap(fn)
+  local co = s_create(fn)
+  return function(...)
+    local why = refused(co)
+    if why then error(why, 2) end
+    local r = forward(co, pack(s_resume(co, ...)))
+    if r[1] then return unpack(r, 2, r.n) end
+    local e = r[2]
+    if s_status(co) == "dead" then  -- like coroutine.wrap: close it (a __close error wins)
+      local ok, cerr = s_close(co)
+      if not ok then e = cerr end
+    end
+    if type(e) == "string" then error(e, 2) end  -- prefix the caller's position, as wrap does
+    error(e, 0)
   end
 end
 
--- Globals built on first use (errors, payload, os): most entries never touch some of them,
--- and building them is a good part of what a fresh Lua state costs.
-function D.lazy_globals(env, names, install)
-  setmetatable(env, { __index = function(t, k)
-    if names[k] then
-      local v = install(k)
-      rawset(t, k, v)
-      return v
-    end
-    return nil
-  end })
+local function user_yield(...)
+  if own[co_running()] then
+    error("coroutine.yield: the process's own coroutines cannot yield (only coroutines made with "
+      .. "coroutine.create or coroutine.wrap can)", 2)
+  end
+  return yield(...)
 end
 
--- print(...) as one structured log line, handed to Python.
-function D.make_print(emit)
-  return function(...)
-    local n = select("#", ...)
-    local parts = {}
-    for i = 1, n do parts[i] = tostring((select(i, ...))) end
-    emit(table.concat(parts, "\t"))
+local function user_close(co)
+  local why = refused(co)
+  if why then return false, why end
+  return s_close(co)
+end
+
+D.coroutine = {
+  create = s_create, resume = user_resume, wrap = user_wrap, yield = user_yield, status = s_status,
+  running = s_running, close = user_close, spawn = co_spawn,
+  isyieldable = function() return s_isyieldable() and not own[co_running()] end,
+}
+
+-- The conversions below run user code (__tostring) or walk arbitrary data: each is its own
+-- budgeted step, and whatever goes wrong becomes a text.
+local function guarded(fn, ...)
+  local r = pack(guard(fn, ...))
+  local code = r[1]
+  if code == 0 then return true, unpack(r, 2, r.n) end
+  if code == 3 then return false, "instruction budget exceeded" end
+  if code == 4 then return false, "memory limit exceeded" end
+  if code == 1 then return false, "the conversion tried to yield" end
+  return false, clean(tostring(r[2]))
+end
+
+local describe, result_of = C.describe, C.result_of
+
+-- Python's entry point into a coroutine:
+--   0, op, ...                 an op (channel ops: plain integers; others: one JSON text)
+--   1, "ok", json              the main coroutine returned (json: its first value)
+--   1, "error", tag, payload   the main coroutine returned nil, err (or an unconvertible value)
+--   1                          another coroutine returned
+--   2, tag, payload            the coroutine raised (see C.describe for tags)
+-- `resume` is the sandbox's budgeted resume (budget and memory failures raise in Python).
+function D.make_resume(resume)
+  return function(id, ...)
+    local co = threads[id]
+    if co == nil then return 2, "text", "internal error: no coroutine " .. tostring(id) end
+    local r = pack(resume(co, ...))
+    if not r[1] then
+      threads[id] = nil
+      local ok, tag, payload = guarded(describe, r[2], "error")
+      if not ok then return 2, "text", "(error value could not be converted: " .. tag .. ")" end
+      return 2, tag, payload
+    end
+    if s_status(co) == "dead" then
+      threads[id] = nil
+      if id ~= 1 then return 1 end
+      local ok, a, b, c = guarded(result_of, r[2], r[3])
+      if not ok then return 1, "error", "invalid", "result: could not be converted (" .. a .. ")" end
+      return 1, a, b, c
+    end
+    if not rawequal(r[2], OP) then  -- user code cannot yield here (user_yield): a forged op
+      threads[id] = nil
+      return 2, "text", "coroutine.yield from the process's own coroutine (not a blocking call)"
+    end
+    return 0, unpack(r, 3, r.n)
   end
 end
 
 -------------------------------------------------------------------------------------------
 -- channels
 -------------------------------------------------------------------------------------------
-local Channel = class("channel")
+local ChannelMT, Channel = class("channel")
 local new_channel, close_channel, channel_len = H.new_channel, H.close_channel, H.channel_len
+local chan_id = private()      -- channel object -> scheduler channel id
 
--- Channels are recognised through this weak set: their metatable is hidden (__metatable).
-local is_channel = setmetatable({}, { __mode = "k" })
+local function channel_of(v, level)
+  local id = chan_id[v]
+  if id == nil then error("not a channel (use ch:method(), with a channel from channel.new)", level + 1) end
+  return id
+end
 
 local function make_channel(size)
   if size ~= nil and (type(size) ~= "number" or size < 0) then
     error("channel.new: size must be a non-negative integer", 3)
   end
-  local ch = setmetatable({ id = new_channel(math.tointeger(size or 0) or 0) }, Channel)
-  is_channel[ch] = true
+  local ch = setmetatable({}, ChannelMT)
+  chan_id[ch] = new_channel(math.tointeger(size or 0) or 0)
   return ch
 end
 
 function Channel:send(v)
-  local r = yield(OP, "send", self.id, put(v))
+  local id = channel_of(self, 2)
+  local r = yield(OP, "send", id, put(v))
   if r == "closed" then error("send on closed channel", 2) end
   return true
 end
 
 function Channel:receive()
-  local h, ok = yield(OP, "recv", self.id)
+  local h, ok = yield(OP, "recv", channel_of(self, 2))
   return take(h), ok
 end
 
-function Channel:close() close_channel(self.id) end
-function Channel:case_receive() return { k = "r", ch = self } end
-function Channel:case_send(v) return { k = "s", ch = self, v = v } end
-function Channel:len() return channel_len(self.id) end
-Channel.__tostring = function(self) return "channel{" .. self.id .. "}" end
+function Channel:close() close_channel(channel_of(self, 2)) end
+function Channel:case_receive() channel_of(self, 2) return { k = "r", ch = self } end
+function Channel:case_send(v) channel_of(self, 2) return { k = "s", ch = self, v = v } end
+function Channel:len() return channel_len(channel_of(self, 2)) end
+ChannelMT.__tostring = function(self) return "channel{" .. tostring(chan_id[self]) .. "}" end
 
 local function chan_select(cases)
   if type(cases) ~= "table" then error("channel.select expects a table of cases", 2) end
-  local flat, n, sends = {}, 0, {}
+  local flat, n, sends, picked = {}, 0, {}, {}
   for i = 1, #cases do
     local c = cases[i]
-    if type(c) ~= "table" or not is_channel[c.ch] then
-      error("channel.select: case " .. i .. " is not a channel case", 2)
-    end
-    if c.k == "s" then
-      local h = put(c.v)
+    local id = type(c) == "table" and chan_id[c.ch]
+    if not id then error("channel.select: case " .. i .. " is not a channel case", 2) end
+    -- read once: what the scheduler was told is what the answer refers to
+    local kind, value = c.k, c.v
+    picked[i] = { kind = kind, ch = c.ch, v = value }
+    if kind == "s" then
+      local h = put(value)
       sends[i] = h
-      flat[n + 1], flat[n + 2], flat[n + 3] = "s", c.ch.id, h
+      flat[n + 1], flat[n + 2], flat[n + 3] = "s", id, h
       n = n + 3
     else
-      flat[n + 1], flat[n + 2] = "r", c.ch.id
+      flat[n + 1], flat[n + 2] = "r", id
       n = n + 2
     end
   end
@@ -185,28 +384,41 @@ local function chan_select(cases)
     if not (i == idx and ok) then stash[sh] = nil end
   end
   if idx == 0 then return { default = true, ok = true } end
-  local c = cases[idx]
-  if c.k == "s" then return { channel = c.ch, value = c.v, ok = ok } end
+  local c = picked[idx]
+  if c.kind == "s" then return { channel = c.ch, value = c.v, ok = ok } end
   return { channel = c.ch, value = take(h), ok = ok }
 end
 
 D.channel = { new = make_channel, select = chan_select }
-D.Channel = Channel
 
 -------------------------------------------------------------------------------------------
 -- messages, payloads, mailbox
 -------------------------------------------------------------------------------------------
-local make_payload = H.make_payload
-local Message = class("process.Message")
-function Message:topic() return self._topic end
-function Message:from() return self._from end
+local payload_new = H.payload_new
+local function make_payload(v)
+  if C.classof(v) == "error" then return payload_new("golang/error", v) end
+  return payload_new("json/plain", v)
+end
+
+local MessageMT, Message = class("process.Message")
+local msg_of = private()
+local function message(self)
+  local m = msg_of[self]
+  if m == nil then error("not a message (use msg:method())", 3) end
+  return m
+end
+function Message:topic() return message(self).topic end
+function Message:from() return message(self).from end
 function Message:payload()
-  local p = self._payloads
+  local p = message(self).payloads
   if p.n == 0 then return nil end
   if p.n == 1 then return p[1] end
   return { unpack(p, 1, p.n) }
 end
-Message.__tostring = function(self) return "process.Message{topic=" .. self._topic .. "}" end
+MessageMT.__tostring = function(self)
+  local m = msg_of[self]
+  return "process.Message{topic=" .. (m and m.topic or "?") .. "}"
+end
 
 -- Called from Python (Scheduler.flush -> VM.materialize): build the Lua value of a delivery.
 function D.make_message(topic, from, as_message, ...)
@@ -214,7 +426,9 @@ function D.make_message(topic, from, as_message, ...)
   if as_message then
     local payloads = { n = values.n }
     for i = 1, values.n do payloads[i] = make_payload(values[i]) end
-    return put(setmetatable({ _topic = topic, _from = from or "", _payloads = payloads }, Message))
+    local m = setmetatable({}, MessageMT)
+    msg_of[m] = { topic = topic, from = from or "", payloads = payloads }
+    return put(m)
   end
   if values.n == 0 then return put(nil) end
   if values.n == 1 then return put(values[1]) end
@@ -233,7 +447,7 @@ process.event = { EXIT = "pid.exit", LINK_DOWN = "pid.link.down", CANCEL = "pid.
 function process.inbox()
   if not inbox_ch then
     inbox_ch = make_channel(0)
-    subscribe("@inbox", inbox_ch.id, true)
+    subscribe("@inbox", chan_id[inbox_ch], true)
   end
   return inbox_ch
 end
@@ -241,28 +455,27 @@ end
 function process.events()
   if not events_ch then
     events_ch = make_channel(0)
-    subscribe("@events", events_ch.id, true)
+    subscribe("@events", chan_id[events_ch], true)
   end
   return events_ch
 end
 
-local function errobj(kind, msg) return H.make_error(kind, msg) end
-
 function process.listen(topic, opts)
   if type(topic) ~= "string" or topic == "" then return nil, errobj("Invalid", "topic required") end
+  if not utf8len(topic) then return nil, errobj("Invalid", "topic: " .. H.binary) end
   if topic:sub(1, 1) == "@" then return nil, errobj("Invalid", "cannot listen to @ topics") end
-  local as_message = type(opts) == "table" and opts.message == true
+  local as_message = type(opts) == "table" and rawget(opts, "message") == true
   local ch = listens[topic]
   if ch then return ch end
   ch = make_channel(1)
   listens[topic] = ch
-  subscribe(topic, ch.id, as_message)
+  subscribe(topic, chan_id[ch], as_message)
   return ch
 end
 
 function process.unlisten(ch)
   for topic, c in rawnext, listens do
-    if c == ch then
+    if rawequal(c, ch) then
       listens[topic] = nil
       unsubscribe(topic)
       return true
@@ -276,19 +489,14 @@ function process.id() return H.entry_id() end
 
 function process.send(dest, topic, ...)
   if dest == nil or topic == nil then return nil, errobj("Invalid", "process.send requires a destination and a topic") end
-  local args = pack(...)
-  local list = {}
-  for i = 1, args.n do list[i] = args[i] end
-  return yield(OP, "psend", dest, topic, H.as_array(list, args.n))
+  return args():add(dest, "destination"):add(topic, "topic"):list(pack(...), "payload"):send("psend")
 end
 
 local function spawn_op(op, flags)
   return function(id, host, ...)
     if id == nil or host == nil then return nil, errobj("Invalid", "process." .. op .. " requires an entry id and a host") end
-    local args = pack(...)
-    local list = {}
-    for i = 1, args.n do list[i] = args[i] end
-    return yield(OP, op, id, host, H.as_array(list, args.n), nil, flags, nil, nil, nil)
+    return args():add(id, "entry id"):add(host, "host"):list(pack(...), "args")
+      :raw("null"):add(flags, "flags"):raw("null"):raw("null"):raw("null"):send(op)
   end
 end
 
@@ -301,7 +509,7 @@ process.exec = spawn_op("exec", "m")
 for _, name in ipairs({ "terminate", "cancel", "monitor", "unmonitor", "link", "unlink" }) do
   process[name] = function(dest, reason)
     if dest == nil then return nil, errobj("Invalid", "process." .. name .. " requires a PID") end
-    return yield(OP, name, dest, reason)
+    return args():add(dest, "PID"):add(reason, "reason"):send(name)
   end
 end
 
@@ -310,31 +518,37 @@ function process.get_options() return { trap_links = trap_links } end
 function process.set_options(o)
   if type(o) ~= "table" then return false, errobj("Invalid", "options must be a table") end
   for k, v in rawnext, o do
-    if k ~= "trap_links" then return false, errobj("Invalid", "option " .. tostring(k) .. " is not supported") end
+    if k ~= "trap_links" then return false, errobj("Invalid", "option " .. clean(tostring(k)) .. " is not supported") end
     if type(v) ~= "boolean" then return false, errobj("Invalid", "option trap_links must be a boolean") end
   end
-  if o.trap_links ~= nil then trap_links = o.trap_links end
-  H.set_trap_links(trap_links)
+  if rawget(o, "trap_links") ~= nil then trap_links = rawget(o, "trap_links") end
   return true
 end
 
 function process.upgrade(id, ...)
-  local args = pack(...)
-  local list = {}
-  for i = 1, args.n do list[i] = args[i] end
-  return yield(OP, "upgrade", id, H.as_array(list, args.n))
+  return args():add(id, "entry id"):list(pack(...), "args"):send("upgrade")
 end
 
 process.registry = {
-  register = function(name, pid) return yield(OP, "registry_register", name, pid) end,
-  lookup = function(name) return yield(OP, "registry_lookup", name) end,
-  unregister = function(name) return yield(OP, "registry_unregister", name) end,
+  register = function(name, pid) return args():add(name, "name"):add(pid, "PID"):send("registry_register") end,
+  lookup = function(name) return args():add(name, "name"):send("registry_lookup") end,
+  unregister = function(name) return args():add(name, "name"):send("registry_unregister") end,
 }
 
--- Spawner: immutable builder (process.with_context / process.with_options)
-local Spawner = class("process.Spawner")
+-- Spawner: immutable builder (process.with_context / process.with_options). Its state is
+-- private; options and context are exported when the builder is made, so what is spawned
+-- is what was given then.
+local SpawnerMT, Spawner = class("process.Spawner")
+local spawner_of = private()
+local function spawner(self)
+  local s = spawner_of[self]
+  if s == nil then error("not a spawner (use process.with_options(...):method())", 3) end
+  return s
+end
 local function new_spawner(opts, ctxv, name, msgs)
-  return setmetatable({ _opts = opts, _ctx = ctxv, _name = name, _msgs = msgs }, Spawner)
+  local s = setmetatable({}, SpawnerMT)
+  spawner_of[s] = { opts = opts, ctx = ctxv, name = name, msgs = msgs or {} }
+  return s
 end
 local function merged(a, b)
   local t = {}
@@ -344,34 +558,38 @@ local function merged(a, b)
 end
 function Spawner:with_context(t)
   if type(t) ~= "table" then error("with_context expects a table", 2) end
-  return new_spawner(self._opts, merged(self._ctx, t), self._name, self._msgs)
+  local s = spawner(self)
+  return new_spawner(s.opts, merged(s.ctx, t), s.name, s.msgs)
 end
 function Spawner:with_options(t)
   if type(t) ~= "table" then error("with_options expects a table", 2) end
-  return new_spawner(merged(self._opts, t), self._ctx, self._name, self._msgs)
+  local s = spawner(self)
+  return new_spawner(merged(s.opts, t), s.ctx, s.name, s.msgs)
 end
 function Spawner:with_name(n)
-  if type(n) ~= "string" or n == "" then error("with_name: name must be a non-empty string", 2) end
-  return new_spawner(self._opts, self._ctx, n, self._msgs)
+  if not text_ok(n) or n == "" then error("with_name: name must be a non-empty string (valid UTF-8)", 2) end
+  local s = spawner(self)
+  return new_spawner(s.opts, s.ctx, n, s.msgs)
 end
 function Spawner:with_message(topic, ...)
-  if type(topic) ~= "string" or topic == "" or topic:sub(1, 1) == "@" then
+  if not text_ok(topic) or topic == "" or topic:sub(1, 1) == "@" then
     error("with_message: topic must be a non-empty string not starting with @", 2)
   end
-  local args = pack(...)
-  local list = {}
-  for i = 1, args.n do list[i] = args[i] end
-  return new_spawner(self._opts, self._ctx, self._name, H.add_message(self._msgs, topic, H.as_array(list, args.n)))
+  local s = spawner(self)
+  local payload, reason, where = export_list(pack(...), select("#", ...), "payload")
+  if payload == nil then error("with_message: " .. where .. ": " .. reason, 2) end
+  local msgs = { unpack(s.msgs) }
+  msgs[#msgs + 1] = "[" .. export(topic) .. "," .. payload .. "]"
+  return new_spawner(s.opts, s.ctx, s.name, msgs)
 end
-function Spawner:with_actor() return self end
-function Spawner:with_scope() return self end
+function Spawner:with_actor() spawner(self) return self end
+function Spawner:with_scope() spawner(self) return self end
 local function spawner_op(op, flags)
   return function(self, id, host, ...)
+    local s = spawner(self)
     if id == nil or host == nil then error("spawn requires an entry id and a host", 2) end
-    local args = pack(...)
-    local list = {}
-    for i = 1, args.n do list[i] = args[i] end
-    return yield(OP, op, id, host, H.as_array(list, args.n), self._opts, flags, self._ctx, self._name, self._msgs)
+    return args():add(id, "entry id"):add(host, "host"):list(pack(...), "args"):add(s.opts, "options")
+      :add(flags, "flags"):add(s.ctx, "context"):add(s.name, "name"):raw("[" .. concat(s.msgs, ",") .. "]"):send(op)
   end
 end
 Spawner.spawn = spawner_op("spawn", "")
@@ -392,91 +610,114 @@ D.process = process
 -------------------------------------------------------------------------------------------
 -- funcs
 -------------------------------------------------------------------------------------------
-local Future = class("funcs.Future")
-local futures = {}
+local FutureMT, Future = class("funcs.Future")
+local future_of = private()    -- Future object -> its state
+local futures = {}             -- topic -> Future object (pending)
 
-function Future:response() return self._ch end
+local function future(self)
+  local f = future_of[self]
+  if f == nil then error("not a future (use f:method())", 3) end
+  return f
+end
+
+function Future:response() return future(self).ch end
 Future.channel = Future.response
-function Future:is_complete() return self._done end
-function Future:is_canceled() return self._canceled end
+function Future:is_complete() return future(self).done end
+function Future:is_canceled() return future(self).canceled end
 function Future:result()
-  if self._canceled then return nil, errobj("Canceled", "canceled") end
-  if not self._done then return nil, nil end
-  if self._err then return nil, self._err end
-  return self._value, nil
+  local f = future(self)
+  if f.canceled then return nil, errobj("Canceled", "canceled") end
+  if not f.done then return nil, nil end
+  if f.err then return nil, f.err end
+  return f.value, nil
 end
 function Future:error()
-  if self._err then return self._err, true end
+  local f = future(self)
+  if f.err then return f.err, true end
   return nil, false
 end
 function Future:cancel()
-  if self._canceled or self._done then return true end
-  self._canceled = true
-  futures[self._topic] = nil
-  unsubscribe(self._topic)
-  close_channel(self._ch.id)
-  return yield(OP, "future_cancel", self._seq)
+  local f = future(self)
+  if f.canceled or f.done then return true end
+  f.canceled = true
+  futures[f.topic] = nil
+  unsubscribe(f.topic)
+  close_channel(chan_id[f.ch])
+  return yield(OP, "future_cancel", "[" .. export(f.seq) .. "]")
 end
 
 -- Called from Python when a future's result is delivered (before it enters the channel).
 function D.resolve_future(topic, ok, v)
-  local f = futures[topic]
+  local obj = futures[topic]
   local value
   if ok then value = make_payload(v) else value = v end
-  if f then
+  if obj then
     futures[topic] = nil
-    f._done = true
-    if ok then f._value = value else f._err = value end
+    local f = future_of[obj]
+    f.done = true
+    if ok then f.value = value else f.err = value end
   end
   return put(value)
 end
 
 local function check_target(id)
   if type(id) ~= "string" or id == "" then return errobj("Invalid", "function ID required") end
+  if not utf8len(id) then return errobj("Invalid", "function ID: " .. H.binary) end
   local colon = id:find(":", 1, true)
   if not colon or colon == 1 then return errobj("Invalid", "namespace required in function ID") end
   if colon == #id then return errobj("Invalid", "name required in function ID") end
   return nil
 end
 
+local function call_args(opts, ctxv, id, ...)
+  return args():add(id, "function ID"):list(pack(...), "args"):add(opts, "options"):add(ctxv, "context")
+end
+
 local function do_call(opts, ctxv, id, ...)
   local bad = check_target(id)
   if bad then return nil, bad end
-  local args = pack(...)
-  local list = {}
-  for i = 1, args.n do list[i] = args[i] end
-  return yield(OP, "call", id, H.as_array(list, args.n), opts, ctxv)
+  return call_args(opts, ctxv, id, ...):send("call")
 end
 
 local function do_async(opts, ctxv, id, ...)
   local bad = check_target(id)
   if bad then return nil, bad end
-  local args = pack(...)
-  local list = {}
-  for i = 1, args.n do list[i] = args[i] end
-  local seq, topic, err = yield(OP, "async", id, H.as_array(list, args.n), opts, ctxv)
+  local seq, topic, err = call_args(opts, ctxv, id, ...):send("async")
   if err then return nil, err end
+  if seq == nil then return nil, topic end  -- the arguments could not be exported
   local ch = make_channel(1)
-  local f = setmetatable({ _seq = seq, _topic = topic, _ch = ch, _done = false, _canceled = false }, Future)
+  local f = setmetatable({}, FutureMT)
+  future_of[f] = { seq = seq, topic = topic, ch = ch, done = false, canceled = false }
   futures[topic] = f
-  subscribe(topic, ch.id, true)
+  subscribe(topic, chan_id[ch], true)
   return f
 end
 
-local Executor = class("funcs.Executor")
-local function new_executor(opts, ctxv) return setmetatable({ _opts = opts, _ctx = ctxv }, Executor) end
+local ExecutorMT, Executor = class("funcs.Executor")
+local executor_of = private()
+local function executor(self)
+  local e = executor_of[self]
+  if e == nil then error("not an executor (use funcs.new():method())", 3) end
+  return e
+end
+local function new_executor(opts, ctxv)
+  local e = setmetatable({}, ExecutorMT)
+  executor_of[e] = { opts = opts, ctx = ctxv }
+  return e
+end
 function Executor:with_options(t)
   if type(t) ~= "table" then error("with_options expects a table", 2) end
-  return new_executor(merged(nil, t), self._ctx)
+  return new_executor(merged(nil, t), executor(self).ctx)
 end
 function Executor:with_context(t)
   if type(t) ~= "table" then error("with_context expects a table", 2) end
-  return new_executor(self._opts, merged(self._ctx, t))
+  local e = executor(self)
+  return new_executor(e.opts, merged(e.ctx, t))
 end
-function Executor:with_actor() return self end
-function Executor:with_scope() return self end
-function Executor:call(id, ...) return do_call(self._opts, self._ctx, id, ...) end
-function Executor:async(id, ...) return do_async(self._opts, self._ctx, id, ...) end
+function Executor:with_actor() executor(self) return self end
+function Executor:with_scope() executor(self) return self end
+function Executor:call(id, ...) local e = executor(self) return do_call(e.opts, e.ctx, id, ...) end
+function Executor:async(id, ...) local e = executor(self) return do_async(e.opts, e.ctx, id, ...) end
 
 D.funcs = {
   call = function(id, ...) return do_call(nil, nil, id, ...) end,
@@ -487,7 +728,35 @@ D.funcs = {
 -------------------------------------------------------------------------------------------
 -- time (blocking part; the pure part comes from the time module)
 -------------------------------------------------------------------------------------------
-local to_ns = H.duration_ns
+local parse_duration = H.parse_duration
+local INT_MAX = math.maxinteger
+
+-- Nanoseconds of a duration argument (integer nanoseconds, a Go string, a Duration), or nil, err.
+local function to_ns(d)
+  local td = type(d)
+  local ns
+  if td == "number" then
+    ns = math.tointeger(d)
+    if ns == nil then
+      if d ~= d or d >= 2 ^ 63 or d < -(2 ^ 63) then return nil, errobj("Invalid", "invalid duration " .. tostring(d)) end
+      ns = math.tointeger(d >= 0 and math.floor(d) or math.ceil(d))
+    end
+  elseif td == "string" then
+    if not utf8len(d) then return nil, errobj("Invalid", "duration: " .. H.binary) end
+    local err
+    ns, err = parse_duration(d)
+    if ns == nil then return nil, errobj("Invalid", err) end
+  elseif C.classof(d) == "time.Duration" then
+    ns = rawget(d, "_ns")
+    if math.type(ns) ~= "integer" then return nil, errobj("Invalid", "damaged Duration object") end
+  else
+    return nil, errobj("Invalid", 'duration expected (nanoseconds, a string like "1h30m", or a Duration), got '
+      .. type(d))
+  end
+  if ns > INT_MAX then ns = INT_MAX end
+  return ns
+end
+
 local timer_seq = 0
 local function timer_topic()
   timer_seq = timer_seq + 1
@@ -497,7 +766,11 @@ end
 local function sleep(d)
   local ns, err = to_ns(d)
   if err then return nil, err end
-  return yield(OP, "sleep", ns)
+  return yield(OP, "sleep", "[" .. ns .. "]")
+end
+
+local function start_timer(ns, kind, topic)
+  return yield(OP, "timer", "[" .. ns .. "," .. export(kind) .. "," .. export(topic) .. "]")
 end
 
 local function after(d)
@@ -506,67 +779,67 @@ local function after(d)
   if ns <= 0 then return nil, errobj("Invalid", "duration must be positive") end
   local ch = make_channel(1)
   local topic = timer_topic()
-  subscribe(topic, ch.id, false)
-  yield(OP, "timer", ns, "after", topic)
+  subscribe(topic, chan_id[ch], false)
+  start_timer(ns, "after", topic)
   return ch
 end
 
-local Timer = class("time.Timer")
-function Timer:response() return self._ch end
+local TimerMT, Timer = class("time.Timer")
+local timer_of = private()
+local function timer_state(self)
+  local t = timer_of[self]
+  if t == nil then error("not a timer (use t:method())", 3) end
+  return t
+end
+function Timer:response() return timer_state(self).ch end
 Timer.channel = Timer.response
 function Timer:stop()
-  local ok = yield(OP, "timer_stop", self._topic)
+  local ok = yield(OP, "timer_stop", "[" .. export(timer_state(self).topic) .. "]")
   return ok == true
 end
 function Timer:reset(d)
+  local t = timer_state(self)
   local ns, err = to_ns(d)
   if err then error(tostring(err), 2) end
-  local was = yield(OP, "timer_stop", self._topic)
-  yield(OP, "timer", ns, self._kind, self._topic)
+  local was = yield(OP, "timer_stop", "[" .. export(t.topic) .. "]")
+  start_timer(ns, t.kind, t.topic)
   return was == true
 end
 
-local function timer(d)
+local function new_timer(d, kind, size)
   local ns, err = to_ns(d)
   if err then return nil, err end
-  local ch = make_channel(1)
+  if kind == "ticker" and ns <= 0 then return nil, errobj("Invalid", "duration must be positive") end
+  local ch = make_channel(size)
   local topic = timer_topic()
-  subscribe(topic, ch.id, false)
-  yield(OP, "timer", ns, "timer", topic)
-  return setmetatable({ _ch = ch, _topic = topic, _kind = "timer" }, Timer)
+  subscribe(topic, chan_id[ch], false)
+  start_timer(ns, kind, topic)
+  local t = setmetatable({}, TimerMT)
+  timer_of[t] = { ch = ch, topic = topic, kind = kind }
+  return t
 end
 
-local function ticker(d)
-  local ns, err = to_ns(d)
-  if err then return nil, err end
-  if ns <= 0 then return nil, errobj("Invalid", "duration must be positive") end
-  local ch = make_channel(16)
-  local topic = timer_topic()
-  subscribe(topic, ch.id, false)
-  yield(OP, "timer", ns, "ticker", topic)
-  return setmetatable({ _ch = ch, _topic = topic, _kind = "ticker" }, Timer)
-end
+local function timer(d) return new_timer(d, "timer", 1) end
+local function ticker(d) return new_timer(d, "ticker", 16) end
 
 D.time = { sleep = sleep, after = after, timer = timer, ticker = ticker }
 
 -------------------------------------------------------------------------------------------
 -- workflow
 -------------------------------------------------------------------------------------------
+local function no_args(name) return function() return yield(OP, name, "[]") end end
 D.workflow = {
-  info = function() return yield(OP, "info") end,
-  version = function(id, lo, hi) return yield(OP, "version", id, lo, hi) end,
+  info = no_args("info"),
+  version = function(id, lo, hi) return args():add(id, "change id"):add(lo, "min"):add(hi, "max"):send("version") end,
   attrs = function(t)
     if type(t) ~= "table" then return nil, errobj("Invalid", "attrs expects a table {search=..., memo=...}") end
-    return yield(OP, "attrs", t.search, t.memo)
+    return args():add(rawget(t, "search"), "search"):add(rawget(t, "memo"), "memo"):send("attrs")
   end,
-  history_length = function() return yield(OP, "history_length") end,
-  history_size = function() return yield(OP, "history_size") end,
-  exec = function(id, ...)
-    local args = pack(...)
-    local list = {}
-    for i = 1, args.n do list[i] = args[i] end
-    return yield(OP, "wexec", id, H.as_array(list, args.n))
-  end,
+  history_length = no_args("history_length"),
+  history_size = no_args("history_size"),
+  -- What the named query answers from now on (duralua extension; "state" replaces the default {}).
+  set_query = function(name, value) return args():add(name, "query name"):add(value, "query value"):send("set_query") end,
+  exec = function(id, ...) return args():add(id, "workflow id"):list(pack(...), "args"):send("wexec") end,
 }
 D.workflow.call = D.workflow.exec
 
@@ -578,6 +851,7 @@ function D.reset()
   for k in rawnext, futures do futures[k] = nil end
   nstash, timer_seq = 0, 0
   inbox_ch, events_ch, trap_links = nil, nil, false
+  C.restore_shared()
 end
 
 return D

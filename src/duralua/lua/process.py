@@ -11,34 +11,32 @@ from __future__ import annotations
 import atexit
 import gc
 import itertools
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Protocol
 
+import lupa.lua54 as lupa
+
 from ..codec import JSONValue
 from ..core.machine import WorkflowMachine, future_value
 from ..core.scheduler import RAISE, RETURN, YIELD, Delivery, Scheduler
 from ..durations import DurationError, parse_ns
-from ..errors import INVALID, BudgetExceeded, EncodeError, Failure, LuaError, MemoryLimitExceeded
+from ..errors import INTERNAL, INVALID, BudgetExceeded, Failure, LuaError, MemoryLimitExceeded
 from . import chunks
 from .context import HostContext
-from .convert import to_lua, to_python
+from .convert import BINARY_STRING, LuaState, describe_tag, loads_exported, state_of, to_lua
 from .modules import MODULE_INSTALLERS
-from .modules.errors import failure_from_raise, failure_from_return, make_error
-from .modules.payload import make_payload
-from .modules.time import duration_ns_of, make_time
+from .modules._support import pyfn
+from .modules.errors import failure_from_raise, make_error
+from .modules.payload import payload_classes
+from .modules.time import make_time
 from .sandbox import LuaSandbox
 
 _DRIVER = resources.files("duralua.lua").joinpath("driver.lua").read_text(encoding="utf-8")
-
-
-class _ArgError:
-    """Marks op arguments that could not be encoded; the VM answers the op with an error."""
-
-    def __init__(self, failure: Failure) -> None:
-        self.failure = failure
+HOST_OP_KEY = "duralua.host_op"  # LuaState.cache key of the driver's host_op (lua/modules/_ops.py)
 
 
 @dataclass
@@ -65,7 +63,14 @@ class ProcessOwner(Protocol):
 
 
 class LuaVM:
-    """A Lua state prepared for one entry, driven by a :class:`Scheduler`."""
+    """A Lua state prepared for one entry, driven by a :class:`Scheduler`.
+
+    Memory safety: lupa ties every proxy it makes to the Lua thread that was running when it
+    was made, and releases it through that thread; a proxy kept after its coroutine died
+    corrupts memory when the state is reused. So everything Python keeps here is made on the
+    main thread, up front (the driver, module templates, the entry chunk), callbacks from
+    user code keep nothing (module caches live in Lua), and values leave Lua as JSON text.
+    """
 
     def __init__(
         self,
@@ -91,103 +96,75 @@ class LuaVM:
         self._ids = itertools.count(2)
         lua = self.sb.lua
         self.lua = lua
-        op_token = lua.table()
-        self._op_token = op_token
-        self._drv: Any = chunks.run(lua, _DRIVER, "=duralua.driver", self._callbacks(op_token),
+        st = state_of(lua)
+        self._st = st
+        # Every module's template is built now, on the main thread (see the class docstring);
+        # require() copies one in Lua.
+        templates = {name: installer(lua, ctx) for name, installer in MODULE_INSTALLERS.items()}
+        payload_new = payload_classes(lua).new
+        st.host = ctx
+        self._drv: Any = chunks.run(lua, _DRIVER, "=duralua.driver", self._callbacks(st, payload_new),
                                     self.sb.lua_new_thread)  # fmt: skip
-        self._resume_fn = self._drv.make_resume(self.sb.lua_resume)
+        drv = self._drv
+        self._resume_fn = drv.make_resume(self.sb.lua_resume)
+        # Module functions that wait for the host (lua/modules/_ops.py: host_op) yield through
+        # the driver, which exports their arguments like those of any other op.
+        st.cache[HOST_OP_KEY] = drv.host_op
         # lupa 2.8 returns garbage for Python-side reads of Lua tables (t[k], t.k) made while
         # a Lua coroutine is running (i.e. inside any callback from user code); everything a
         # callback needs is therefore read here, up front, or through the Lua-side `_get`.
-        self._get: Any = self._drv.get
-        drv = self._drv
-        self._mods: dict[str, Any] = {name: drv[name] for name in ("funcs", "workflow", "process", "channel")}
-        self._time_blocking = dict(drv.time.items())
-        base = self.sb.make_globals()
-        self._coroutine = lua.table_from(dict(base["coroutine"].items()))
-        self._coroutine["spawn"] = drv.co_spawn
+        self._get: Any = drv.get
+        time_mod = templates["time"]
+        for key, value in drv.time.items():
+            time_mod[key] = value
+        for name in ("funcs", "workflow", "process", "channel"):
+            templates[name] = drv[name]
+        templates["ctx"] = self._ctx_module()
+        for name, template in templates.items():
+            drv.set_template(name, template)
         self._print = self._print_fn()
-        # Build every module's per-state classes now, on the main thread: built lazily from
-        # user code they would be made inside a coroutine, and lupa ties proxies to the thread
-        # they were made on (a state reused after that thread died corrupted memory).
-        for installer in MODULE_INSTALLERS.values():
-            installer(lua, ctx)
-        self._lazy_names = lua.table_from({"errors": True, "payload": True, "os": True})
-        self._lazy_cache: dict[str, Any] = {}
+        self._imports = _imports_by_id(code)
         self.poisoned = False
         self._entry_fn = self._load_entry()
 
     # -- loading -------------------------------------------------------------------------------
 
-    def _callbacks(self, op_token: Any) -> Any:
+    def _callbacks(self, st: LuaState, payload_new: Any) -> Any:
         def spawn_thread() -> int:
             cid = next(self._ids)
             assert self.scheduler is not None
             self.scheduler.add_coroutine(cid)
             return cid
 
-        def as_array(table: Any, n: int) -> Any:
-            items = dict(table.items())
-            out: list[JSONValue] = []
-            for i in range(1, int(n) + 1):
-                try:
-                    out.append(to_python(items.get(i), f"args[{i}]"))
-                except EncodeError as exc:
-                    return _ArgError(Failure(str(exc), INVALID, False))
-            return out
-
-        def add_message(prev: Any, topic: str, payloads: Any) -> Any:
-            msgs = list(prev) if isinstance(prev, list) else []
-            msgs.append((topic, payloads))
-            return msgs
-
-        def duration_ns(value: Any) -> Any:
-            ns = duration_ns_of(value)
-            if ns is not None:
-                return ns, None
+        def parse_duration(text: Any) -> Any:
             try:
-                return parse_ns(value), None
+                return parse_ns(text), None
             except DurationError as exc:
-                return None, make_error(self.lua, Failure(str(exc), INVALID, False))
+                return None, str(exc)
 
         def sched() -> Scheduler:
             assert self.scheduler is not None
             return self.scheduler
 
+        base = self.sb.make_globals()
         return self.lua.table_from(
             {
-                "op_token": op_token,
+                "core": st.core,
+                "guard": self.sb.lua_call,
+                "coroutine": base["coroutine"],
+                "payload_new": payload_new,
+                "binary": BINARY_STRING,
                 "spawn_thread": spawn_thread,
                 "new_channel": lambda cap: sched().new_channel(int(cap)),
                 "close_channel": lambda cid: sched().close_channel(int(cid)),
                 "channel_len": lambda cid: sched().channel_size(int(cid)),
                 "subscribe": lambda topic, cid, as_msg: sched().subscribe(str(topic), int(cid), bool(as_msg)),
                 "unsubscribe": lambda topic: sched().unsubscribe(str(topic)),
-                "make_payload": lambda v: make_payload(self.lua, to_python(v)),
-                "make_error": lambda kind, msg: make_error(self.lua, Failure(str(msg), str(kind), False)),
                 "pid": lambda: self.owner.pid,
                 "entry_id": lambda: self.code.entry_id,
-                "as_array": as_array,
-                "add_message": add_message,
-                "set_trap_links": lambda _flag: None,
-                "duration_ns": duration_ns,
+                "parse_duration": pyfn(st, parse_duration),
             }
         )
-
-    def _install_globals(self, env: Any) -> None:
-        self._drv.lazy_globals(env, self._lazy_names, self._install_lazy)
-        # Copies: a state may serve several runs one after another (see rebind), and one run
-        # replacing e.g. process.send must not leak into the next.
-        copy = self._drv.copy
-        env["process"] = copy(self._mods["process"])
-        env["channel"] = copy(self._mods["channel"])
-        env["coroutine"] = copy(self._coroutine)
-        env["print"] = self._print
-
-    def _install_lazy(self, name: str) -> Any:
-        # Not cached in Python: this runs inside a coroutine, and lupa ties proxies to the
-        # thread they were made on, so keeping one past that thread corrupts memory.
-        return MODULE_INSTALLERS[name](self.lua, self.ctx)
 
     def _print_fn(self) -> Any:
         def emit(text: str) -> None:
@@ -196,23 +173,10 @@ class LuaVM:
 
         return self._drv.make_print(emit)
 
-    def _module(self, name: str) -> Any:
-        if name in self._mods:
-            return self._drv.copy(self._mods[name])
-        if name == "time":
-            mod = MODULE_INSTALLERS["time"](self.lua, self.ctx)
-            for key, value in self._time_blocking.items():
-                mod[key] = value
-            return mod
-        if name == "ctx":
-            return self._ctx_module()
-        installer = MODULE_INSTALLERS.get(name)
-        if installer is None:
-            return None
-        return installer(self.lua, self.ctx)
-
     def _ctx_module(self) -> Any:
-        def get(key: Any) -> Any:
+        st = self._st
+
+        def get(key: Any = None, *_: Any) -> Any:
             if not isinstance(key, str) or not key:
                 return None, make_error(self.lua, Failure("context key required", INVALID, False))
             values = self.owner.context
@@ -220,76 +184,55 @@ class LuaVM:
                 return None, make_error(self.lua, Failure(f"context value {key} not found", "NotFound", False))
             return to_lua(self.lua, values[key]), None
 
-        def all_values() -> Any:
+        def all_values(*_: Any) -> Any:
             return to_lua(self.lua, dict(self.owner.context)), None
 
-        wrap = self._drv.wrap
-        return self.lua.table_from({"get": wrap(get), "all": wrap(all_values)})
+        return self.lua.table_from({"get": pyfn(st, get), "all": pyfn(st, all_values)})
 
     def _load_entry(self) -> Any:
-        return self._load(self.code, {})
+        return self._load(self.code, self._drv.new_loaded())
 
-    def _load(self, code: EntryCode, loaded: dict[str, Any]) -> Any:
+    def _load(self, code: EntryCode, loaded: Any) -> Any:
+        """Compile and run one chunk (the entry's, or an import's from inside a run)."""
         env = self.sb.make_globals()
-        self._install_globals(env)
-        modules: dict[str, Any] = {}
+        self._drv.install_globals(env, self._print)
         allowed = set(code.modules) | {"errors"}
 
-        def require(name: Any) -> Any:
-            if not isinstance(name, str):
-                raise LuaError("require expects a module name")
-            if name in modules:
-                return modules[name]
+        def lookup(name: str) -> tuple[str, str]:
             if name in code.imports:
-                imp = code.imports[name]
-                if imp.entry_id not in loaded:
-                    loaded[imp.entry_id] = self._load_chunk_value(imp, loaded)
-                modules[name] = loaded[imp.entry_id]
-                return modules[name]
+                return "import", code.imports[name].entry_id
             if name not in allowed:
                 declared = ", ".join(sorted(allowed | set(code.imports))) or "none"
-                raise LuaError(
+                return "error", (
                     f'module "{name}" is not declared by entry {code.entry_id}: add it to the entry\'s '
                     f"modules: (or imports:) list (declared: {declared})"
                 )
-            if name == "errors":
-                value = self._install_lazy("errors")
-            else:
-                value = self._module(name)
-                if value is None:
-                    raise LuaError(f'module "{name}" is not available in duralua')
-            modules[name] = value
-            return value
+            return "module", name
 
-        def lookup(name: Any) -> Any:
+        def load_import(entry_id: str, shared: Any) -> Any:
+            imp = self._imports[entry_id]
+            chunk = EntryCode(imp.entry_id, imp.source, imp.chunkname, None, imp.modules, imp.imports,
+                              imp.first_line)  # fmt: skip
             try:
-                return require(name), None
+                return self._load(chunk, shared), None
             except LuaError as exc:
                 return None, exc.message
 
-        env["require"] = self._drv.make_require(lookup)
+        env["require"] = self._drv.make_require(lookup, load_import, loaded)
         fn = self.sb.compile(code.source, code.chunkname, env=env, first_line=code.first_line)
         value = self.sb.call(fn)
         if code.method is None and code is not self.code:
             return value
         return self._entry_point(code, value)
 
-    def _load_chunk_value(self, code: EntryCode, loaded: dict[str, Any]) -> Any:
-        saved = code.method
-        code = EntryCode(code.entry_id, code.source, code.chunkname, None, code.modules, code.imports,
-                         code.first_line)  # fmt: skip
-        del saved
-        return self._load(code, loaded)
-
     def _entry_point(self, code: EntryCode, value: Any) -> Any:
-        lua_type = self.lua.eval("type")
-        kind = lua_type(value)
+        kind = self.sb.lua_type(value)
         if kind == "function":
             return value
         if kind == "table":
             method = code.method or "main"
             fn = self._get(value, method)
-            if lua_type(fn) == "function":
+            if self.sb.lua_type(fn) == "function":
                 return fn
             raise LuaError(
                 f'method "{method}" not found: the module of {code.entry_id} returns a table without a '
@@ -305,57 +248,62 @@ class LuaVM:
         self.scheduler.add_coroutine(Scheduler.MAIN)
 
     def resume(self, coro: int, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Never raises for what the run did: results and errors come back converted (a
+        Failure for RAISE); only budget and memory exhaustion raise (the run is held)."""
         lua = self.lua
-        conv = [to_lua(lua, a) if isinstance(a, (dict, list, Failure)) else a for a in args]
-        while True:
-            try:
-                out = self._resume_fn(coro, *conv)
-            except (BudgetExceeded, MemoryLimitExceeded):
-                self.poisoned = True
-                raise
-            status = out[0]
-            if status == YIELD:
-                op = out[1]
-                if op in ("recv", "send", "select", "yield"):
-                    return tuple(out)
-                try:
-                    op_args = [self._arg(a, i) for i, a in enumerate(out[2:])]
-                except EncodeError as exc:
-                    conv = [None, make_error(lua, Failure(str(exc), INVALID, False))]
-                    continue
-                bad = next((a for a in op_args if isinstance(a, _ArgError)), None)
-                if bad is not None:
-                    conv = [None, make_error(lua, bad.failure)]
-                    continue
-                return (YIELD, op, *op_args)
-            if status == RETURN:
-                n = out[1]
-                return (RETURN, *out[2 : 2 + n])
-            # A state whose coroutine raised is not reused (freeing such a reused state has
-            # crashed lupa); it is simply dropped with the run.
+        conv = [a if a is None or type(a) is bool or type(a) is int else to_lua(lua, a) for a in args]
+        try:
+            out = self._resume_fn(coro, *conv)
+        except (BudgetExceeded, MemoryLimitExceeded):
             self.poisoned = True
-            return (RAISE, out[1])
-
-    def _arg(self, value: Any, index: int) -> Any:
-        if value is None or isinstance(value, (bool, int, float, str, list, _ArgError)):
-            return value
-        return to_python(value, f"option[{index}]")
+            raise
+        except lupa.LuaMemoryError as exc:
+            self.poisoned = True
+            raise MemoryLimitExceeded(f"memory limit exceeded in the Lua driver: {exc}") from None
+        except Exception as exc:  # the driver itself failed: this state is not to be trusted again
+            self.poisoned = True
+            return (RAISE, Failure(f"internal error in the Lua driver: {type(exc).__name__}: {exc}", INTERNAL, False))
+        if type(out) is not tuple:
+            out = (out,)
+        status = out[0]
+        if status == YIELD:
+            op = out[1]
+            if op in _CHANNEL_OPS:
+                return tuple(out)
+            try:
+                op_args = json.loads(out[2]) if len(out) > 2 else []
+            except (TypeError, ValueError) as exc:
+                return (RAISE, Failure(f"internal error: op {op!r} with unreadable arguments: {exc}", INTERNAL, False))
+            return (YIELD, op, *op_args)
+        if status == RETURN:
+            if len(out) == 1:
+                return (RETURN,)
+            return (RETURN, *_result(out[1:]))
+        return (RAISE, _failure(out[1], out[2] if len(out) > 2 else None, None))
 
     def materialize(self, delivery: Delivery, as_message: bool) -> int:
+        try:
+            return self._materialize(delivery, as_message)
+        except lupa.LuaMemoryError as exc:
+            self.poisoned = True
+            raise MemoryLimitExceeded(f"memory limit exceeded while delivering a message: {exc}") from None
+
+    def _materialize(self, delivery: Delivery, as_message: bool) -> int:
         lua = self.lua
         drv = self._drv
         kind = delivery.kind
         if kind == "message":
             return int(
                 drv.make_message(
-                    delivery.topic, delivery.sender, as_message, *[to_lua(lua, p) for p in delivery.payloads]
+                    to_lua(lua, delivery.topic), to_lua(lua, delivery.sender), as_message,
+                    *[to_lua(lua, p) for p in delivery.payloads],
                 )
-            )
+            )  # fmt: skip
         if kind == "time":
             return int(drv.make_value(make_time(lua, int(delivery.data))))
         if kind == "future":
             ok, value = future_value(delivery.data)
-            return int(drv.resolve_future(delivery.topic, ok, to_lua(lua, value)))
+            return int(drv.resolve_future(to_lua(lua, delivery.topic), ok, to_lua(lua, value)))
         return int(drv.make_value(to_lua(lua, delivery.data)))
 
     def release(self, handle: int) -> None:
@@ -372,26 +320,54 @@ class LuaVM:
         nothing of the previous run is visible (only our immutable internals are reused)."""
         self.reset()
         self.ctx = ctx
+        self._st.host = ctx
         self.owner = owner
         self._log = log
-        self._lazy_cache = {}
         self._entry_fn = self._load_entry()
 
     # -- results -------------------------------------------------------------------------------
 
     def result_of(self, values: tuple[Any, ...]) -> tuple[JSONValue, Failure | None]:
-        if len(values) >= 2 and values[1] is not None:
-            failure = failure_from_return(values[1])
-            if failure is not None:
-                return None, failure
-        first = values[0] if values else None
-        return to_python(first, "result"), None
+        """``values`` are what :meth:`resume` returned for the main coroutine (converted)."""
+        if len(values) == 2 and (values[1] is None or isinstance(values[1], Failure)):
+            return values[0], values[1]
+        return None, Failure("internal error: the main coroutine's result was not converted", INTERNAL, False)
 
     def failure_of(self, raised: Any) -> Failure:
+        if isinstance(raised, Failure):
+            return raised
         return failure_from_raise(raised)
 
     def close(self) -> None:
         self.scheduler = None
+
+
+_CHANNEL_OPS = frozenset(("recv", "send", "select"))
+
+
+def _failure(tag: Any, payload: Any, retryable: bool | None) -> Failure:
+    failure = describe_tag(tag, payload, retryable)
+    if failure is None:  # a Python exception raised by a callback
+        return failure_from_raise(payload)
+    return failure
+
+
+def _result(out: tuple[Any, ...]) -> tuple[JSONValue, Failure | None]:
+    if out[0] == "ok":
+        return loads_exported(str(out[1])), None
+    return None, _failure(out[1], out[2] if len(out) > 2 else None, False)
+
+
+def _imports_by_id(code: EntryCode) -> dict[str, EntryCode]:
+    """Every import of an entry, transitively, by entry id."""
+    found: dict[str, EntryCode] = {}
+    todo = [code]
+    while todo:
+        for imp in todo.pop().imports.values():
+            if imp.entry_id not in found:
+                found[imp.entry_id] = imp
+                todo.append(imp)
+    return found
 
 
 class LuaWorkflowProgram:

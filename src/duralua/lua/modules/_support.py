@@ -9,7 +9,8 @@ from typing import Any
 
 import lupa.lua54 as lupa54
 
-from ...errors import Failure
+from ...errors import BudgetExceeded, Failure, MemoryLimitExceeded
+from ..context import HostContext
 from ..convert import LuaState, make_error_object
 
 
@@ -38,21 +39,30 @@ def type_name(value: Any) -> str:
 
 
 def pyfn(st: LuaState, fn: Callable[..., Any], *bytes_args: int) -> Any:
-    """A Lua function calling ``fn``; :class:`ArgError` becomes a Lua error at the caller.
+    """A Lua function calling ``fn``; an exception becomes a Lua error at the caller.
 
     String arguments at the 1-based positions ``bytes_args`` reach ``fn`` as ``bytes`` (raw
-    bytes: binary Lua strings work too; they travel hex-encoded, valid UTF-8 travels as is).
+    bytes: binary Lua strings work too; they travel hex-encoded, valid UTF-8 travels as is);
+    anywhere else a binary string is refused in Lua, before the call.
+
+    Exceptions never travel into Lua as Python objects: their tracebacks hold the frames of
+    the call, whose Lua arguments are tied to the calling coroutine, and Lua would free them
+    only after that coroutine is gone (a crash in lupa). Only the message goes.
     """
-    raise_token = st.core.RAISE
+    raise_token = st.raise_token
 
     def call(*args: Any) -> Any:
         try:
             return fn(*args)
         except ArgError as exc:
             return raise_token, str(exc)
+        except (BudgetExceeded, MemoryLimitExceeded):
+            raise
+        except Exception as exc:
+            return raise_token, f"{type(exc).__name__}: {exc}"
 
     if not bytes_args:
-        return st.core.pyfn(call)
+        return st.pyfn(call)
 
     def converted(args: tuple[Any, ...], decode: Callable[[str], bytes]) -> Any:
         out = list(args)
@@ -67,7 +77,7 @@ def pyfn(st: LuaState, fn: Callable[..., Any], *bytes_args: int) -> Any:
     def call_hex(*args: Any) -> Any:
         return converted(args, bytes.fromhex)
 
-    return st.core.pyfn_bytes(call_text, call_hex, *bytes_args)
+    return st.pyfn_bytes(call_text, call_hex, *bytes_args)
 
 
 def _utf8(text: str) -> bytes:
@@ -116,7 +126,15 @@ def module_table(st: LuaState, entries: dict[str, Any]) -> Any:
     return st.lua.table_from(entries)
 
 
+def host_of(st: LuaState) -> HostContext:
+    """The HostContext of the run now using the Lua state (set by every install)."""
+    host = st.host
+    if host is None:
+        raise ArgError("this module needs a host context (install it first)")
+    return host
+
+
 def new_module(st: LuaState, key: str, build: Callable[[], dict[str, Any]]) -> Any:
     """A fresh module table (user code may add fields) from a per-runtime cached template."""
     template = st.cached(key, lambda: module_table(st, build()))
-    return st.core.copy(template)
+    return st.copy(template)

@@ -22,8 +22,8 @@ from typing import Any
 
 from ...errors import INTERNAL, INVALID
 from ..context import HostContext
-from ..convert import state_of
-from ._support import as_bytes, check_int, fail, opt_bytes, pyfn
+from ..convert import LuaState, state_of
+from ._support import as_bytes, check_int, fail, host_of, new_module, opt_bytes, pyfn
 
 MAX_RANDOM = 1024 * 1024
 DEFAULT_CHARSET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -31,7 +31,13 @@ DEFAULT_CHARSET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234567
 
 def install(lua: Any, ctx: HostContext) -> Any:
     st = state_of(lua)
+    st.host = ctx
+    return new_module(st, "crypto", lambda: _build(st))
 
+
+def _build(st: LuaState) -> dict[str, Any]:
+    # Built once per Lua state and shared by every run (see uuid._build): randomness comes
+    # from the run that uses the state now.
     def _size(n: Any, what: str) -> int | None:
         size = check_int(n, f"{what}: argument #1")
         return size if 1 <= size <= MAX_RANDOM else None
@@ -40,6 +46,7 @@ def install(lua: Any, ctx: HostContext) -> Any:
         size = _size(n, "crypto.random.bytes")
         if size is None:
             return fail(st, INVALID, f"crypto.random.bytes: length must be between 1 and {MAX_RANDOM}")
+        ctx = host_of(st)
         value = ctx.side_effect("crypto.random.bytes", lambda: base64.b64encode(ctx.random_bytes(size)).decode("ascii"))
         return base64.b64decode(str(value)), None
 
@@ -49,6 +56,8 @@ def install(lua: Any, ctx: HostContext) -> Any:
             return fail(st, INVALID, f"crypto.random.string: length must be between 1 and {MAX_RANDOM}")
         chars = opt_bytes(charset, "crypto.random.string: argument #2") or DEFAULT_CHARSET
 
+        ctx = host_of(st)
+
         def produce() -> str:
             rnd = ctx.random_bytes(size)
             out = bytes(chars[b % len(chars)] for b in rnd)
@@ -57,6 +66,8 @@ def install(lua: Any, ctx: HostContext) -> Any:
         return base64.b64decode(str(ctx.side_effect("crypto.random.string", produce))), None
 
     def random_uuid(*_: Any) -> Any:
+        ctx = host_of(st)
+
         def produce() -> str:
             return str(uuid.UUID(bytes=ctx.random_bytes(16), version=4))
 
@@ -99,19 +110,17 @@ def install(lua: Any, ctx: HostContext) -> Any:
         return pyfn(st, call)
 
     t = st.lua.table_from
-    return t(
-        {
-            "random": t(
-                {
-                    "bytes": pyfn(st, random_bytes),
-                    "string": pyfn(st, random_string, 2),
-                    "uuid": pyfn(st, random_uuid),
-                }
-            ),
-            "hmac": t({"sha256": hmac_fn("sha256"), "sha512": hmac_fn("sha512")}),
-            "pbkdf2": pyfn(st, pbkdf2, 1, 2),
-            "constant_time_compare": pyfn(st, compare, 1, 2),
-            "encrypt": t({"aes": unsupported("encrypt.aes"), "chacha20": unsupported("encrypt.chacha20")}),
-            "decrypt": t({"aes": unsupported("decrypt.aes"), "chacha20": unsupported("decrypt.chacha20")}),
-        }
-    )
+    return {
+        "random": t(
+            {
+                "bytes": pyfn(st, random_bytes),
+                "string": pyfn(st, random_string, 2),
+                "uuid": pyfn(st, random_uuid),
+            }
+        ),
+        "hmac": t({"sha256": hmac_fn("sha256"), "sha512": hmac_fn("sha512")}),
+        "pbkdf2": pyfn(st, pbkdf2, 1, 2),
+        "constant_time_compare": pyfn(st, compare, 1, 2),
+        "encrypt": t({"aes": unsupported("encrypt.aes"), "chacha20": unsupported("encrypt.chacha20")}),
+        "decrypt": t({"aes": unsupported("decrypt.aes"), "chacha20": unsupported("decrypt.chacha20")}),
+    }

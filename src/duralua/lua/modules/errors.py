@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...codec import dumps
 from ...errors import INTERNAL, KINDS, CallError, EncodeError, Failure, Location
 from ..context import HostContext
+from ..convert import LUA_OBJECT, describe_tag, make_error_object, state_for_value, state_of
 from ..convert import failure_of as _failure_of
-from ..convert import make_error_object, state_of, to_python
 
 
 def install(lua: Any, ctx: HostContext) -> Any:
@@ -27,7 +26,7 @@ def install(lua: Any, ctx: HostContext) -> Any:
             m[name] = value
         return m
 
-    return st.core.copy(st.cached("errors", build))
+    return st.copy(st.cached("errors", build))
 
 
 def make_error(lua: Any, failure: Failure) -> Any:
@@ -40,36 +39,45 @@ def failure_of(value: Any) -> Failure | None:
     return _failure_of(value)
 
 
+def _describe(value: Any, retryable: bool | None) -> Failure:
+    """A Lua value as a Failure, through the Lua-side ``C.describe`` (no budget here: the Lua
+    VM calls it under one, see ``driver.lua``; this is for values Python already holds)."""
+    out = state_for_value(value).core.describe(value, "error")
+    tag, payload = out if isinstance(out, tuple) else (out, None)
+    failure = describe_tag(tag, payload, retryable)
+    if failure is None:
+        return failure_from_raise(payload)
+    return failure
+
+
 def _text_of(value: Any) -> str:
     if value is None:
         return "nil"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (int, float, str)):
-        return str(value)
-    try:
-        return dumps(to_python(value))
-    except EncodeError:
-        return "(error value cannot be shown)"
+    return str(value)
 
 
 def failure_from_raise(value: Any, location: Location | str | None = None) -> Failure:
     """The Failure for a value raised with ``error(v)`` (or an exception escaping a callback).
 
     Error objects keep their kind/retryable/details; anything else (a plain string...) becomes
-    kind ``Internal`` with ``retryable`` unknown (``None``). ``location`` (where the run
-    failed) is recorded as the stack when the value has none.
+    kind ``Internal`` with ``retryable`` unknown (``None``), or ``Invalid`` when the value
+    cannot cross at all (a binary string). ``location`` (where the run failed) is recorded as
+    the stack when the value has none.
     """
-    failure = _failure_of(value)
-    if failure is None:
-        if isinstance(value, CallError):
-            failure = value.failure
-        elif isinstance(value, EncodeError):
-            failure = Failure(str(value), INTERNAL, False)
-        elif isinstance(value, BaseException):
-            failure = Failure(str(value) or type(value).__name__, INTERNAL, None)
-        else:
-            failure = Failure(_text_of(value), INTERNAL, None)
+    if isinstance(value, Failure):
+        failure = value
+    elif isinstance(value, CallError):
+        failure = value.failure
+    elif isinstance(value, EncodeError):
+        failure = Failure(str(value), INTERNAL, False)
+    elif isinstance(value, BaseException):
+        failure = Failure(str(value) or type(value).__name__, INTERNAL, None)
+    elif isinstance(value, LUA_OBJECT):
+        failure = _describe(value, None)
+    else:
+        failure = Failure(_text_of(value), INTERNAL, None)
     if location is not None and not failure.stack:
         where = str(location)
         if where:
@@ -84,7 +92,8 @@ def failure_from_return(value: Any) -> Failure | None:
     """
     if value is None or value is False:
         return None
-    failure = _failure_of(value)
-    if failure is not None:
-        return failure
+    if isinstance(value, Failure):
+        return value
+    if isinstance(value, LUA_OBJECT):
+        return _describe(value, False)
     return Failure(_text_of(value), INTERNAL, False)

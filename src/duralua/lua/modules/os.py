@@ -18,9 +18,9 @@ import math
 from typing import Any
 
 from ..context import HostContext
-from ..convert import is_lua_table, state_of
+from ..convert import LuaState, is_lua_table, state_of
 from . import _gotime as gt
-from ._support import ArgError, check_int, pyfn, type_name
+from ._support import ArgError, check_int, host_of, new_module, pyfn, type_name
 
 _C_FORMATS = {"c": "%a %b %e %H:%M:%S %Y", "D": "%m/%d/%y", "F": "%Y-%m-%d", "r": "%I:%M:%S %p",
               "R": "%H:%M", "T": "%H:%M:%S", "x": "%m/%d/%y", "X": "%H:%M:%S", "h": "%b"}  # fmt: skip
@@ -140,10 +140,17 @@ def _conv(spec: str, c: gt.Civil, offset: int, abbrev: str) -> str:
 
 def install(lua: Any, ctx: HostContext) -> Any:
     st = state_of(lua)
-    local: gt.Zone = gt.UTC_ZONE if ctx.deterministic else ("local", "Local", 0)
+    st.host = ctx
+    deterministic = bool(ctx.deterministic)
+    return new_module(st, f"os:{deterministic}", lambda: _build(st, deterministic))
+
+
+def _build(st: LuaState, deterministic: bool) -> dict[str, Any]:
+    # Built once per Lua state and flavour, shared by every run (see uuid._build).
+    local: gt.Zone = gt.UTC_ZONE if deterministic else ("local", "Local", 0)
 
     def now_s() -> int:
-        return int(ctx.now_ns()) // 1_000_000_000
+        return int(host_of(st).now_ns()) // 1_000_000_000
 
     def field(tbl: Any, key: str, default: int | None) -> int:
         v = tbl[key]
@@ -199,7 +206,7 @@ def install(lua: Any, ctx: HostContext) -> Any:
         return strftime(text, c, offset, abbrev)
 
     def os_clock(*_: Any) -> Any:
-        return float(ctx.monotonic_s())
+        return float(host_of(st).monotonic_s())
 
     def number(v: Any, what: str) -> float:
         return v if isinstance(v, float) else check_int(v, what)
@@ -209,12 +216,10 @@ def install(lua: Any, ctx: HostContext) -> Any:
         b = 0 if t1 is None else number(t1, "bad argument #2 to 'difftime'")
         return float(a - b)
 
-    return st.lua.table_from(
-        {
-            "time": pyfn(st, os_time),
-            "date": pyfn(st, os_date),
-            "clock": pyfn(st, os_clock),
-            "difftime": pyfn(st, os_difftime),
-            "platform": "wippy",
-        }
-    )
+    return {
+        "time": pyfn(st, os_time),
+        "date": pyfn(st, os_date),
+        "clock": pyfn(st, os_clock),
+        "difftime": pyfn(st, os_difftime),
+        "platform": "wippy",
+    }

@@ -53,10 +53,15 @@ def _setup(st: LuaState) -> Any:
             "roundtrip": pyfn(st, roundtrip),
             "decode": pyfn(st, decode_text, 1),
             "encode": json_mod.encode,
-            "error": lambda kind, msg: error_value(st, str(kind), str(msg), False),
+            "error": pyfn(st, lambda kind, msg: error_value(st, str(kind), str(msg), False)),
         }
     )
     return st.execute(lua_source("payload.lua"), st.core, py, name="=duralua.payload")
+
+
+def payload_classes(lua: Any) -> Any:
+    """The per-state Payload helpers (Lua table: ``M`` the module, ``new(format, value)``)."""
+    return _classes(lua)
 
 
 def _classes(lua: Any) -> Any:
@@ -66,7 +71,7 @@ def _classes(lua: Any) -> Any:
 
 def install(lua: Any, ctx: HostContext) -> Any:
     st = state_of(lua)
-    return st.core.copy(_classes(lua).M)
+    return st.copy(_classes(lua).M)
 
 
 def make_payload(lua: Any, value: JSONValue, fmt: str | None = None) -> Any:

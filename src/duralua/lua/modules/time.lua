@@ -22,8 +22,9 @@ local DurationMT = C.class("time.Duration", D)
 local LocationMT = C.class("time.Location", L)
 
 local function new_loc(kind, name, off) return setmetatable({ _kind = kind, _name = name, _off = off or 0 }, LocationMT) end
-local UTC = new_loc("utc", "UTC", 0)
-local LOCAL = local_kind == "utc" and new_loc("utc", local_name, 0) or new_loc(local_kind, local_name, 0)
+-- One pair per Lua state, handed to every run: C.share puts their fields back after each run.
+local UTC = C.share(new_loc("utc", "UTC", 0))
+local LOCAL = C.share(local_kind == "utc" and new_loc("utc", local_name, 0) or new_loc(local_kind, local_name, 0))
 
 local function new_time(s, n, loc) return setmetatable({ _s = s, _n = n, _loc = loc }, TimeMT) end
 local function new_dur(ns) return setmetatable({ _ns = ns }, DurationMT) end

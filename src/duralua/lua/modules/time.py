@@ -22,7 +22,7 @@ from ...errors import INVALID
 from ..context import HostContext
 from ..convert import LuaState, is_lua_table, state_for_value, state_of
 from . import _gotime as gt
-from ._support import error_value, lua_source
+from ._support import error_value, host_of, lua_source, pyfn
 
 
 def _setup(st: LuaState, deterministic: bool) -> Any:
@@ -50,17 +50,31 @@ def _setup(st: LuaState, deterministic: bool) -> Any:
             return False, f"invalid time zone name {name!r}: {exc}"
         return True, None
 
+    def zone(k: str, n: str, o: Any, sec: Any) -> Any:
+        return gt.zone_offset(k, n, int(o), int(sec))
+
+    def unlocal(k: str, n: str, o: Any, sec: Any) -> Any:
+        return gt.to_unix((k, n, int(o)), int(sec))
+
+    def format_time(layout: Any, sec: Any, n: Any, off: Any, ab: Any) -> Any:
+        return gt.format_time(str(layout), int(sec), int(n), int(off), ab)
+
+    def round_time(sec: Any, n: Any, d: Any, mode: Any) -> Any:
+        return gt.round_time(int(sec), int(n), int(d), str(mode))
+
+    # Every callback goes through pyfn: Time fields are plain table fields a run can overwrite
+    # (t._s = "x"), and a bad value must end as a Lua error at the caller, not a Python one.
     py = lua.table_from(
         {
-            "zone": lambda k, n, o, s: gt.zone_offset(k, n, int(o), int(s)),
-            "unlocal": lambda k, n, o, s: gt.to_unix((k, n, int(o)), int(s)),
-            "format": lambda layout, s, n, off, ab: gt.format_time(str(layout), int(s), int(n), int(off), ab),
-            "parse": parse,
-            "parse_duration": parse_duration,
-            "duration_string": lambda ns: format_go(int(ns)),
-            "round": lambda s, n, d, mode: gt.round_time(int(s), int(n), int(d), str(mode)),
-            "check_zone": check_zone,
-            "error": lambda kind, msg: error_value(st, str(kind), str(msg), False),
+            "zone": pyfn(st, zone),
+            "unlocal": pyfn(st, unlocal),
+            "format": pyfn(st, format_time),
+            "parse": pyfn(st, parse),
+            "parse_duration": pyfn(st, parse_duration),
+            "duration_string": pyfn(st, lambda ns: format_go(int(ns))),
+            "round": pyfn(st, round_time),
+            "check_zone": pyfn(st, check_zone),
+            "error": pyfn(st, lambda kind, msg: error_value(st, str(kind), str(msg), False)),
         }
     )
     local_kind = "utc" if deterministic else "local"
@@ -83,10 +97,16 @@ def _classes(st: LuaState, deterministic: bool | None = None) -> Any:
 
 def install(lua: Any, ctx: HostContext) -> Any:
     st = state_of(lua)
-    cls = _classes(st, bool(ctx.deterministic))
-    mod = st.core.copy(cls.M)
-    mod["now"] = cls.make_now(ctx.now_ns)
-    return mod
+    st.host = ctx
+    deterministic = bool(ctx.deterministic)
+    cls = _classes(st, deterministic)
+
+    def template() -> Any:
+        mod = st.copy(cls.M)
+        mod["now"] = cls.make_now(pyfn(st, lambda: host_of(st).now_ns()))
+        return mod
+
+    return st.copy(st.cached(f"time.module:{deterministic}", template))
 
 
 def make_time(lua: Any, unix_ns: int) -> Any:

@@ -23,8 +23,8 @@ from typing import Any
 
 from ...errors import INVALID
 from ..context import HostContext
-from ..convert import state_of
-from ._support import fail, pyfn
+from ..convert import LuaState, state_of
+from ._support import fail, host_of, new_module, pyfn
 
 _FORMS = re.compile(
     r"^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
@@ -89,10 +89,16 @@ def _timestamp_ms(u: _uuid.UUID) -> int | None:
 
 def install(lua: Any, ctx: HostContext) -> Any:
     st = state_of(lua)
+    st.host = ctx
+    return new_module(st, "uuid", lambda: _build(st))
 
+
+def _build(st: LuaState) -> dict[str, Any]:
+    # Built once per Lua state (on its main thread) and shared by every run: the clock and the
+    # randomness are those of the run that uses the state now (host_of).
     def generated(kind: str, make: Any) -> Any:
         def call(*_: Any) -> Any:
-            return str(ctx.side_effect(f"uuid.{kind}", lambda: str(make()))), None
+            return str(host_of(st).side_effect(f"uuid.{kind}", lambda: str(make()))), None
 
         return pyfn(st, call)
 
@@ -152,20 +158,21 @@ def install(lua: Any, ctx: HostContext) -> Any:
             return u.urn, None
         return fail(st, INVALID, f"uuid.format: unknown format {form!r} (standard, simple or urn)")
 
-    return st.lua.table_from(
-        {
-            "v1": generated("v1", lambda: uuid1(ctx.now_ns(), ctx.random_bytes(8))),
-            "v4": generated("v4", lambda: _uuid.UUID(bytes=ctx.random_bytes(16), version=4)),
-            "v7": generated("v7", lambda: uuid7(ctx.now_ns() // 1_000_000, ctx.random_bytes(10))),
-            "v3": name_based("v3"),
-            "v5": name_based("v5"),
-            "validate": pyfn(st, validate),
-            "version": pyfn(st, version),
-            "variant": pyfn(st, variant),
-            "parse": pyfn(st, parse),
-            "format": pyfn(st, format_),
-        }
-    )
+    def ctx() -> HostContext:
+        return host_of(st)
+
+    return {
+        "v1": generated("v1", lambda: uuid1(ctx().now_ns(), ctx().random_bytes(8))),
+        "v4": generated("v4", lambda: _uuid.UUID(bytes=ctx().random_bytes(16), version=4)),
+        "v7": generated("v7", lambda: uuid7(ctx().now_ns() // 1_000_000, ctx().random_bytes(10))),
+        "v3": name_based("v3"),
+        "v5": name_based("v5"),
+        "validate": pyfn(st, validate),
+        "version": pyfn(st, version),
+        "variant": pyfn(st, variant),
+        "parse": pyfn(st, parse),
+        "format": pyfn(st, format_),
+    }
 
 
 def _name_uuid(space: _uuid.UUID, name: bytes, ver: int) -> _uuid.UUID:
