@@ -329,7 +329,7 @@ check = function(node, env, chunk, v, path, depth, label)
       local at = join(path, name)
       if fv == nil then
         if not field[3] and check(ftype, env, chunk, nil, at, depth + 1, nil) then
-          return fail(at, text(ftype), "nil", "required field missing")
+          return fail(at, text(ftype[1] == "ann" and ftype[2] or ftype), "nil", "required field missing")
         end
       else
         local f = check(ftype, env, chunk, fv, at, depth + 1, nil)

@@ -1,7 +1,7 @@
--- Wippy's typed Lua: annotations are checked by Wippy and stripped by duralua.
+-- Wippy's typed Lua: annotations are erased; top-level types are also run-time values.
 local funcs = require("funcs")
 
-type Line = {sku: string, qty: integer, price: number}
+type Line = {sku: string @min_len(1), qty: integer @min(1), price: number}
 type Invoice<T> = {lines: {T}, total: number, tax: number?}
 
 local function subtotal(lines: {Line}): number
@@ -13,6 +13,10 @@ local function subtotal(lines: {Line}): number
 end
 
 local function main(lines: {Line}): (Invoice<Line>?, error?)
+  for _, line in ipairs(lines) do
+    local _, bad = Line:is(line)   -- nil, an Invalid error when the line does not fit
+    if bad then return nil, bad end
+  end
   local net = subtotal(lines)
   local tax, err = funcs.call("demo:tax", net)   -- a Python callable
   if err then return nil, err end
