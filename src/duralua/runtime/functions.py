@@ -174,7 +174,7 @@ class FunctionRuntime:
 
     def release(self, fn: FunctionDef, vm: LuaVM, reusable: bool) -> None:
         pool = self._pools.setdefault(fn.entry_id, _Pool())
-        if reusable and len(pool.idle) < pool.size:
+        if reusable and not vm.poisoned and len(pool.idle) < pool.size:
             vm.reset()
             pool.idle.append(vm)
 
@@ -241,6 +241,9 @@ class _Call:
         except DuraluaError as exc:
             self._fail(Failure(str(exc), INTERNAL, False))
             return
+        except Exception as exc:  # whatever loading the entry did, this call fails, not its host
+            self._fail(Failure(f"{self.fn.entry_id} could not be loaded: {type(exc).__name__}: {exc}", INTERNAL, False))
+            return
         self._vm = vm
         sched = Scheduler(vm, self._on_op)
         vm.scheduler = sched
@@ -250,6 +253,10 @@ class _Call:
             vm.start(self.args)
         except EncodeError as exc:
             self._fail(Failure(str(exc), INVALID, False))
+            return
+        except Exception as exc:
+            self._fail(Failure(f"{self.fn.entry_id} could not start: {type(exc).__name__}: {exc}", INTERNAL, False),
+                       reusable=False)  # fmt: skip
             return
         self._run()
 
@@ -286,10 +293,14 @@ class _Call:
         except LuaError as exc:
             self._fail(Failure(str(exc), INTERNAL, None))
             return
+        except Exception as exc:  # a host bug: this attempt fails (its retry policy applies), not the host
+            self._fail(Failure(f"internal error running {self.fn.entry_id}: {type(exc).__name__}: {exc}", INTERNAL,
+                               None), reusable=False)  # fmt: skip
+            return
         if sched.done:
             try:
                 value, failure = self._vm.result_of(sched.result)
-            except EncodeError as exc:
+            except Exception as exc:
                 self._fail(Failure(f"failed to encode result: {exc}", INTERNAL, False))
                 return
             if failure is not None:
