@@ -38,7 +38,8 @@ def parse_time(text: str) -> int | None:
         raise ValueError(f"not a date or time: {text!r} (use YYYY-MM-DD or YYYY-MM-DDTHH:MM, UTC)") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return int(when.timestamp() * 1e9)
+    # SQLite integers are 64-bit: times past 2262 (or before 1677) are clamped, not an error page.
+    return max(min(int(when.timestamp() * 1e9), (1 << 63) - 1), -(1 << 63))
 
 
 def parse_search(items: list[str]) -> list[tuple[str, Any]]:

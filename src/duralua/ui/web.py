@@ -139,8 +139,11 @@ def create_app(state: UIState) -> Starlette:
             return error("unknown action", 404)
         if not _same_origin(request):
             return error("cross-site request refused", 403)
-        form = await request.form()
-        fields = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+        body = await request.body()
+        if len(body) > 2 * MAX_PAYLOAD:
+            return error("the form is too large", 413)
+        # Plain url-encoded forms (what these pages post): no multipart parser needed.
+        fields = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode("utf-8", "replace")).items() if v}
         if not secrets.compare_digest(fields.get("token", ""), state.token):
             return error("this form is stale (the UI was restarted): reload the page and try again", 403)
         detail = await asyncio.to_thread(state.model.run, run_id)
@@ -242,7 +245,7 @@ def _back(run_id: str, result: ActionResult) -> Response:
 
 
 def _headers() -> dict[str, str]:
-    return {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+    return {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
             "Cache-Control": "no-store"}  # fmt: skip
 
 
