@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit setup clean bench
+.PHONY: run test lint typecheck unit setup clean bench browser
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,otel]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -23,12 +23,21 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint
+test: lint browser
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	$(BIN)/python bench/functions.py
+
+# Debian's Chromium and ChromeDriver for the web UI's browser tests (tests/ui); nothing to do
+# when they are installed. Without root or network the browser tests skip and say why.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  ( $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver ) \
+	    || echo "could not install chromium: the browser tests will be skipped"; \
+	fi
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache
