@@ -21,6 +21,9 @@ JSONValue = Any  # None | bool | int | float | str | list[JSONValue] | dict[str,
 DEFAULT_PAYLOAD_LIMIT = 2 * 1024 * 1024
 MAX_DEPTH = 128
 ERROR_TAG = "__error"
+# Lua integers are 64-bit: a larger JSON integer cannot reach Lua code unchanged.
+INT_MIN = -(2**63)
+INT_MAX = 2**63 - 1
 
 
 def _check(value: Any, path: str, depth: int) -> None:
@@ -45,6 +48,51 @@ def _check(value: Any, path: str, depth: int) -> None:
     if isinstance(value, Failure):
         return
     raise EncodeError(f"a {type(value).__name__} cannot be encoded", path)
+
+
+def _short_int(value: int) -> str:
+    sign, digits = ("-" if value < 0 else ""), str(abs(value))
+    return f"{sign}{digits}" if len(digits) <= 24 else f"{sign}{digits[:20]}... ({len(digits)} digits)"
+
+
+def check_value(value: JSONValue, path: str = "value") -> None:
+    """Raise :class:`EncodeError` naming the path of the first part of ``value`` that cannot
+    cross into Lua unchanged: nesting deeper than ``MAX_DEPTH``, an integer outside the 64-bit
+    range, NaN/infinity, a non-string key or a non-JSON type.
+
+    Iterative, so a value nested thousands deep gets this error instead of a RecursionError.
+    """
+    stack: list[tuple[Any, str, int]] = [(value, path, 0)]
+    while stack:
+        item, where, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise EncodeError(
+                f"nesting deeper than {MAX_DEPTH} levels", where if len(where) < 60 else where[:40] + "..."
+            )
+        if item is None or isinstance(item, (bool, str, Failure)):
+            continue
+        if isinstance(item, int):
+            if not INT_MIN <= item <= INT_MAX:
+                raise EncodeError(
+                    f"integer {_short_int(item)} is outside the 64-bit range of Lua integers "
+                    f"({INT_MIN} .. {INT_MAX}); pass it as a string",
+                    where,
+                )
+            continue
+        if isinstance(item, float):
+            if math.isnan(item) or math.isinf(item):
+                raise EncodeError("NaN and infinity cannot be encoded (a number too large for a double?)", where)
+            continue
+        if isinstance(item, list):
+            stack.extend((v, f"{where}[{i + 1}]", depth + 1) for i, v in reversed(list(enumerate(item))))
+            continue
+        if isinstance(item, dict):
+            for key in item:
+                if not isinstance(key, str):
+                    raise EncodeError(f"object key {key!r} is not a string", where)
+            stack.extend((v, f"{where}.{k}", depth + 1) for k, v in reversed(list(item.items())))
+            continue
+        raise EncodeError(f"a {type(item).__name__} cannot be encoded", where)
 
 
 def _default(value: Any) -> Any:

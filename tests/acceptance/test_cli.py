@@ -7,41 +7,21 @@ sources), so the repository is never modified.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import duralua
 
+from .cli_support import DURALUA, assert_no_traceback, duralua_cli, json_out, serve
+
 REPO = Path(__file__).resolve().parents[2]
 APPS = Path(__file__).parent / "apps"
 FOUNDATION = APPS / "foundation"
 SHOP = REPO / "examples" / "shop"
-DURALUA = Path(sys.executable).with_name("duralua")
 
 APPROVAL_INPUT = '{"id": 1, "total": 30, "customer_id": "ada"}'
-
-
-def duralua_cli(*args: str | Path, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "1000", "NO_COLOR": "1", "TERM": "dumb"}
-    env.pop("TEMPORAL_ADDRESS", None)
-    return subprocess.run(
-        [str(DURALUA), *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout
-    )
-
-
-def assert_no_traceback(proc: subprocess.CompletedProcess[str]) -> None:
-    assert "Traceback" not in proc.stderr, proc.stderr
-    assert "Traceback" not in proc.stdout, proc.stdout
-
-
-def json_out(proc: subprocess.CompletedProcess[str]) -> Any:
-    return json.loads(proc.stdout)
 
 
 @pytest.fixture
@@ -264,12 +244,15 @@ def test_workflow_commands_end_to_end(shop: Path, tmp_path: Path) -> None:
     assert proc.returncode == 2  # still running
     assert "running" in proc.stdout
 
-    proc = duralua_cli("workflow", "signal", "order-1", "approve", '{"approved_by": "bob"}', *common)
-    assert proc.returncode == 0, proc.stderr
+    # The start was recorded without an engine; `duralua run` picks the run up.
+    with serve(shop, db):
+        proc = duralua_cli("workflow", "signal", "order-1", "approve", '{"approved_by": "bob"}', *common)
+        assert proc.returncode == 0, proc.stderr
+        assert "sent approve" in proc.stdout
 
-    proc = duralua_cli("workflow", "result", "order-1", "--wait", *common, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    assert json_out(proc) == {"status": "approved", "approved_by": "bob", "payment_id": "pay_ada_30"}
+        proc = duralua_cli("workflow", "result", "order-1", "--wait", *common, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        assert json_out(proc) == {"status": "approved", "approved_by": "bob", "payment_id": "pay_ada_30"}
 
     completed = json_out(duralua_cli("workflow", "list", "--status", "completed", *common, "--json"))
     assert [r["workflow_id"] for r in completed] == ["order-1"]
@@ -325,14 +308,16 @@ def test_workflow_commands_end_to_end(shop: Path, tmp_path: Path) -> None:
 
 
 def test_workflow_cancel_signal_path(shop: Path, tmp_path: Path) -> None:
-    common = ("--dir", shop, "--db", tmp_path / "wf.db")
-    proc = duralua_cli("workflow", "start", "app:approval_workflow", APPROVAL_INPUT, "--id", "o9", *common)
-    assert proc.returncode == 0, proc.stderr
-    proc = duralua_cli("workflow", "signal", "o9", "cancel", '{"reason": "out of stock"}', *common)
-    assert proc.returncode == 0, proc.stderr
-    proc = duralua_cli("workflow", "result", "o9", "--wait", "--json", *common, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    assert json_out(proc)["result"] == {"status": "cancelled", "reason": "out of stock"}
+    db = tmp_path / "wf.db"
+    common = ("--dir", shop, "--db", db)
+    with serve(shop, db):
+        proc = duralua_cli("workflow", "start", "app:approval_workflow", APPROVAL_INPUT, "--id", "o9", *common)
+        assert proc.returncode == 0, proc.stderr
+        proc = duralua_cli("workflow", "signal", "o9", "cancel", '{"reason": "out of stock"}', *common)
+        assert proc.returncode == 0, proc.stderr
+        proc = duralua_cli("workflow", "result", "o9", "--wait", "--json", *common, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        assert json_out(proc)["result"] == {"status": "cancelled", "reason": "out of stock"}
 
 
 def test_workflow_unknown_things(shop: Path, tmp_path: Path) -> None:

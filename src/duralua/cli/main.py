@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
+import sqlite3
 import sys
 from collections.abc import Awaitable
 from pathlib import Path
@@ -18,7 +20,17 @@ from ..embedded.clock import VirtualClock
 from ..embedded.engine import EmbeddedEngine
 from ..errors import CallError, ConfigErrors, DuraluaError, Failure, NondeterminismError, Problem
 from . import ui_cmd, workflow_cmd
-from .common import Ctx, err_console, fail, out_console, print_json
+from .common import (
+    Ctx,
+    check_synchronous,
+    error_line,
+    fail,
+    out_console,
+    parse_json_arg,
+    print_json,
+    say,
+    warn,
+)
 
 T = TypeVar("T")
 
@@ -65,13 +77,16 @@ def check(
         print_json({"ok": not errors, "problems": [_problem_json(p) for p in problems]})
     else:
         for p in problems:
-            style = "red" if p.severity == "error" else "yellow"
-            err_console.print(f"[{style}]{p.severity}[/{style}] {p}", highlight=False, markup=True)
+            _print_problem(p)
         if errors:
-            err_console.print(f"[red]{len(errors)} error(s)[/red]")
+            warn((f"{len(errors)} error(s)", "red"))
         else:
-            out_console.print(f"[green]ok[/green] {directory} ({len(problems)} warning(s))")
+            say(("ok", "green"), f" {directory} ({len(problems)} warning(s))")
     raise typer.Exit(1 if errors else 0)
+
+
+def _print_problem(p: Problem) -> None:
+    warn((p.severity, "red" if p.severity == "error" else "yellow"), f" {p}")
 
 
 def _problem_json(p: Problem) -> dict[str, Any]:
@@ -94,7 +109,7 @@ def call(
 ) -> None:
     """Call a function of the app and print its result as JSON."""
     ctx = Ctx(directory)
-    values = [_parse_json_arg(a, i) for i, a in enumerate(args or [], 1)]
+    values = [parse_json_arg(a, f"argument {i}") for i, a in enumerate(args or [], 1)]
     app_ = ctx.app()
     try:
         result = app_.call(entry, *values)
@@ -104,20 +119,11 @@ def call(
     print_json(to_plain(result)) if as_json else out_console.print_json(json.dumps(to_plain(result)))
 
 
-def _parse_json_arg(text: str, index: int) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        fail(f"argument {index} is not valid JSON ({exc.msg}): {text!r}",
-             hint='quote strings as JSON, e.g. \'"hello"\' or \'{"id": 1}\'')  # fmt: skip
-
-
 def _print_failure(failure: Failure, as_json: bool) -> None:
     if as_json:
         print_json({"error": failure.to_json()})
     else:
-        kind = failure.kind or "error"
-        err_console.print(f"[red]{kind}[/red]: {failure.message}", highlight=False)
+        error_line(failure.kind or "error", failure.message)
 
 
 @app.command()
@@ -128,7 +134,9 @@ def run(
     then_call: Annotated[
         str | None, typer.Option("--call", help="Call this function once the app is up, print it, then stop.")
     ] = None,
-    synchronous: Annotated[str, typer.Option(help="SQLite synchronous: FULL (durable) or NORMAL.")] = "FULL",
+    synchronous: Annotated[
+        str, typer.Option(help="SQLite synchronous: FULL (durable), NORMAL (faster), EXTRA or OFF.")
+    ] = "FULL",
     fast_forward: Annotated[
         bool,
         typer.Option("--fast-forward", help="Virtual clock: skip idle time (demos; timers fire at once)."),
@@ -136,7 +144,12 @@ def run(
     ui: ui_cmd.UiOpt = None,
     metrics: ui_cmd.MetricsOpt = None,
 ) -> None:
-    """Boot the app: serve its workflows and services until Ctrl-C / SIGTERM."""
+    """Boot the app: serve its workflows and services until Ctrl-C / SIGTERM.
+
+    On SIGINT/SIGTERM the engine stops cleanly (also during --call) and the exit status is
+    130/143.
+    """
+    mode = check_synchronous(synchronous)
     ctx = Ctx(directory, db=db)
     if engine not in ("embedded", "temporal"):
         fail(f"unknown engine {engine!r}", hint="use --engine embedded or --engine temporal")
@@ -145,7 +158,7 @@ def run(
         _run_async(extras.around(ctx.app(), _serve_temporal_with_http(ctx, then_call)))
         return
     extras = ui_cmd.RunExtras(ctx.root, ctx.db_path(), ui, metrics)
-    _run_async(_serve_embedded(ctx, then_call, synchronous, fast_forward, extras))
+    _run_async(_serve_embedded(ctx, then_call, mode, fast_forward, extras))
 
 
 async def _skip_idle_time(engine: EmbeddedEngine) -> None:
@@ -165,32 +178,45 @@ async def _serve_embedded(
     app_ = ctx.app()
     wf = app_.engine(ctx.db_path(), synchronous=synchronous, clock=VirtualClock() if fast_forward else None)
     stop = asyncio.Event()
+    received: list[int] = []
+
+    def on_signal(sig: int) -> None:
+        received.append(sig)
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal, sig)
     # HTTP services (duralua.http) start after the engine and stop before it.
     from ..http.server import stderr_line
 
     async with extras.serving(app_, wf), app_.http_services(announce=stderr_line):
         workers = ", ".join(f"{w.id} (queue {w.task_queue})" for w in app_.catalog.workers.values()) or "none"
-        err_console.print(
-            f"[green]duralua[/green] serving {ctx.root} on the embedded engine — db {ctx.db_path()}, "
-            f"workers: {workers}. Ctrl-C to stop.",
-            highlight=False,
-        )
+        warn(("duralua", "green"), f" serving {ctx.root} on the embedded engine — db {ctx.db_path()}, "
+             f"workers: {workers}. Ctrl-C to stop.")  # fmt: skip
         skipper = asyncio.create_task(_skip_idle_time(wf.engine)) if fast_forward else None
-        if then_call is not None:
+        fatal = asyncio.create_task(wf.engine.wait_fatal())
+        stopped = asyncio.create_task(stop.wait())
+        work = asyncio.create_task(app_.acall(then_call)) if then_call is not None else None
+        waiting = {t for t in (fatal, stopped, work) if t is not None}
+        try:
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (skipper, fatal, stopped, work):
+                if task is not None and not task.done():
+                    task.cancel()
+        if received:
+            warn("stopping…")
+            raise typer.Exit(128 + received[0])
+        if fatal.done() and not fatal.cancelled():
+            raise fatal.result()
+        if work is not None:
             try:
-                result = await app_.acall(then_call)
+                result = work.result()
             except CallError as exc:
                 _print_failure(exc.failure, False)
                 raise typer.Exit(1) from None
             out_console.print_json(json.dumps(to_plain(result)))
-            return
-        await stop.wait()
-        if skipper is not None:
-            skipper.cancel()
-        err_console.print("stopping…")
 
 
 async def _serve_temporal_with_http(ctx: Ctx, then_call: str | None) -> None:
@@ -225,7 +251,7 @@ def dev_server(
 
     server = DevServer(db_file=db_file, port=port or None, ui=ui)
     server.start()
-    err_console.print(f"Temporal dev server on {server.address}, {ui_cmd.dev_ui_text(server.ui_url)}. Ctrl-C to stop.")
+    warn(f"Temporal dev server on {server.address}, {ui_cmd.dev_ui_text(server.ui_url)}. Ctrl-C to stop.")
     try:
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
     finally:
@@ -238,11 +264,31 @@ def main() -> None:
         app()
     except ConfigErrors as exc:
         for p in exc.problems:
-            err_console.print(f"[red]{p.severity}[/red] {p}", highlight=False)
+            _print_problem(p)
         sys.exit(1)
     except NondeterminismError as exc:
-        err_console.print(f"[red]non-determinism[/red]: {exc}", highlight=False)
+        error_line("non-determinism", str(exc))
         sys.exit(1)
     except DuraluaError as exc:
-        err_console.print(f"[red]error[/red]: {exc}", highlight=False)
+        error_line("error", str(exc))
         sys.exit(1)
+    except sqlite3.Error as exc:
+        # The engine turns the database errors it expects into EngineError; this is the rest.
+        error_line("error", f"database error: {exc}")
+        sys.exit(1)
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            _quiet_stdout()
+            sys.exit(141)
+        # A path the user gave cannot be used (read-only file system, permissions, ...).
+        where = f" {exc.filename}" if exc.filename else ""
+        error_line("error", f"cannot use{where}: {exc.strerror or exc}")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _quiet_stdout() -> None:
+    """`duralua workflow list | head`: the reader left. Point stdout at /dev/null so the
+    interpreter's final flush does not raise again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

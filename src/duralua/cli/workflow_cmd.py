@@ -1,10 +1,12 @@
 """``duralua workflow ...``: operate workflows of the embedded engine.
 
-Reads go straight to the database (WAL readers never block the engine). Writes (start,
-signal, terminate, cancel) go to the engine that serves the app: if a ``duralua run`` holds
-the database they are queued in its ``requests`` table and it picks them up within ~100 ms;
-if none runs, this command drives the engine itself until the workflows have nothing left
-to do right now (they continue at the next ``duralua run``).
+Reads go straight to the database (see :mod:`.workflow_show`). Changes (start, signal,
+terminate, cancel) go through :mod:`.engine_link`: to the ``duralua run`` that serves the
+database, which applies them and records the outcome, or, when none runs, to an engine
+started in this process only until the change is committed.
+
+Exit status: 0 done, 1 refused or failed, 2 not finished (a run still open, or a change
+still queued because no engine applied it in time).
 """
 
 from __future__ import annotations
@@ -12,94 +14,74 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from ..codec import decode, dumps, to_plain
-from ..core.history import History
+from ..codec import JSONValue, to_plain
 from ..core.options import OptionError, parse_workflow_options
-from ..embedded.engine import CLOSED, EmbeddedEngine, list_runs, load_history, summary_of
-from ..embedded.store import ProcessLock, Store
+from ..embedded.engine import EmbeddedEngine
+from ..embedded.queries import CLOSED, summary_of
 from ..engine import StartRequest
-from ..errors import CallError, NondeterminismError, WorkflowNotFound
-from .common import Ctx, err_console, fail, out_console, print_json
+from ..errors import CallError, Failure
+from . import workflow_show
+from .common import Ctx, error_line, fail, out_console, parse_json_arg, print_json, report_error, say, use_json
+from .engine_link import (
+    ENGINE_GONE_SECONDS,
+    REQUEST_TIMEOUT,
+    Outcome,
+    apply,
+    await_request,
+    committed,
+    drive,
+    engine_serving,
+    queue_request,
+)
+from .workflow_show import DbOpt, DirOpt, JsonOpt, find_row, open_store
 
 app = typer.Typer(help="Start, inspect, signal and replay workflows.", no_args_is_help=True)
 
-DirOpt = Annotated[Path, typer.Option("--dir", "-d", help="App directory.")]
-DbOpt = Annotated[Path | None, typer.Option("--db", help="SQLite file (default: <app>/.duralua/duralua.db).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+# Without a running engine, `start --wait` drives one here; it gives up after this long so a
+# workflow that sleeps for an hour does not hold the terminal (it continues under `duralua run`).
+DRIVE_WAIT_SECONDS = 30.0
+RESULT_POLL_SECONDS = 0.2
+NOT_SERVED_HINT = "start `duralua run` for this app (it picks the run up where it is)"
+
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option(help="Seconds to wait for the serving engine to apply the change (default 10).", min=0),
+]
 
 
-def _store(ctx: Ctx) -> Store:
-    path = ctx.db_path()
-    if not path.exists():
-        fail(f"no database at {path}", hint="start a workflow first, or pass --db")
-    return Store(path, readonly=True)
-
-
-def _row(store: Store, ident: str) -> dict[str, Any]:
-    from ..core.pid import parse_pid
-
-    p = parse_pid(ident)
-    row = store.latest_run(p.uniq if p else ident) or store.run_row(ident)
-    if row is None:
-        fail(f"no workflow with id {ident}", hint="`duralua workflow list` shows the known runs")
-    return row
-
-
-def _engine_busy(ctx: Ctx) -> bool:
-    return ctx.db_path().exists() and ProcessLock(ctx.db_path()).held_elsewhere()
-
-
-def _submit(ctx: Ctx, kind: str, body: dict[str, Any]) -> None:
-    store = Store(ctx.db_path())
-    try:
-        with store.transaction() as db:
-            Store.add_request(db, kind, body, time.time_ns())
-    finally:
-        store.close()
-
-
-async def _drive(ctx: Ctx, action: Any, *, wait_pid: str | None = None) -> Any:
-    """Run the engine in this process for one action, until idle (or the run finished)."""
-    app_ = ctx.app()
-    async with app_.engine(ctx.db_path()) as wf:
-        result = await action(wf)
-        if wait_pid is not None:
-            return await wf.engine.result(wait_pid)
-        await wf.engine.wait_idle()
-        return result
-
-
-def _ts(ns: int | None) -> str:
-    if ns is None:
-        return "-"
-    return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-STATUS_STYLE = {"running": "cyan", "completed": "green", "failed": "red", "held": "magenta",
-                "terminated": "yellow", "canceled": "yellow", "continued": "blue"}  # fmt: skip
-
-
-@app.command()
 def start(
     workflow: Annotated[str, typer.Argument(help="Workflow entry id, e.g. app:order_workflow.")],
     args: Annotated[list[str] | None, typer.Argument(help="Input arguments, each a JSON value.")] = None,
     worker: Annotated[str | None, typer.Option(help="temporal.worker entry id (default: the workflow's).")] = None,
     workflow_id: Annotated[str | None, typer.Option("--id", help="Workflow id (default: generated).")] = None,
     wait: Annotated[bool, typer.Option(help="Wait for the result.")] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="With --wait: seconds to wait for the result (default: no limit while `duralua run` serves the "
+            "database, 30 when this command runs the engine itself). Without: seconds the serving engine may "
+            "take to apply the start (default 10).",
+            min=0,
+        ),
+    ] = None,
     directory: DirOpt = Path("."),
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Start a workflow; prints its PID."""
+    """Start a workflow; prints its PID.
+
+    With a `duralua run` serving the database, the start is handed to it; otherwise this
+    command records the start and stops: the workflow runs when `duralua run` serves the app
+    (with --wait it runs here until its result, or the timeout).
+    """
+    use_json(as_json)
     ctx = Ctx(directory, db)
-    values = [_json_arg(a, i) for i, a in enumerate(args or [], 1)]
+    values = [parse_json_arg(a, f"argument {i}") for i, a in enumerate(args or [], 1)]
     catalog = ctx.app().catalog
     wf_def = catalog.workflows.get(workflow)
     if wf_def is None:
@@ -110,45 +92,76 @@ def start(
     except OptionError as exc:  # pragma: no cover - empty options always parse
         fail(str(exc))
     request = StartRequest(workflow, worker or wf_def.worker_id, values, opts, {}, workflow_id)
-    if _engine_busy(ctx):
-        engine = EmbeddedEngine(catalog, ctx.app().runtime, ctx.db_path())
+    db_path = ctx.db_path()
+    if engine_serving(db_path):
+        _start_queued(ctx, request, wait, timeout, as_json)
+    elif wait:
+        _start_and_wait_here(ctx, request, DRIVE_WAIT_SECONDS if timeout is None else timeout, as_json)
+    else:
         try:
-            info, _ = engine.prepare_start(request)
+            pid = drive(ctx, lambda engine: engine.start_workflow(request))
         except CallError as exc:
-            fail(exc.failure.message)
-        request.workflow_id = info.workflow_id
-        _submit(ctx, "start", _request_json(request))
-        pid = info.pid
-        if wait:
-            _print_outcome(ctx, pid, as_json, wait=True)
-            return
-        _emit({"pid": pid, "workflow_id": info.workflow_id, "queued": True}, as_json,
-              f"started {pid} (queued for the running engine)")  # fmt: skip
-        return
+            _refused(exc.failure)
+        _report_started(ctx, pid, as_json, note=" — it runs when `duralua run` serves the app")
 
-    async def do(wf: Any) -> str:
-        return str(await wf.engine.start_workflow(request))
+
+def _start_queued(ctx: Ctx, request: StartRequest, wait: bool, timeout: float | None, as_json: bool) -> None:
+    db_path = ctx.db_path()
+    # Validate and fix the workflow id here, so a refusal is immediate and a start that is
+    # still queued when the wait runs out can be named.
+    engine = EmbeddedEngine(ctx.app().catalog, ctx.app().runtime, db_path)
+    try:
+        info, _ = engine.prepare_start(request)
+    except CallError as exc:
+        _refused(exc.failure)
+    request.workflow_id = info.workflow_id
+    began = time.monotonic()
+    request_wait = REQUEST_TIMEOUT if timeout is None else timeout
+    outcome = await_request(db_path, queue_request(db_path, "start", _request_json(request)), request_wait, "start")
+    if outcome.state != "done":
+        _not_applied(outcome, f"start of {info.workflow_id}", {"pid": info.pid, "workflow_id": info.workflow_id},
+                     as_json)  # fmt: skip
+    pid = str(outcome.data.get("pid") or info.pid)
+    if wait:
+        left = None if timeout is None else max(0.0, timeout - (time.monotonic() - began))
+        wait_for_result(ctx, pid, as_json, wait=True, timeout=left)
+        return
+    _report_started(ctx, pid, as_json)
+
+
+def _start_and_wait_here(ctx: Ctx, request: StartRequest, limit: float, as_json: bool) -> None:
+    async def act(engine: Any) -> tuple[str, tuple[JSONValue, Failure | None] | None]:
+        pid = str(await committed(engine.start_workflow(request), ctx.db_path()))
+        try:
+            async with asyncio.timeout(limit):
+                return pid, await engine.result(pid)
+        except TimeoutError:
+            return pid, None
 
     try:
-        if wait:
-            engine_result: dict[str, Any] = {}
-
-            async def do_wait(wf: Any) -> Any:
-                pid = await do(wf)
-                engine_result["pid"] = pid
-                return await wf.engine.result(pid)
-
-            value, failure = asyncio.run(_drive(ctx, do_wait))
-            _emit_outcome(engine_result["pid"], value, failure, as_json)
-            return
-        pid = asyncio.run(_drive(ctx, do))
+        pid, outcome = drive(ctx, act, bounded=False)
     except CallError as exc:
-        fail(exc.failure.message)
-    store = _store(ctx)
-    row = _row(store, pid)
-    note = "" if row["status"] in CLOSED else " — waiting; it continues when `duralua run` serves the app"
-    _emit({"pid": pid, "workflow_id": row["workflow_id"], "status": row["status"]}, as_json,
-          f"started {pid} [{row['status']}]{note}")  # fmt: skip
+        _refused(exc.failure)
+    if outcome is None:
+        _emit({"pid": pid, "status": "running", "timed_out": True}, as_json,
+              f"{pid} is still running after {limit:g} s; it continues when `duralua run` serves the app")  # fmt: skip
+        raise typer.Exit(2)
+    emit_outcome(pid, outcome[0], outcome[1], as_json)
+
+
+def _report_started(ctx: Ctx, pid: str, as_json: bool, note: str = "") -> None:
+    store = open_store(ctx)
+    try:
+        row = find_row(store, pid)
+    finally:
+        store.close()
+    status = row["status"]
+    note = "" if status in CLOSED else note
+    data = {"pid": pid, "workflow_id": row["workflow_id"], "status": status}
+    if as_json:
+        print_json(data)
+    else:
+        say(f"started {pid} ", (f"[{status}]", workflow_show.STATUS_STYLE.get(status, "")), note)
 
 
 def _request_json(req: StartRequest) -> dict[str, Any]:
@@ -157,154 +170,114 @@ def _request_json(req: StartRequest) -> dict[str, Any]:
             "messages": req.messages, "sender": req.sender}  # fmt: skip
 
 
-def _json_arg(text: str, index: int) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        fail(f"argument {index} is not valid JSON ({exc.msg}): {text!r}",
-             hint='quote strings as JSON, e.g. \'"hello"\' or \'{"id": 1}\'')  # fmt: skip
-
-
 def _emit(data: dict[str, Any], as_json: bool, text: str) -> None:
     if as_json:
         print_json(data)
     else:
-        out_console.print(text, highlight=False)
+        say(text)
 
 
-@app.command("list")
-def list_cmd(
-    status: Annotated[str | None, typer.Option(help="running, completed, failed, held, terminated ...")] = None,
-    workflow_type: Annotated[str | None, typer.Option("--type", help="Workflow entry id.")] = None,
-    search: Annotated[list[str] | None, typer.Option(help="Search attribute filter NAME=JSON (repeatable).")] = None,
-    directory: DirOpt = Path("."),
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """List workflow runs, with filters."""
-    ctx = Ctx(directory, db)
-    query: dict[str, Any] = {}
-    for item in search or []:
-        name, sep, raw = item.partition("=")
-        if not sep:
-            fail(f"--search {item!r} must be NAME=VALUE")
-        try:
-            query[name] = json.loads(raw)
-        except json.JSONDecodeError:
-            query[name] = raw
-    runs = list_runs(_store(ctx), status=status, workflow_type=workflow_type, query=query or None)
+def _refused(failure: Failure) -> None:
+    fail(failure.message, kind=failure.kind)
+
+
+def _not_applied(outcome: Outcome, what: str, data: dict[str, Any], as_json: bool) -> None:
+    """Report a change the engine refused (exit 1) or has not applied yet (exit 2)."""
+    failure = outcome.failure
+    if failure is not None:
+        _refused(failure)
     if as_json:
-        print_json([r.to_json() for r in runs])
-        return
-    table = Table(title=f"{len(runs)} run(s)")
-    for col in ("workflow id", "type", "status", "started", "closed", "note"):
-        table.add_column(col)
-    for r in runs:
-        style = STATUS_STYLE.get(r.status, "white")
-        note = r.reason or (r.failure.message if r.failure else "")
-        table.add_row(r.workflow_id, r.workflow_type, f"[{style}]{r.status}[/{style}]", _ts(r.start_time_ns),
-                      _ts(r.close_time_ns), note[:80])  # fmt: skip
-    out_console.print(table)
+        print_json({**data, "queued": True, "applied": False, "reason": outcome.queued_because})
+    else:
+        report_error(f"{what} is queued but not applied yet ({outcome.queued_because}); the engine applies it "
+                     "when `duralua run` serves the app", label="not applied")  # fmt: skip
+    raise typer.Exit(2)
 
 
-@app.command()
-def describe(
-    ident: Annotated[str, typer.Argument(help="Workflow id or PID.")],
-    directory: DirOpt = Path("."),
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Show one run: status, why it is held or failed, attributes, result."""
-    ctx = Ctx(directory, db)
-    store = _store(ctx)
-    row = _row(store, ident)
-    s = summary_of(row)
-    history = load_history(store, row)
-    data = {**s.to_json(), "history_length": history.length(), "input": decode(row["info"]).get("args", [])}
-    if as_json:
-        print_json(data)
-        return
-    table = Table(show_header=False, box=None)
-    for key in ("workflow_id", "run_id", "workflow_type", "status", "pid", "task_queue"):
-        table.add_row(f"[bold]{key}[/bold]", str(data[key]))
-    table.add_row("[bold]started[/bold]", _ts(s.start_time_ns))
-    table.add_row("[bold]closed[/bold]", _ts(s.close_time_ns))
-    table.add_row("[bold]history[/bold]", f"{data['history_length']} events")
-    if s.reason:
-        table.add_row("[bold magenta]held because[/bold magenta]", s.reason)
-    if s.search:
-        table.add_row("[bold]search[/bold]", dumps(s.search))
-    if s.memo:
-        table.add_row("[bold]memo[/bold]", dumps(s.memo))
-    if s.failure:
-        table.add_row("[bold red]failure[/bold red]", f"{s.failure.kind}: {s.failure.message}")
-    elif s.status in CLOSED:
-        table.add_row("[bold]result[/bold]", dumps(to_plain(s.result)))
-    out_console.print(table)
-
-
-@app.command()
-def history(
-    ident: Annotated[str, typer.Argument(help="Workflow id or PID.")],
-    directory: DirOpt = Path("."),
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Print a run's history (``--json`` exports it for ``workflow replay --file``)."""
-    ctx = Ctx(directory, db)
-    store = _store(ctx)
-    h = load_history(store, _row(store, ident))
-    if as_json:
-        print_json(h.to_json())
-        return
-    table = Table(title=f"history of {h.info.workflow_id} ({h.info.workflow_type})")
-    table.add_column("#", justify="right")
-    table.add_column("event")
-    table.add_column("details")
-    for ev in h.events():
-        details = {k: v for k, v in ev.items() if k not in ("id", "event")}
-        table.add_row(str(ev["id"]), ev["event"], dumps(to_plain(details))[:120])
-    out_console.print(table)
-
-
-@app.command()
 def result(
     ident: Annotated[str, typer.Argument(help="Workflow id or PID.")],
-    wait: Annotated[bool, typer.Option(help="Wait until the run closes.")] = False,
+    wait: Annotated[bool, typer.Option(help="Wait until the run closes (needs a running `duralua run`).")] = False,
+    timeout: Annotated[float | None, typer.Option(help="With --wait: give up after this many seconds.", min=0)] = None,
     directory: DirOpt = Path("."),
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Print a run's result (exit 1 if it failed, 2 if it is still running)."""
-    _print_outcome(Ctx(directory, db), ident, as_json, wait=wait)
+    use_json(as_json)
+    wait_for_result(Ctx(directory, db), ident, as_json, wait=wait, timeout=timeout)
 
 
-def _print_outcome(ctx: Ctx, ident: str, as_json: bool, *, wait: bool) -> None:
-    while True:
-        store = _store(ctx)
-        row = _row(store, ident)
-        status = row["status"]
-        if status in ("continued",) or (status == "failed" and store.latest_run(row["workflow_id"]) != row):
-            row = store.latest_run(row["workflow_id"]) or row
+def _latest(store: Any, row: dict[str, Any]) -> dict[str, Any]:
+    """Follow continue-as-new and workflow retries to the run that carries the outcome."""
+    if row["status"] == "continued" or row["status"] == "failed":
+        latest: dict[str, Any] | None = store.latest_run(row["workflow_id"])
+        if latest is not None and latest["run_id"] != row["run_id"]:
+            return latest
+    return row
+
+
+def wait_for_result(ctx: Ctx, ident: str, as_json: bool, *, wait: bool, timeout: float | None) -> None:
+    """Print the outcome of ``ident``'s latest run; with ``wait``, poll until it closes, the
+    timeout runs out, or no engine serves the database (said at once: nothing else would
+    ever close the run)."""
+    db_path = ctx.db_path()
+    store = open_store(ctx)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    last_probe: float | None = None
+    gone_since: float | None = None
+    try:
+        while True:
+            row = _latest(store, find_row(store, ident))
             status = row["status"]
+            if status in CLOSED:
+                s = summary_of(row)
+                emit_outcome(s.pid, s.result, s.failure, as_json)
+                return
+            wid = row["workflow_id"]
+            data = {"workflow_id": wid, "status": status}
+            if not wait:
+                _emit(data, as_json, f"{wid} is {status}")
+                raise typer.Exit(2)
+            if status == "held":
+                _open_run_report({**data, "reason": row["reason"]}, as_json,
+                                 f"workflow {wid} is held ({row['reason']}); it is retried when `duralua run` "
+                                 "starts again (fix the cause first)")  # fmt: skip
+            now = time.monotonic()
+            if last_probe is None or now - last_probe >= 0.5:
+                first = last_probe is None
+                last_probe = now
+                if engine_serving(db_path):
+                    gone_since = None
+                elif first:
+                    gone_since = now - ENGINE_GONE_SECONDS
+                elif gone_since is None:
+                    gone_since = now  # stopped meanwhile, or restarting: give it a moment
+            if gone_since is not None and now - gone_since >= ENGINE_GONE_SECONDS:
+                _open_run_report({**data, "served": False}, as_json,
+                                 f"no engine is serving {db_path}; workflow {wid} is {status} and does not "
+                                 f"progress until one does: {NOT_SERVED_HINT}")  # fmt: skip
+            if deadline is not None and now >= deadline:
+                _open_run_report({**data, "timed_out": True}, as_json,
+                                 f"workflow {wid} is still {status} after {timeout:g} s")  # fmt: skip
+            time.sleep(RESULT_POLL_SECONDS)
+    finally:
         store.close()
-        if status in CLOSED:
-            s = summary_of(row)
-            _emit_outcome(s.pid, s.result, s.failure, as_json)
-            return
-        if not wait:
-            _emit({"workflow_id": row["workflow_id"], "status": status}, as_json,
-                  f"{row['workflow_id']} is {status}")  # fmt: skip
-            raise typer.Exit(2)
-        time.sleep(0.2)
 
 
-def _emit_outcome(pid: str, value: Any, failure: Any, as_json: bool) -> None:
+def _open_run_report(data: dict[str, Any], as_json: bool, text: str) -> None:
+    if as_json:
+        print_json(data)
+    else:
+        report_error(text, label="not finished")
+    raise typer.Exit(2)
+
+
+def emit_outcome(pid: str, value: Any, failure: Failure | None, as_json: bool) -> None:
     if failure is not None:
         if as_json:
             print_json({"pid": pid, "error": failure.to_json()})
         else:
-            err_console.print(f"[red]{failure.kind or 'error'}[/red]: {failure.message}", highlight=False)
+            error_line(failure.kind or "error", failure.message)
         raise typer.Exit(1)
     if as_json:
         print_json({"pid": pid, "result": value})
@@ -312,122 +285,106 @@ def _emit_outcome(pid: str, value: Any, failure: Any, as_json: bool) -> None:
         out_console.print_json(json.dumps(to_plain(value)))
 
 
-@app.command()
+def _open_pid(ctx: Ctx, ident: str) -> tuple[str, dict[str, Any]]:
+    store = open_store(ctx)
+    try:
+        row = _latest(store, find_row(store, ident))
+    finally:
+        store.close()
+    return summary_of(row).pid, row
+
+
+def _change(ctx: Ctx, kind: str, body: dict[str, Any], action: Any, timeout: float | None, what: str,
+            as_json: bool) -> Outcome:  # fmt: skip
+    outcome = apply(ctx, kind, body, action, timeout=REQUEST_TIMEOUT if timeout is None else timeout, what=what)
+    if outcome.state != "done":
+        _not_applied(outcome, what, {"pid": body["pid"]}, as_json)
+    return outcome
+
+
 def signal(
     ident: Annotated[str, typer.Argument(help="Workflow id or PID.")],
     topic: Annotated[str, typer.Argument(help="Signal topic, e.g. approve.")],
     payload: Annotated[str | None, typer.Argument(help="Payload as JSON.")] = None,
+    timeout: TimeoutOpt = None,
     directory: DirOpt = Path("."),
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Send a message to a workflow's inbox (process.send)."""
+    """Send a message to a workflow's inbox (process.send); `sent` means it was delivered."""
+    use_json(as_json)
     ctx = Ctx(directory, db)
-    payloads = [] if payload is None else [_json_arg(payload, 1)]
-    store = _store(ctx)
-    row = _row(store, ident)
+    payloads = [] if payload is None else [parse_json_arg(payload, "the payload")]
+    pid, row = _open_pid(ctx, ident)
     if row["status"] in CLOSED:
-        fail(f"workflow {row['workflow_id']} is not running (status {row['status']})")
-    pid = summary_of(row).pid
-    _control(ctx, "signal", {"pid": pid, "topic": topic, "payloads": payloads},
-             lambda wf: wf.engine.signal(pid, topic, payloads))  # fmt: skip
+        fail(f"workflow {row['workflow_id']} is not running (status {row['status']})", kind="NotFound")
+    body = {"pid": pid, "topic": topic, "payloads": payloads}
+    what = f"signal {topic!r} to {pid}"
+    _change(ctx, "signal", body, lambda engine: engine.signal(pid, topic, payloads), timeout, what, as_json)
     _emit({"pid": pid, "topic": topic, "sent": True}, as_json, f"sent {topic} to {pid}")
 
 
-@app.command()
 def terminate(
     ident: Annotated[str, typer.Argument(help="Workflow id or PID.")],
     reason: Annotated[str, typer.Option(help="Why (kept in the run).")] = "terminated from the CLI",
+    timeout: TimeoutOpt = None,
     directory: DirOpt = Path("."),
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Stop a run at once (no Lua code runs)."""
+    use_json(as_json)
     ctx = Ctx(directory, db)
-    pid = summary_of(_row(_store(ctx), ident)).pid
-    _control(ctx, "terminate", {"pid": pid, "reason": reason}, lambda wf: wf.engine.terminate(pid, reason))
-    _emit({"pid": pid, "terminated": True}, as_json, f"terminated {pid}")
+    pid, row = _open_pid(ctx, ident)
+    if row["status"] in CLOSED:
+        _emit({"pid": pid, "terminated": False, "status": row["status"]}, as_json,
+              f"{pid} is already {row['status']}")  # fmt: skip
+        return
+    body = {"pid": pid, "reason": reason}
+    what = f"termination of {pid}"
+    outcome = _change(ctx, "terminate", body, lambda engine: engine.terminate(pid, reason), timeout, what, as_json)
+    note = str(outcome.data.get("note", ""))
+    _emit({"pid": pid, "terminated": not note, **({"note": note} if note else {})}, as_json,
+          f"{pid} was {note}" if note else f"terminated {pid}")  # fmt: skip
 
 
-@app.command()
 def cancel(
     ident: Annotated[str, typer.Argument(help="Workflow id or PID.")],
+    timeout: TimeoutOpt = None,
     directory: DirOpt = Path("."),
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ask a run to cancel (it receives a pid.cancel event)."""
+    use_json(as_json)
     ctx = Ctx(directory, db)
-    pid = summary_of(_row(_store(ctx), ident)).pid
-    _control(ctx, "cancel", {"pid": pid}, lambda wf: wf.engine.cancel(pid))
-    _emit({"pid": pid, "cancel_requested": True}, as_json, f"cancel requested for {pid}")
-
-
-def _control(ctx: Ctx, kind: str, body: dict[str, Any], action: Any) -> None:
-    if _engine_busy(ctx):
-        _submit(ctx, kind, body)
+    pid, row = _open_pid(ctx, ident)
+    if row["status"] in CLOSED:
+        _emit({"pid": pid, "cancel_requested": False, "status": row["status"]}, as_json,
+              f"{pid} is already {row['status']}")  # fmt: skip
         return
-    try:
-        asyncio.run(_drive(ctx, action))
-    except CallError as exc:
-        fail(exc.failure.message)
+    outcome = _change(ctx, "cancel", {"pid": pid}, lambda engine: engine.cancel(pid), timeout,
+                      f"cancellation of {pid}", as_json)  # fmt: skip
+    note = str(outcome.data.get("note", ""))
+    _emit({"pid": pid, "cancel_requested": not note, **({"note": note} if note else {})}, as_json,
+          f"{pid} was {note}" if note else f"cancel requested for {pid}")  # fmt: skip
 
 
-@app.command()
-def replay(
-    ident: Annotated[str | None, typer.Argument(help="Workflow id or PID in the database.")] = None,
-    file: Annotated[Path | None, typer.Option("--file", "-f", help="History JSON (from `history --json`).")] = None,
-    all_runs: Annotated[bool, typer.Option("--all", help="Replay every run in the database.")] = False,
-    directory: DirOpt = Path("."),
-    db: DbOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Replay stored histories against the current code; exit 1 on non-determinism (use in CI)."""
-    ctx = Ctx(directory, db)
-    histories: list[History] = []
-    if file is not None:
-        try:
-            data = json.loads(file.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            fail(f"cannot read history file {file}: {exc}")
-        if isinstance(data, dict) and "events" in data:
-            from ..temporal.replay import replay_temporal_history
+# Registered in this order, which `duralua workflow --help` shows.
+app.command()(start)
+app.command("list")(workflow_show.list_cmd)
+app.command()(workflow_show.describe)
+app.command()(workflow_show.history)
+app.command()(result)
+app.command()(signal)
+app.command()(terminate)
+app.command()(cancel)
+app.command()(workflow_show.replay)
 
-            ok, message = replay_temporal_history(ctx.app(), data)
-            _replay_report([(file.name, ok, message)], as_json)
-            return
-        histories.append(History.from_json(data))
-    else:
-        store = _store(ctx)
-        if all_runs:
-            histories += [load_history(store, r) for r in store.runs()]
-        elif ident is not None:
-            histories.append(load_history(store, _row(store, ident)))
-        else:
-            fail("name a workflow id, --file or --all")
-    from ..embedded.replayer import replay_history
+# `workflow update` and `workflow query` live in their own module.
+from . import update_cmd  # noqa: E402
 
-    results = []
-    for h in histories:
-        try:
-            replay_history(ctx.app(), h)
-            results.append((h.info.workflow_id, True, "replayed cleanly"))
-        except NondeterminismError as exc:
-            results.append((h.info.workflow_id, False, str(exc)))
-        except WorkflowNotFound as exc:
-            results.append((h.info.workflow_id, False, str(exc)))
-    _replay_report(results, as_json)
-
-
-def _replay_report(results: list[tuple[str, bool, str]], as_json: bool) -> None:
-    if as_json:
-        print_json([{"workflow_id": w, "ok": ok, "message": msg} for w, ok, msg in results])
-    else:
-        for w, ok, msg in results:
-            mark = "[green]ok[/green]" if ok else "[red]NON-DETERMINISTIC[/red]"
-            err_console.print(f"{mark} {w}: {msg}", highlight=False)
-    if not all(ok for _w, ok, _m in results):
-        raise typer.Exit(1)
+update_cmd.register(app)
 
 # `workflow update` and `workflow query` live in their own module.
 from . import update_cmd  # noqa: E402

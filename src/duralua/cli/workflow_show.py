@@ -1,0 +1,270 @@
+"""Read-only ``duralua workflow`` commands: list, describe, history, replay.
+
+They read the database directly (WAL readers never block the engine), opened with SQLite's
+``mode=ro``: a read-only file or directory can still be inspected. Every value that comes
+from a run (ids, reasons, results) is printed as plain text, never as Rich markup.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from ..codec import check_value, decode, dumps, to_plain
+from ..core.history import History
+from ..embedded.queries import CLOSED, list_runs, load_history, summary_of
+from ..embedded.store import Store
+from ..errors import DuraluaError, EncodeError, NondeterminismError, WorkflowNotFound
+from .common import Ctx, fail, out_console, print_json, use_json, warn
+
+DirOpt = Annotated[Path, typer.Option("--dir", "-d", help="App directory.")]
+DbOpt = Annotated[Path | None, typer.Option("--db", help="SQLite file (default: <app>/.duralua/duralua.db).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+
+STATUSES = ("running", "held", "completed", "failed", "terminated", "canceled", "continued", "timed_out")
+STATUS_STYLE = {"running": "cyan", "completed": "green", "failed": "red", "held": "magenta",
+                "terminated": "yellow", "canceled": "yellow", "continued": "blue"}  # fmt: skip
+
+
+def open_store(ctx: Ctx) -> Store:
+    path = ctx.db_path()
+    if not path.exists():
+        fail(f"no database at {path}", hint="start a workflow first, or pass --db")
+    return Store(path, readonly=True)
+
+
+def find_row(store: Store, ident: str) -> dict[str, Any]:
+    from ..core.pid import parse_pid
+
+    p = parse_pid(ident)
+    row = store.latest_run(p.uniq if p else ident) or store.run_row(ident)
+    if row is None:
+        fail(f"no workflow with id {ident}", hint="`duralua workflow list` shows the known runs")
+    return row
+
+
+def ts(ns: int | None) -> str:
+    if ns is None:
+        return "-"
+    return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def status_text(status: str) -> Text:
+    return Text(status, style=STATUS_STYLE.get(status, ""))
+
+
+def _search_value(item: str) -> tuple[str, Any]:
+    name, sep, raw = item.partition("=")
+    if not sep or not name:
+        fail(f"--search {item!r} must be NAME=VALUE", hint="e.g. --search customer='\"ada\"' or --search total=30")
+    try:
+        value = json.loads(raw)
+        check_value(value, f"--search {name}")
+    except (ValueError, RecursionError, EncodeError):
+        value = raw  # not JSON: the text itself, as `--search customer=ada` means
+    return name, value
+
+
+def list_cmd(
+    status: Annotated[str | None, typer.Option(help=f"One of: {', '.join(STATUSES)}.")] = None,
+    workflow_type: Annotated[str | None, typer.Option("--type", help="Workflow entry id.")] = None,
+    search: Annotated[list[str] | None, typer.Option(help="Search attribute filter NAME=JSON (repeatable).")] = None,
+    directory: DirOpt = Path("."),
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List workflow runs, with filters."""
+    use_json(as_json)
+    ctx = Ctx(directory, db)
+    if status is not None and status not in STATUSES:
+        fail(f"unknown status {status!r}", hint=f"use one of: {', '.join(STATUSES)}")
+    query = dict(_search_value(item) for item in search or [])
+    runs = list_runs(open_store(ctx), status=status, workflow_type=workflow_type, query=query or None)
+    if as_json:
+        print_json([r.to_json() for r in runs])
+        return
+    table = Table(title=f"{len(runs)} run(s)")
+    for col in ("workflow id", "type", "status", "started", "closed", "note"):
+        # Ids fold instead of ending in "…": a cut id cannot be pasted into the next command.
+        table.add_column(col, overflow="fold" if col in ("workflow id", "type") else "ellipsis")
+    for r in runs:
+        note = r.reason or (r.failure.message if r.failure else "")
+        table.add_row(Text(r.workflow_id), Text(r.workflow_type), status_text(r.status), ts(r.start_time_ns),
+                      ts(r.close_time_ns), Text(note[:80]))  # fmt: skip
+    out_console.print(table)
+
+
+def describe(
+    ident: Annotated[str, typer.Argument(help="Workflow id or PID.")],
+    directory: DirOpt = Path("."),
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one run: status, why it is held or failed, attributes, result."""
+    use_json(as_json)
+    ctx = Ctx(directory, db)
+    store = open_store(ctx)
+    row = find_row(store, ident)
+    s = summary_of(row)
+    history = load_history(store, row)
+    data = {**s.to_json(), "history_length": history.length(), "input": decode(row["info"]).get("args", [])}
+    if as_json:
+        print_json(data)
+        return
+    table = Table(show_header=False, box=None)
+
+    def add(key: str, value: str | Text, style: str = "bold") -> None:
+        table.add_row(Text(key, style=style), value if isinstance(value, Text) else Text(value))
+
+    for key in ("workflow_id", "run_id", "workflow_type"):
+        add(key, str(data[key]))
+    add("status", status_text(s.status))
+    for key in ("pid", "task_queue"):
+        add(key, str(data[key]))
+    add("started", ts(s.start_time_ns))
+    add("closed", ts(s.close_time_ns))
+    add("history", f"{data['history_length']} events")
+    if s.reason:
+        add("held because" if s.status == "held" else "reason", s.reason, "bold magenta")
+    if s.search:
+        add("search", dumps(s.search))
+    if s.memo:
+        add("memo", dumps(s.memo))
+    if s.failure:
+        add("failure", f"{s.failure.kind}: {s.failure.message}" if s.failure.kind else s.failure.message, "bold red")
+    elif s.status in CLOSED:
+        add("result", dumps(to_plain(s.result)))
+    out_console.print(table)
+
+
+def history(
+    ident: Annotated[str, typer.Argument(help="Workflow id or PID.")],
+    directory: DirOpt = Path("."),
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print a run's history (``--json`` exports it for ``workflow replay --file``)."""
+    use_json(as_json)
+    ctx = Ctx(directory, db)
+    store = open_store(ctx)
+    h = load_history(store, find_row(store, ident))
+    if as_json:
+        print_json(h.to_json())
+        return
+    table = Table(title=Text(f"history of {h.info.workflow_id} ({h.info.workflow_type})"))
+    table.add_column("#", justify="right")
+    table.add_column("event")
+    table.add_column("details")
+    for ev in h.events():
+        details = {k: v for k, v in ev.items() if k not in ("id", "event")}
+        table.add_row(str(ev["id"]), Text(str(ev["event"])), Text(dumps(to_plain(details))[:120]))
+    out_console.print(table)
+
+
+def _read_history_file(file: Path) -> Any:
+    try:
+        text = file.read_bytes().decode("utf-8")
+        return json.loads(text)
+    except OSError as exc:
+        fail(f"cannot read history file {file}: {exc.strerror or exc}")
+    except UnicodeDecodeError as exc:
+        fail(f"history file {file} is not UTF-8 text (byte {exc.start})",
+             hint="pass the output of `duralua workflow history ID --json`")  # fmt: skip
+    except json.JSONDecodeError as exc:
+        fail(f"history file {file} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
+             hint="was it truncated? export it again with `duralua workflow history ID --json`")  # fmt: skip
+    except RecursionError:
+        fail(f"history file {file} is nested too deeply to be a history export")
+
+
+def _history_from_file(file: Path, data: Any) -> History:
+    hint = "pass the output of `duralua workflow history ID --json` (or a Temporal history export)"
+    if not isinstance(data, dict) or not isinstance(data.get("info"), dict):
+        fail(f"history file {file} is not a duralua history export (expected an object with info and "
+             "activations)", hint=hint)  # fmt: skip
+    try:
+        return History.from_json(data)
+    except Exception as exc:  # the file is untrusted input: any shape error is a one-line refusal
+        detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+        fail(f"history file {file} is not a valid duralua history export ({detail})", hint=hint)
+
+
+def _check_temporal_export(file: Path, data: dict[str, Any]) -> None:
+    """Refuse what the Temporal replayer cannot take: it hangs on a history whose first event
+    is not WorkflowExecutionStarted instead of failing."""
+    if not isinstance(data["events"], list):
+        fail(f"history file {file} is not a Temporal history export (events is not a list)")
+    from temporalio.api.enums.v1 import EventType
+    from temporalio.client import WorkflowHistory
+
+    try:
+        events = WorkflowHistory.from_json("replay", data).events
+    except Exception as exc:  # untrusted input; the parser raises many kinds
+        fail(f"history file {file} is not a Temporal history export ({type(exc).__name__}: {exc})")
+    if not events or events[0].event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+        fail(f"history file {file} is not a Temporal history export (it must start with WorkflowExecutionStarted)")
+
+
+def replay(
+    ident: Annotated[str | None, typer.Argument(help="Workflow id or PID in the database.")] = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="History JSON (from `history --json`).")] = None,
+    all_runs: Annotated[bool, typer.Option("--all", help="Replay every run in the database.")] = False,
+    directory: DirOpt = Path("."),
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replay stored histories against the current code; exit 1 on non-determinism (use in CI)."""
+    use_json(as_json)
+    ctx = Ctx(directory, db)
+    histories: list[History] = []
+    if file is not None:
+        data = _read_history_file(file)
+        if isinstance(data, dict) and "events" in data:
+            _check_temporal_export(file, data)
+            from ..temporal.replay import replay_temporal_history
+
+            ok, message = replay_temporal_history(ctx.app(), data)
+            if not ok and message.startswith("not a Temporal history export"):
+                fail(f"history file {file} is {message}")
+            _replay_report([(file.name, ok, message, "ok" if ok else "NON-DETERMINISTIC")], as_json)
+            return
+        histories.append(_history_from_file(file, data))
+    else:
+        store = open_store(ctx)
+        if all_runs:
+            histories += [load_history(store, r) for r in store.runs()]
+        elif ident is not None:
+            histories.append(load_history(store, find_row(store, ident)))
+        else:
+            fail("name a workflow id, --file or --all")
+    from ..embedded.replayer import replay_history
+
+    results = []
+    for h in histories:
+        wid = h.info.workflow_id
+        try:
+            replay_history(ctx.app(), h)
+            results.append((wid, True, "replayed cleanly", "ok"))
+        except NondeterminismError as exc:
+            results.append((wid, False, str(exc), "NON-DETERMINISTIC"))
+        except WorkflowNotFound as exc:
+            results.append((wid, False, str(exc), "NOT FOUND"))
+        except DuraluaError as exc:  # the code fails to load or raises where the history did not
+            results.append((wid, False, f"replay failed: {exc}", "FAILED"))
+    _replay_report(results, as_json)
+
+
+def _replay_report(results: list[tuple[str, bool, str, str]], as_json: bool) -> None:
+    if as_json:
+        print_json([{"workflow_id": w, "ok": ok, "message": msg} for w, ok, msg, _label in results])
+    else:
+        for w, ok, msg, label in results:
+            warn((label, "green" if ok else "red"), f" {w}: {msg}")
+    if not all(r[1] for r in results):
+        raise typer.Exit(1)
