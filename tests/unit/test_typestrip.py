@@ -510,3 +510,22 @@ def test_globals_set_before_are_kept() -> None:
     env = sb.make_globals()
     sb.execute("Point = 'mine'", "a.lua", env=env)
     assert sb.execute("type Point = {x: number}\nreturn Point, Point:kind()", "b.lua", env=env) == ("mine", "record")
+
+
+def test_absurdly_nested_types_are_left_for_lua_to_report() -> None:
+    deep = "type D = " + "{" * 3000 + "number" + "}" * 3000 + "\nreturn 1"
+    assert strip_types(deep) == deep  # no RecursionError: Lua reports a syntax error at line 1
+    with pytest.raises(LuaError) as info:
+        LuaSandbox().compile(deep, "d.lua")
+    assert info.value.location.line == 1
+    # deeper than Lua's parser takes as a constructor: the chunk runs, builtins still work
+    nested = "type D = " + "{" * 150 + "number" + "}" * 150 + "\nreturn number:is(1)"
+    assert LuaSandbox().execute(nested, "n.lua") == (1, None)
+
+
+def test_as_followed_by_parentheses_is_a_cast_only_to_a_function_type() -> None:
+    assert strip_types("local y = f as(x)") == "local y = f as(x)"  # ``f`` then a call of ``as``
+    src = "local g = f as (number) -> string"
+    assert strip_types(src) == blanked(src, "as (number) -> string")
+    src = "local h = f :: ((number) -> string)?"
+    assert strip_types(src) == blanked(src, ":: ((number) -> string)?")

@@ -68,6 +68,10 @@ def _builder(sandbox: LuaSandbox) -> Any:
     )
 
 
+def _wrap(spec: str, code: str) -> str:
+    return f"local {TYPES_NAME} = (...)({spec}, _ENV) return function(...) {code}\nend"
+
+
 def compile_chunk(sandbox: LuaSandbox, source: str, chunkname: str, env: Any, first_line: int = 1) -> tuple[Any, Any]:
     """``(function, None)`` or ``(None, Lua's error message)`` for user ``source``."""
     prepared = prepare(source)
@@ -77,10 +81,15 @@ def compile_chunk(sandbox: LuaSandbox, source: str, chunkname: str, env: Any, fi
     compile_ = sandbox._priv.compile
     if prepared.spec is None:
         return compile_(code, chunkname, env)  # type: ignore[no-any-return]
-    wrapped = f"local {TYPES_NAME} = (...)({prepared.spec}, _ENV) return function(...) {code}\nend"
-    outer, _ = compile_(wrapped, chunkname, env)
+    outer, _ = compile_(_wrap(prepared.spec, code), chunkname, env)
     if outer is None:
-        return compile_(code, chunkname, env)  # type: ignore[no-any-return]
+        fn, err = compile_(code, chunkname, env)
+        if fn is None:
+            return None, err
+        # the user's code compiles: the declarations are too deeply nested for Lua's parser
+        outer, err = compile_(_wrap("{}", code), chunkname, env)
+        if outer is None:
+            return None, err
     try:
         return outer(_builder(sandbox)), None
     except lupa.LuaError as exc:  # a bug of ours, reported as the chunk's load error

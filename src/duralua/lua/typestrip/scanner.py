@@ -45,6 +45,9 @@ _CONTINUES = frozenset(
 )  # fmt: skip
 _ENDS_EXPR = frozenset({")", "]", "}", "...", "nil", "true", "false", "end"})
 
+# A type the parser cannot take: left for Lua to report (absurdly deep nesting included).
+_FAILED = (NoType, RecursionError)
+
 # (type parameters [(name, constraint | None)] or None, body, is an interface)
 Alias = tuple[list[tuple[str, Node | None]] | None, Node, bool]
 
@@ -156,7 +159,7 @@ class Scanner(TypeParser):
         if t[j] == "<":
             try:
                 end, _ = self.generic_params(j)
-            except NoType:
+            except _FAILED:
                 return j
             self.blank(j, end)
             j = end
@@ -165,14 +168,14 @@ class Scanner(TypeParser):
         self.push(["self"] if method else [])
         try:
             j = self.params(j)
-        except NoType:
+        except _FAILED:
             return j + 1
         if t[j] == ":":
             try:
                 end, _ = self.parse_type(j + 1)
                 while t[end] == ",":  # ``: string, error?`` without parentheses
                     end, _ = self.parse_type(end + 1)
-            except NoType:
+            except _FAILED:
                 return j
             self.blank(j, end)
             j = end
@@ -230,7 +233,7 @@ class Scanner(TypeParser):
             if t[j] == ":":
                 try:
                     end, _ = self.parse_type(j + 1)
-                except NoType:
+                except _FAILED:
                     return j, names
                 self.blank(j, end)
                 j = self.attrib(end)
@@ -286,7 +289,7 @@ class Scanner(TypeParser):
             if t[k] != "=":
                 return i + 1
             end, node = self.parse_type(k + 1)
-        except NoType:
+        except _FAILED:
             return i + 1
         self.blank(first if first >= 0 else i, end)
         if len(self.scopes) == 1:
@@ -336,7 +339,7 @@ class Scanner(TypeParser):
                 member, optional = t[k], t[k + 1] != ":"
                 k, ftype = self.parse_type(after)
                 fields.append((member, ftype, optional))
-        except NoType:
+        except _FAILED:
             return i + 1
         self.blank(i, k + 1)
         if len(self.scopes) == 1:
@@ -360,9 +363,15 @@ class Scanner(TypeParser):
         if t[i] == "as" and (nxt in ("(", "{") or is_string(nxt)) and self.toks.newline_before(i):
             return i + 1
         try:
-            end, _ = self.parse_postfix(i + 1)
-        except NoType:
+            end, node = self.parse_postfix(i + 1)
+        except _FAILED:
             return i + 1
+        if nxt == "(":
+            while node[0] in ("opt", "array", "ann"):
+                node = node[1]
+            if node[0] != "func":
+                # ``(A)`` is no type in Wippy; so ``f() as(x)`` stays a call of a function ``as``
+                return i + 1
         self.blank(i, end)
         return end
 
