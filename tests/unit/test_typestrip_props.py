@@ -486,3 +486,19 @@ def _cpu_time(f: Callable[[], object]) -> float:
     start = time.process_time()
     f()
     return time.process_time() - start
+
+
+SOUP = [
+    "local", "function", "type", "interface", "export", "as", "::", "!", "?", "?:", ":", "<", ">", "(", ")",
+    "{", "}", "[", "]", ",", ";", "=", "->", "@", "...", ".", "end", "do", "then", "for", "in", "x", "T",
+    "number", "is", "'s'", "1", "--c\n", "\n", "[[", "extends", "readonly", "fun", "typeof", "|", "&",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_token_soup_never_raises(seed: int) -> None:
+    r = random.Random(seed)
+    src = " ".join(r.choice(SOUP) for _ in range(r.randint(1, 40)))
+    out = strip_types(src)
+    assert len(out) == len(src) and out.count("\n") == src.count("\n")
+    prepare(src)

@@ -39,7 +39,7 @@ class Prepared(NamedTuple):
 
 def tokenize(source: str) -> list[str]:
     """The tokens of ``source`` as the stripper sees them (comments dropped)."""
-    return lex(source).t[:-1]
+    return lex(source).t[:-3]
 
 
 def strip_types(source: str) -> str:

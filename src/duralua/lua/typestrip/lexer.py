@@ -66,7 +66,7 @@ def is_string(tok: str) -> bool:
 
 
 class Tokens:
-    """Token texts ``t`` and start offsets ``p`` (with an end sentinel ``""`` at ``len(src)``)."""
+    """Token texts ``t`` and start offsets ``p`` (ending with sentinels ``""`` at ``len(src)``)."""
 
     __slots__ = ("p", "src", "t")
 
@@ -83,10 +83,6 @@ class Tokens:
         gap = self.src[self.end(i - 1) : self.p[i]] if i > 0 else ""
         return "\n" in gap or "\r" in gap
 
-    def line(self, i: int) -> int:
-        src = self.src[: self.p[i]]
-        return 1 + src.count("\n") + src.count("\r") - src.count("\r\n")
-
 
 def lex(src: str) -> Tokens:
     body = src
@@ -102,8 +98,9 @@ def lex(src: str) -> Tokens:
         del toks[-1], starts[-1]
     if "[" in body or "'" in body or '"' in body:
         toks, starts = _clean(src, toks, starts)
-    toks.append("")
-    starts.append(len(src))
+    # sentinels: the scan looks up to three tokens ahead without bounds checks
+    toks.extend(("", "", ""))
+    starts.extend((len(src), len(src), len(src)))
     return Tokens(src, toks, starts)
 
 
@@ -139,6 +136,6 @@ def _long_tail(src: str, toks: list[str], starts: list[int], at: int, opener: st
         head_p.append(at)
     rest = lex(" " * stop + src[stop:]) if stop < len(src) else None
     if rest is not None:
-        head_t.extend(rest.t[:-1])
-        head_p.extend(rest.p[:-1])
+        head_t.extend(rest.t[:-3])
+        head_p.extend(rest.p[:-3])
     return head_t, head_p
