@@ -25,6 +25,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from ..codec import DEFAULT_PAYLOAD_LIMIT, JSONValue
 from ..core.scheduler import Delivery
 from ..errors import ConfigError, EngineError, Location
+from ..telemetry import temporal_interceptors
 from . import search
 from .config import client_connect_kwargs, client_notes, runs_workflows, worker_kwargs
 from .converter import DATA_CONVERTER
@@ -48,7 +49,9 @@ async def connect_client(entry_id: str, data: Mapping[str, Any], env: Mapping[st
     kwargs = client_connect_kwargs(entry_id, data, env)
     ensure_runtime()
     try:
-        return await Client.connect(**kwargs, data_converter=DATA_CONVERTER, interceptors=[ClientInterceptor()])
+        # temporalio's tracing interceptor when telemetry traces (workers built on the client get it too).
+        interceptors = [ClientInterceptor(), *temporal_interceptors()]
+        return await Client.connect(**kwargs, data_converter=DATA_CONVERTER, interceptors=interceptors)
     except Exception as exc:
         raise EngineError(
             f"cannot connect temporal.client {entry_id} to {kwargs['target_host']} "
