@@ -9,6 +9,7 @@ it), so it must move to the new run like the ones still in the mailbox.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 import time
@@ -17,10 +18,22 @@ from typing import Any
 
 import pytest
 
+from duralua import App, CallError
 from duralua.codec import decode
 from duralua.embedded.store import Store
 
-from .support import Procs, brief, connect_ro, latest, parallel, progress_state, result_of, runs, wait_until, wf_cli
+from .support import (
+    APP,
+    Procs,
+    brief,
+    connect_ro,
+    latest,
+    progress_state,
+    result_of,
+    runs,
+    wait_until,
+    wf_cli,
+)
 
 TOTAL = 30
 
@@ -77,24 +90,55 @@ def _last_run_view(db: Path, chain: list[dict[str, Any]]) -> tuple[list[int], li
 
 
 def test_concurrent_signals_survive_continue_as_new(tmp_path: Path, procs: Procs) -> None:
+    """`duralua run`, and 30 signals queued from five threads the way `duralua workflow signal`
+    queues them for a running engine."""
     db = tmp_path / "can.db"
     server = procs.serve(db)
     _start_counter(db, "counter")
-    # 30 `duralua workflow signal` processes, six at a time, while the runs continue as new.
-    outs = parallel(lambda i: wf_cli(db, "signal", "counter", "tick", str(i)), [(i,) for i in range(TOTAL)], 6)
-    problems = [
-        f"signal {i} exited {p.returncode}: {p.stderr.strip()[-200:]}" for i, p in enumerate(outs) if p.returncode
+    errors: list[str] = []
+    values = list(range(TOTAL))
+    senders = [
+        threading.Thread(target=_send, args=(db, "counter", values[k::5], random.Random(k), errors, 0.2))
+        for k in range(5)
     ]
+    for t in senders:
+        t.start()
+    for t in senders:
+        t.join()
+    problems = list(errors)
     _check_counted(db, "counter", problems)
     server.terminate(10)
     assert not problems, "\n".join(problems)
 
 
-def _send(db: Path, wid: str, values: list[int], rng: random.Random, errors: list[str]) -> None:
+async def _api(db: Path) -> list[str]:
+    app = App(APP, log=None)
+    problems: list[str] = []
+    async with app.engine(db) as wf:
+        pid = await wf.start("faults:counter", "faults:worker", [], TOTAL, workflow_id="counter")
+        outcomes = await asyncio.gather(*(wf.signal(pid, "tick", i) for i in range(TOTAL)), return_exceptions=True)
+        problems += [f"signal {i}: {o!r}" for i, o in enumerate(outcomes) if isinstance(o, BaseException)]
+        try:
+            value = await asyncio.wait_for(wf.result(pid), 20)
+        except (TimeoutError, CallError) as exc:
+            value = f"no result ({type(exc).__name__}: {exc})"
+    if not isinstance(value, dict) or sorted(value.get("seen") or []) != list(range(TOTAL)):
+        problems.append(f"30 concurrent signals through the Python API, every call returned: {value!r}")
+    return problems
+
+
+def test_concurrent_signals_survive_continue_as_new_python_api(tmp_path: Path) -> None:
+    problems = asyncio.run(_api(tmp_path / "api.db"))
+    if problems:  # the stored chain tells what was lost where
+        _check_counted(tmp_path / "api.db", "counter", problems)
+    assert not problems, "\n".join(problems)
+
+
+def _send(db: Path, wid: str, values: list[int], rng: random.Random, errors: list[str], pause: float = 0.6) -> None:
     """Queue signals the way `duralua workflow signal` does for a running engine (durably,
     whether or not the engine is up at that moment)."""
     for v in values:
-        time.sleep(rng.uniform(0.05, 0.6))
+        time.sleep(rng.uniform(0.0, pause))
         try:
             store = Store(db)
             try:

@@ -168,6 +168,7 @@ def small_tmpfs(tmp_path: Path) -> Any:
     subprocess.run(["umount", "-l", str(mnt)], capture_output=True, timeout=20)
 
 
+@pytest.mark.slow
 def test_disk_full_tmpfs(small_tmpfs: Path, tmp_path: Path, procs: Procs) -> None:
     db, log = small_tmpfs / "full.db", tmp_path / "activities.log"
     try:
