@@ -65,7 +65,8 @@ class EmbeddedHarness:
     async def start(
         self, workflow: str, *args: JSONValue, workflow_id: str | None = None, options: dict[str, Any] | None = None
     ) -> str:
-        return await self.env.start(workflow, "conf:worker", *args, workflow_id=workflow_id, options=options)
+        worker = self.env.app.catalog.workflows[workflow].worker_id
+        return await self.env.start(workflow, worker, *args, workflow_id=workflow_id, options=options)
 
     async def signal(self, pid: str, topic: str, payload: JSONValue) -> None:
         await self.env.signal(pid, topic, payload)

@@ -143,3 +143,25 @@ def test_cron_schedule(harness_factory: Any) -> None:
     cancelled = out["cancelled"]
     assert [r.status for r in cancelled] == ["canceled"], [(r.status, r.failure) for r in cancelled]
     assert cancelled[0].failure is not None and cancelled[0].failure.kind == "Canceled"
+
+
+def test_worker_limits(harness_factory: Any) -> None:
+    """worker_options limit activities alike: two slots make six 1 s activities take 3 s, two
+    starts a second spread six quick ones over more than two seconds."""
+
+    async def body(h: Harness) -> dict[str, int]:
+        out = {}
+        for name, workflow, activity, arg in (
+            ("plain_slow", "conf:fanout", "conf:slow", "1s"),
+            ("slots", "conf:fanout_limited", "conf:slow_limited", "1s"),
+            ("plain_quick", "conf:fanout", "conf:echo", 1),
+            ("rate", "conf:fanout_rated", "conf:echo_rated", 1),
+        ):
+            value, failure = await h.outcome(await h.start(workflow, activity, 6, arg))
+            assert failure is None, (name, failure)
+            out[name] = value["elapsed_ms"]
+        return out
+
+    out = run(harness_factory, body)
+    assert out["plain_slow"] < 2500 and out["slots"] >= 3000, out
+    assert out["plain_quick"] < 1000 and out["rate"] >= 1500, out

@@ -150,7 +150,6 @@ class TemporalHarness:
         self.engine = engine
         self.server = server
         self.host = host
-        self.worker_id = app.default_worker()
 
     async def start(
         self, workflow: str, *args: JSONValue, workflow_id: str | None = None, options: dict[str, Any] | None = None
@@ -160,7 +159,8 @@ class TemporalHarness:
         except OptionError as exc:
             raise CallError(invalid(str(exc))) from None
         wid = workflow_id if workflow_id is not None else opts.pop("id", None)
-        request = StartRequest(workflow, self.worker_id, list(args), opts, workflow_id=wid)
+        worker = self.app.catalog.workflows[workflow].worker_id
+        request = StartRequest(workflow, worker, list(args), opts, workflow_id=wid)
         return await self.engine.start_workflow(request)
 
     async def signal(self, pid: str, topic: str, payload: JSONValue) -> None:

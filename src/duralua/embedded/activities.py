@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..codec import JSONValue, encode
 from ..errors import TIMEOUT, EncodeError, Failure
+from .limits import Gate, WorkerLimits, worker_limits
 
 if TYPE_CHECKING:
     from .engine import EmbeddedEngine
@@ -69,6 +70,32 @@ class ActivityRunner:
     def __init__(self, engine: EmbeddedEngine) -> None:
         self.engine = engine
         self._running: dict[tuple[str, int], asyncio.Task[None]] = {}
+        self._limits: dict[str, WorkerLimits] = {}
+        self._gates: dict[tuple[str, bool], Gate | None] = {}
+
+    def limit_notes(self) -> list[str]:
+        """What the workers' options limit here, and which of them do nothing (said at start)."""
+        notes: list[str] = []
+        for worker_id in self.engine.catalog.workers:
+            entry = self.engine.catalog.registry.entries.get(worker_id)
+            limits, said = worker_limits(worker_id, entry.data if entry is not None else {})
+            self._limits[worker_id] = limits
+            notes += said
+        return notes
+
+    def gate_for(self, task: ActivityTask) -> Gate | None:
+        """The slots/rate gate of the worker that runs ``task``; None when it has no limit."""
+        worker = self.engine.catalog.worker_for_queue(task.task_queue)
+        if worker is None:
+            return None
+        local = task.activity_type in worker.local_activities
+        key = (worker.id, local)
+        if key not in self._gates:
+            limits = self._limits.get(worker.id) or WorkerLimits()
+            slots = limits.local_activities if local else limits.activities
+            rate = limits.local_per_second if local else limits.per_second
+            self._gates[key] = Gate(self.engine, slots, rate) if slots or rate else None
+        return self._gates[key]
 
     def busy(self) -> bool:
         """True while an attempt is computing (tasks waiting on a virtual sleep do not count)."""
@@ -90,6 +117,8 @@ class ActivityRunner:
         failed in a way the retry policy retries."""
         if self._registered(task) is not None or task.options.get("heartbeat_timeout_ns"):
             return None
+        if self.gate_for(task) is not None:
+            return None  # a limited worker's attempts wait for a slot or their start time
         runtime = self.engine.runtime
         fn = runtime.functions.get(task.activity_type)
         if fn is None or (fn.python is not None and _is_async(fn.python)):
@@ -230,8 +259,15 @@ class ActivityRunner:
             if registered is not None:
                 value, failure = None, registered
             else:
+                gate = self.gate_for(task)
+                if gate is not None:
+                    await gate.acquire()
                 started_ns = task.adopted_ns if adopted is not None and task.adopted_ns else time.time_ns()
-                value, failure = await self._attempt(task, start_to_close, adopted)
+                try:
+                    value, failure = await self._attempt(task, start_to_close, adopted)
+                finally:
+                    if gate is not None:
+                        gate.release()
                 if failure is None:
                     try:
                         encode(value, path="result", limit=engine.payload_limit)

@@ -70,6 +70,8 @@ class EmbeddedEngine(RunControl):
             raise
         if not existed:
             self._say(f"created a new database at {self.db_path}")
+        for note in self.activities.limit_notes():
+            self._say(note)
         self.runtime.engine = self
         self.runtime.worker_ids = set(self.catalog.workers)
         if self.clock.virtual:

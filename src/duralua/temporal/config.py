@@ -440,6 +440,9 @@ def worker_kwargs(
         rate = opts.number(key)
         if rate:
             kwargs[kw] = rate
+            # Eager activities come with the workflow task, past the poller the rate limits:
+            # a rate-limited worker gets its activities only by polling.
+            kwargs["disable_eager_activity_execution"] = True
     for key, kw in _DURATION_OPTIONS.items():
         duration = opts.duration(key)
         if duration:
