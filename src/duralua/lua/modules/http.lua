@@ -3,8 +3,18 @@
 -- that yields a host op (false when no process scheduler drives this state; the driver is
 -- built after the module templates, hence the lookup on first use). Request/Response objects
 -- carry no fields: the exchange they belong to is kept in the private weak table X.
-local C, py = ...
-local setmetatable, type, tostring, error, tonumber = setmetatable, type, tostring, error, tonumber
+local C, call, write = ...
+local setmetatable, type, tostring, error = setmetatable, type, tostring, error
+
+-- py.name(...) calls the Python side through one dispatcher (every Python callback costs each
+-- new Lua state a wrapper; this module costs one, plus one for the byte-string writer).
+local new_error = C.new_error
+local py = setmetatable({ write = write, error = function(kind, msg) return new_error(kind, msg, false) end },
+  { __index = function(t, name)
+  local f = function(...) return call(name, ...) end
+  t[name] = f
+  return f
+end })
 
 local X = setmetatable({}, { __mode = "k" })
 
@@ -117,9 +127,19 @@ function M.response()
   return o, nil
 end
 
-M.STATUS = py.STATUS
-M.METHOD = py.METHOD
-M.CONTENT = py.CONTENT
-M.TRANSFER = py.TRANSFER
+M.STATUS = {
+  CONTINUE = 100, SWITCHING_PROTOCOLS = 101, OK = 200, CREATED = 201, ACCEPTED = 202, NO_CONTENT = 204,
+  PARTIAL_CONTENT = 206, MOVED_PERMANENTLY = 301, FOUND = 302, SEE_OTHER = 303, NOT_MODIFIED = 304,
+  TEMPORARY_REDIRECT = 307, PERMANENT_REDIRECT = 308, BAD_REQUEST = 400, UNAUTHORIZED = 401,
+  PAYMENT_REQUIRED = 402, FORBIDDEN = 403, NOT_FOUND = 404, METHOD_NOT_ALLOWED = 405, NOT_ACCEPTABLE = 406,
+  REQUEST_TIMEOUT = 408, CONFLICT = 409, GONE = 410, PAYLOAD_TOO_LARGE = 413, UNSUPPORTED_MEDIA_TYPE = 415,
+  UNPROCESSABLE = 422, TOO_MANY_REQUESTS = 429, INTERNAL_ERROR = 500, NOT_IMPLEMENTED = 501,
+  BAD_GATEWAY = 502, SERVICE_UNAVAILABLE = 503, GATEWAY_TIMEOUT = 504,
+}
+M.METHOD = { GET = "GET", POST = "POST", PUT = "PUT", PATCH = "PATCH", DELETE = "DELETE", HEAD = "HEAD",
+  OPTIONS = "OPTIONS", TRACE = "TRACE" }
+M.CONTENT = { JSON = "application/json", TEXT = "text/plain", HTML = "text/html",
+  FORM = "application/x-www-form-urlencoded", MULTIPART = "multipart/form-data", STREAM = "application/octet-stream" }
+M.TRANSFER = { CHUNKED = "chunked", SSE = "sse" }
 
 return M

@@ -28,24 +28,6 @@ from ._ops import MODULE_OPS, OpCaller, host_op
 from ._support import ArgError, error_value, lua_source, pyfn
 from .json import loads
 
-STATUS = {
-    "CONTINUE": 100, "SWITCHING_PROTOCOLS": 101, "OK": 200, "CREATED": 201, "ACCEPTED": 202,
-    "NO_CONTENT": 204, "PARTIAL_CONTENT": 206, "MOVED_PERMANENTLY": 301, "FOUND": 302, "SEE_OTHER": 303,
-    "NOT_MODIFIED": 304, "TEMPORARY_REDIRECT": 307, "PERMANENT_REDIRECT": 308, "BAD_REQUEST": 400,
-    "UNAUTHORIZED": 401, "PAYMENT_REQUIRED": 402, "FORBIDDEN": 403, "NOT_FOUND": 404,
-    "METHOD_NOT_ALLOWED": 405, "NOT_ACCEPTABLE": 406, "REQUEST_TIMEOUT": 408, "CONFLICT": 409, "GONE": 410,
-    "PAYLOAD_TOO_LARGE": 413, "UNSUPPORTED_MEDIA_TYPE": 415, "UNPROCESSABLE": 422, "TOO_MANY_REQUESTS": 429,
-    "INTERNAL_ERROR": 500, "NOT_IMPLEMENTED": 501, "BAD_GATEWAY": 502, "SERVICE_UNAVAILABLE": 503,
-    "GATEWAY_TIMEOUT": 504,
-}  # fmt: skip
-METHOD = {m: m for m in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE")}
-CONTENT = {
-    "JSON": "application/json", "TEXT": "text/plain", "HTML": "text/html",
-    "FORM": "application/x-www-form-urlencoded", "MULTIPART": "multipart/form-data",
-    "STREAM": "application/octet-stream",
-}  # fmt: skip
-TRANSFER = {"CHUNKED": "chunked", "SSE": "sse"}
-
 NO_CONTEXT = "no HTTP context: http.request()/http.response() work only in the handler of an http.endpoint"
 
 
@@ -192,7 +174,7 @@ def _setup(st: LuaState) -> Any:
         problem = writable(x, "res:set_transfer", head=True)
         if problem is not None:
             return problem
-        if mode not in TRANSFER.values():
+        if mode not in ("chunked", "sse"):
             return err(INVALID, f"res:set_transfer: mode must be http.TRANSFER.CHUNKED or SSE, got {mode!r}")
         if mode == "sse":
             x.set_header("Content-Type", "text/event-stream")
@@ -257,44 +239,34 @@ def _setup(st: LuaState) -> Any:
     def headers(x: HttpExchange) -> Any:
         return to_lua(lua, {_canonical(k): ", ".join(v) for k, v in x.headers.items()})
 
-    def xfn(fn: Callable[..., Any], *bytes_args: int) -> Any:
-        def call(handle: Any, *args: Any) -> Any:
-            ex = _LIVE.get(handle) if isinstance(handle, int) else None
-            if ex is None:
-                raise ArgError(_OVER)
-            return fn(ex, *args)
+    with_exchange: dict[str, Callable[..., Any]] = {
+        "get": fields, "query": query, "query_params": query_params, "header": lambda x, name: x.header(name),
+        "headers": headers, "param": lambda x, name: x.params.get(name),
+        "params": lambda x: to_lua(lua, dict(x.params)), "body": body, "body_json": body_json,
+        "accepts": lambda x, mime: x.accepts(mime), "is_content_type": lambda x, mime: x.is_content_type(mime),
+        "check_body": check_body, "set_status": set_status, "set_header": set_header,
+        "set_content_type": set_content_type, "write_json": write_json, "flush": flush,
+        "set_transfer": set_transfer, "write_event": write_event,
+    }  # fmt: skip
+    plain: dict[str, Callable[..., Any]] = {"host_op": lambda: host_op(st) or False}
 
-        return pyfn(st, call, *bytes_args)
+    def exchange_of(handle: Any) -> HttpExchange:
+        ex = _LIVE.get(handle) if isinstance(handle, int) else None
+        if ex is None:
+            raise ArgError(_OVER)
+        return ex  # type: ignore[no-any-return]
 
-    py = lua.table_from({
-        "get": xfn(fields),
-        "query": xfn(query),
-        "query_params": xfn(query_params),
-        "header": xfn(lambda x, name: x.header(name)),
-        "headers": xfn(headers),
-        "param": xfn(lambda x, name: x.params.get(name)),
-        "params": xfn(lambda x: to_lua(lua, dict(x.params))),
-        "body": xfn(body),
-        "body_json": xfn(body_json),
-        "accepts": xfn(lambda x, mime: x.accepts(mime)),
-        "is_content_type": xfn(lambda x, mime: x.is_content_type(mime)),
-        "check_body": xfn(check_body),
-        "set_status": xfn(set_status),
-        "set_header": xfn(set_header),
-        "set_content_type": xfn(set_content_type),
-        "write": xfn(write, 2),
-        "write_json": xfn(write_json),
-        "flush": xfn(flush),
-        "set_transfer": xfn(set_transfer),
-        "write_event": xfn(write_event),
-        "error": lambda kind, msg: err(str(kind), str(msg)),
-        "host_op": lambda: host_op(st) or False,
-        "STATUS": lua.table_from(STATUS),
-        "METHOD": lua.table_from(METHOD),
-        "CONTENT": lua.table_from(CONTENT),
-        "TRANSFER": lua.table_from(TRANSFER),
-    })  # fmt: skip
-    return st.execute(lua_source("http.lua"), st.core, py, name="=duralua.http")
+    def dispatch(name: str, *args: Any) -> Any:
+        fn = with_exchange.get(name)
+        if fn is not None:
+            return fn(exchange_of(args[0] if args else None), *args[1:])
+        return plain[name](*args)
+
+    def write_bytes(handle: Any, data: bytes) -> Any:
+        return write(exchange_of(handle), data)
+
+    return st.execute(lua_source("http.lua"), st.core, pyfn(st, dispatch), pyfn(st, write_bytes, 2),
+                      name="=duralua.http")  # fmt: skip
 
 
 def install(lua: Any, ctx: HostContext) -> Any:

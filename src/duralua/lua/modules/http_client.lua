@@ -3,12 +3,14 @@
 -- event loop, so a waiting request blocks only its own coroutine. Arguments are checked and
 -- copied here (only string headers/query/form/cookie values, as Wippy does); a body that is
 -- not valid UTF-8 travels hex-encoded (binary strings cannot cross into Python otherwise).
-local C, py, refused = ...
+local C, call, encode_uri, refused = ...
+local new_error = C.new_error
+local py = { error = function(kind, msg) return new_error(kind, msg, false) end }
 local type, pairs, ipairs, error, tostring, upper, utf8len = type, pairs, ipairs, error, tostring, string.upper, utf8.len
 
 local host_op = false  -- the driver's, looked up on first use (it is built after this module)
 local function op(...)
-  if not host_op then host_op = py.host_op() end
+  if not host_op then host_op = call("host_op") end
   if not host_op then return nil, py.error("Internal", "http_client needs a function or process call (no host here)") end
   return host_op(...)
 end
@@ -93,7 +95,7 @@ function M.request_batch(requests)
   return op("http_client.batch", list)
 end
 
-M.encode_uri = py.encode_uri
-M.decode_uri = py.decode_uri
+M.encode_uri = encode_uri
+function M.decode_uri(s) return call("decode_uri", s) end
 
 return M

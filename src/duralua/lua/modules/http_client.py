@@ -237,14 +237,13 @@ def _setup(st: LuaState, refused: str | None) -> Any:
             return None, error_value(st, INVALID, f'invalid URL escape "{s[bad.start() : bad.start() + 3]}"', False)
         return unquote_to_bytes(s.replace("+", " ")), None
 
-    py = st.lua.table_from({
-        "encode_uri": pyfn(st, encode_uri, 1),
-        "decode_uri": pyfn(st, decode_uri),
-        "error": lambda kind, msg: error_value(st, str(kind), str(msg), False),
-        "host_op": lambda: host_op(st) or False,
-    })  # fmt: skip
-    return st.execute(lua_source("http_client.lua"), st.core, py, refused or False,
-                      name="=duralua.http_client")  # fmt: skip
+    calls: dict[str, Callable[..., Any]] = {"decode_uri": decode_uri, "host_op": lambda: host_op(st) or False}
+
+    def dispatch(name: str, *args: Any) -> Any:
+        return calls[name](*args)
+
+    return st.execute(lua_source("http_client.lua"), st.core, pyfn(st, dispatch), pyfn(st, encode_uri, 1),
+                      refused or False, name="=duralua.http_client")  # fmt: skip
 
 
 def install(lua: Any, ctx: HostContext) -> Any:
