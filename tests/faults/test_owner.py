@@ -17,20 +17,20 @@ from pathlib import Path
 
 import pytest
 
-from .support import Procs, brief, has_traceback, latest, result_of, wait_until, wf_cli
+from .support import Procs, brief, has_traceback, latest, parallel, result_of, wait_until, wf_cli
 
 N_WORKFLOWS = 2
-STEPS = 6  # each workflow runs STEPS activities with 300 ms timers between them (~2 s)
+STEPS = 6  # each workflow runs STEPS activities with PAUSE timers between them
+PAUSE = "1s"  # long enough for a second engine to come up while work is in flight
 REFUSE_TIMEOUT = 15.0
 
 
 def _start_lonely(db: Path) -> list[str]:
-    problems = []
-    for i in range(N_WORKFLOWS):
-        proc = wf_cli(db, "start", "faults:lonely", f'"w{i}"', str(STEPS), "--id", f"lonely-{i}")
-        if proc.returncode != 0:
-            problems.append(f"start lonely-{i} exited {proc.returncode}: {proc.stderr.strip()[-300:]}")
-    return problems
+    def start(i: int) -> str:
+        proc = wf_cli(db, "start", "faults:lonely", f'"w{i}"', str(STEPS), f'"{PAUSE}"', "--id", f"lonely-{i}")
+        return f"start lonely-{i} exited {proc.returncode}: {proc.stderr.strip()[-300:]}" if proc.returncode else ""
+
+    return [p for p in parallel(start, [(i,) for i in range(N_WORKFLOWS)]) if p]
 
 
 def _executions(*stderr_texts: str) -> Counter[str]:
