@@ -30,6 +30,7 @@ from .routes import collect
 
 Logger = Callable[[str, str], None]
 T = TypeVar("T")
+IDLE_HANDLER_STATES = 128  # per handler, kept after a burst (about 0.6 MB each)
 
 
 def _protocol(read_timeout: float | None) -> type[H11Protocol]:
@@ -151,6 +152,8 @@ class HttpServices:
                 continue
             if cfg.auto_start:
                 plan.append((cfg, ServiceApp(cfg, service, self.runtime, self.log)))
+                for ep in service.endpoints:  # each request in flight holds a Lua state of its handler
+                    self.runtime.keep_idle(ep.func, min(cfg.max_in_flight, IDLE_HANDLER_STATES))
         if errors:
             raise ConfigErrors(errors)
         return plan

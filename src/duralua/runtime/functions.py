@@ -172,6 +172,15 @@ class FunctionRuntime:
             instruction_budget=self._limits[1],
         )
 
+    def keep_idle(self, entry_id: str, states: int) -> None:
+        """Keep up to ``states`` idle Lua states of ``entry_id`` between calls (default 16).
+
+        For entries called concurrently (HTTP handlers): under load they would otherwise build
+        a new Lua state for every call beyond the pool and drop it after.
+        """
+        pool = self._pools.setdefault(entry_id, _Pool())
+        pool.size = max(pool.size, states)
+
     def release(self, fn: FunctionDef, vm: LuaVM, reusable: bool) -> None:
         pool = self._pools.setdefault(fn.entry_id, _Pool())
         if reusable and not vm.poisoned and len(pool.idle) < pool.size:
