@@ -44,6 +44,7 @@ class Catalog:
         self.workflows: dict[str, WorkflowDef] = {}
         self.function_options: dict[str, dict[str, Any]] = {}
         self._codes: dict[str, EntryCode] = {}
+        self._resolving: list[str] = []
         self._build()
 
     def _build(self) -> None:
@@ -91,8 +92,20 @@ class Catalog:
             first_line=1 if entry.source_file else (entry.source_line or entry.line),
         )
         self._codes[entry_id] = code
-        for alias, target in entry.imports.items():
-            code.imports[alias] = self.code_of(target)
+        self._resolving.append(entry_id)
+        try:
+            for alias, target in entry.imports.items():
+                if target in self._resolving:
+                    # The loader reports cycles; this guards registries built without it, since
+                    # the Lua loader would recurse on a cyclic graph until the C stack overflows.
+                    chain = " imports ".join([*self._resolving[self._resolving.index(target) :], target])
+                    raise ConfigError(f"import cycle: {chain}", location=Location(entry=entry_id))
+                code.imports[alias] = self.code_of(target)
+        except ConfigError:
+            self._codes.pop(entry_id, None)  # never hand out a half-resolved entry later
+            raise
+        finally:
+            self._resolving.pop()
         return code
 
     def activity_defaults(self, target: str) -> dict[str, Any]:

@@ -226,6 +226,24 @@ def test_db_option_errors(op: Path, tmp_path: Path) -> None:
     not_dir.write_text("x")
     one_error(duralua_cli("workflow", "list", "--dir", not_dir), "is not a directory")
     one_error(duralua_cli("run", not_dir, "--call", "op:hello"), "is not a directory")
+    proc = duralua_cli("check", not_dir)
+    assert proc.returncode == 1
+    assert_no_traceback(proc)
+    assert f"app directory {not_dir} is not a directory" in proc.stderr
+
+
+def test_a_reader_that_leaves_early(op: Path, db: Path) -> None:
+    """`duralua workflow list | head -1`: no BrokenPipeError traceback."""
+    for i in range(3):
+        assert wf(op, db, "start", "op:waiter", "--id", f"w{i}").returncode == 0
+    proc = subprocess.Popen([str(DURALUA), "workflow", "list", "--dir", str(op), "--db", str(db)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env())  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(30) in (0, 1, 141)  # click exits 1 on EPIPE, silently
+    assert "Traceback" not in err, err
 
 
 @contextmanager

@@ -612,6 +612,20 @@ def test_import_cycles_are_errors_naming_each_entry_and_line(tmp_path: Path) -> 
     assert "app:self (src/app.yaml:20) imports itself" in me.message
 
 
+def test_the_catalog_refuses_a_cycle_the_loader_did_not_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    import duralua.registry.kinds as kinds
+    from duralua.catalog import Catalog
+
+    monkeypatch.setattr(kinds, "import_cycles", lambda entries: [])
+    reg = load_documents({"app.yaml": CYCLE})
+    catalog = Catalog(reg)
+    with pytest.raises(ConfigError, match="import cycle: app:a imports app:b imports app:c imports app:a"):
+        catalog.code_of("app:a")
+    with pytest.raises(ConfigError, match="import cycle"):
+        catalog.code_of("app:a")  # nothing half-resolved was cached
+    assert catalog.code_of("app:d").imports == {}
+
+
 def test_import_chains_without_a_cycle_load(tmp_path: Path) -> None:
     acyclic = CYCLE.replace("imports: {a: a}", "imports: {d: d}").replace("{me: self, d: d}", "{d: d}")
     reg = load(tmp_path, {"app.yaml": acyclic})

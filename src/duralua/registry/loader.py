@@ -455,7 +455,8 @@ def load_app(path: str | Path, *, env: Mapping[str, str] | None = None) -> Regis
     if root.is_file() and root.name == LOCK_FILE:
         root = root.parent
     if not root.is_dir():
-        raise ConfigError(f"app directory {path} does not exist")
+        state = "is not a directory" if root.exists() else "does not exist"
+        raise ConfigError(f"app directory {path} {state}", hint="pass the directory that holds wippy.lock")
     lock = root / LOCK_FILE
     src = root / _src_dir(lock) if lock.is_file() else root
     if not src.is_dir():
