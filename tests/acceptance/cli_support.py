@@ -48,8 +48,13 @@ def json_out(proc: subprocess.CompletedProcess[str]) -> Any:
 
 
 def error_lines(proc: subprocess.CompletedProcess[str]) -> list[str]:
-    """stderr without the engine's own log lines (``[engine] ...``, ``[pid] ...``)."""
-    return [line for line in proc.stderr.splitlines() if line.strip() and not line.startswith("[")]
+    """stderr without the engine's own log lines (``[engine] ...``, ``[pid] ...``) and the
+    CLI's progress notes (``waiting for the engine ...``, printed when it takes a while)."""
+    return [
+        line
+        for line in proc.stderr.splitlines()
+        if line.strip() and not line.startswith("[") and not line.startswith("waiting for the engine")
+    ]
 
 
 class Served:
