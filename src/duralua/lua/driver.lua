@@ -308,8 +308,9 @@ function D.make_resume(resume)
       threads[id] = nil
       if id ~= 1 then return 1 end
       local ok, a, b, c = guarded(result_of, r[2], r[3])
-      if not ok then return 1, "error", "invalid", "result: could not be converted (" .. a .. ")" end
-      return 1, a, b, c
+      if ok then return 1, a, b, c end
+      if r[3] ~= nil and r[3] ~= false then return 1, "error", "text", "(error value could not be converted: " .. a .. ")" end
+      return 1, "error", "invalid", "result: could not be converted (" .. a .. ")"
     end
     if not rawequal(r[2], OP) then  -- user code cannot yield here (user_yield): a forged op
       threads[id] = nil
