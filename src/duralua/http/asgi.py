@@ -64,7 +64,6 @@ class ServiceApp:
         self.table = RouteTable(routes.endpoints)
         self.runtime = runtime
         self.log = log
-        self.in_flight = 0
         self._background: set[asyncio.Task[Any]] = set()
         # Longest prefix first: a 404 under /api still gets the /api router's CORS headers.
         self._routers = sorted(routes.routers.values(), key=lambda r: len(r.prefix), reverse=True)
@@ -100,7 +99,6 @@ class ServiceApp:
         match = self.table.match(method, raw_path)
         scope[_MATCH] = match
         router = self._router_of(match, raw_path)
-        self.in_flight += 1
         try:
             app = self._stacks[router.id] if router is not None else self._dispatch
             scope["duralua.status"] = status
@@ -111,7 +109,6 @@ class ServiceApp:
             if status.code == 0:
                 await _plain(tracked, 500, "internal server error")
         finally:
-            self.in_flight -= 1
             if self.log is not None:
                 ms = (time.perf_counter() - started) * 1000
                 path = scope["path"] + ("?" + scope["query_string"].decode("latin-1") if scope["query_string"] else "")

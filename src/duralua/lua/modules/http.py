@@ -74,7 +74,7 @@ _OVER = "http: this request is over (the handler that received it has returned)"
 
 
 def _exchange_op(caller: OpCaller, *_: Any) -> tuple[Any, ...]:
-    ex = caller.values.get("http")
+    ex = getattr(caller, "values", {}).get("http")  # hosts without per-call values: no context
     if ex is None:
         return (None, Failure(NO_CONTEXT, INTERNAL, False))
     handle = getattr(ex, "lua_handle", 0)
