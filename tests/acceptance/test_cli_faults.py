@@ -18,7 +18,7 @@ import stat
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -192,8 +192,9 @@ def test_a_file_that_is_not_a_database(op: Path, tmp_path: Path, command: tuple[
 
 def test_a_sqlite_database_of_another_program(op: Path, tmp_path: Path) -> None:
     other = tmp_path / "other.db"
-    with sqlite3.connect(other) as conn:
+    with closing(sqlite3.connect(other)) as conn:
         conn.execute("CREATE TABLE t(x)")
+        conn.commit()
     one_error(wf(op, other, "list"), "is not a duralua database")
 
 
@@ -449,6 +450,14 @@ def test_signal_the_engine_refuses_is_an_error(op: Path, db: Path, served: Serve
     assert json_out(wf(op, db, "describe", "w", "--json"))["status"] == "running"
 
 
+def _wait_until_queued(db: Path, kind: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    with closing(sqlite3.connect(db)) as conn:
+        while not conn.execute("SELECT 1 FROM requests WHERE kind = ? AND state = 'queued'", (kind,)).fetchone():
+            assert time.monotonic() < deadline, f"no {kind} request queued in {timeout} s"
+            time.sleep(0.05)
+
+
 @pytest.mark.xfail(
     reason="engine: a signal applied in the same batch as a terminate of its run does not see the terminate yet",
     strict=False,
@@ -464,7 +473,7 @@ def test_signal_to_a_workflow_that_closed_before_the_engine_applied_it(op: Path,
             Store.add_request(conn, "terminate", {"pid": pid, "reason": "first"}, time.time_ns())
         store.close()
         sender = _background("workflow", "signal", "w", "go", "--dir", op, "--db", db)
-        time.sleep(1.5)  # the CLI checked the run (still running) and queued its signal
+        _wait_until_queued(db, "signal")  # the CLI saw the run still running and queued its signal
     finally:
         os.kill(served.proc.pid, signal.SIGCONT)
     out, err = sender.communicate(timeout=30)
