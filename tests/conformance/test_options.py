@@ -165,3 +165,22 @@ def test_worker_limits(harness_factory: Any) -> None:
     out = run(harness_factory, body)
     assert out["plain_slow"] < 2500 and out["slots"] >= 3000, out
     assert out["plain_quick"] < 1000 and out["rate"] >= 1500, out
+
+
+def test_seed_search_attributes_work_out_of_the_box(harness_factory: Any) -> None:
+    """workflow.attrs{search = {status=..., customer_id=..., order_total=...}} as the seed writes
+    it: on a dev server the attributes are registered (literal at worker start, computed ones
+    at first use), so the upsert succeeds and the run is found by them."""
+
+    async def body(h: Harness) -> tuple[Any, Any]:
+        pid = await h.start("conf:seed_attrs", {"customer_id": "c-7", "total": 30.5}, workflow_id="seed-attrs")
+        value, failure = await h.outcome(pid)
+        assert failure is None, failure
+        runs = await h.runs("seed-attrs")
+        return value, runs[0].search
+
+    value, attrs = run(harness_factory, body)
+    assert value == {"ok": True}
+    # Temporal adds system attributes (BuildIds) of its own.
+    mine = {k: v for k, v in attrs.items() if k in ("status", "customer_id", "order_total")}
+    assert mine == {"status": "processing", "customer_id": "c-7", "order_total": 30.5}

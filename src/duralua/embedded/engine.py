@@ -42,7 +42,7 @@ from ..errors import (
 from ..lifecycle import LifecycleEvent
 from ..lua.process import LuaWorkflowProgram
 from .activities import ActivityTask
-from .control import RunControl
+from .clockwork import RunClock
 from .queries import CLOSED, list_runs, load_history, outcome, summary_of, task_from_row
 from .state import Logger, OwnershipLost, _Batch, _Live, _Pending, _pylog
 from .store import REQUEST_RETENTION_NS, Store
@@ -50,7 +50,7 @@ from .store import REQUEST_RETENTION_NS, Store
 __all__ = ["CLOSED", "EmbeddedEngine", "Logger", "list_runs", "load_history", "summary_of"]
 
 
-class EmbeddedEngine(RunControl):
+class EmbeddedEngine(RunClock):
     """A durable workflow engine in this process. Use as ``async with`` or start()/stop()."""
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -574,95 +574,6 @@ class EmbeddedEngine(RunControl):
     def history(self, pid_or_id: str) -> History:
         row = self._resolve_run(pid_or_id)
         return load_history(self._db(), row)
-
-    # -- timers ----------------------------------------------------------------------------------
-
-    async def _timer_loop(self) -> None:
-        while True:
-            now = self.clock.now_ns()
-            while self._timers and self._timers[0][0] <= now:
-                _, run_id, seq = heapq.heappop(self._timers)
-                self._pending.setdefault(run_id, []).append(_Pending(m.FireTimer(seq=seq), timer=seq))
-                self._mark_ready(run_id)
-            self._timer_kick.clear()
-            if self.clock.virtual:
-                await self._timer_kick.wait()
-                continue
-            delay = (self._timers[0][0] - now) / 1e9 if self._timers else 3600.0
-            # asyncio.timeout, not wait_for: a wait_for cancelled by stop() could hang for good.
-            try:
-                async with asyncio.timeout(max(delay, 0.0005)):
-                    await self._timer_kick.wait()
-            except TimeoutError:
-                pass
-
-    def arm_wakeup(self, ns: int) -> None:
-        """A retry backoff that a virtual clock must jump to when the engine is idle."""
-        heapq.heappush(self._wakeups, ns)
-
-    async def sleep_ns(self, ns: int, *, idle: bool = True) -> None:
-        """Sleep on the engine clock. With a virtual clock an ``idle`` sleeper registers a
-        wake-up and does not keep the engine busy, so time skipping can jump to it; a deadline
-        (``idle=False``) is a wake-up too but keeps its owner counted as busy."""
-        if not self.clock.virtual:
-            await asyncio.sleep(ns / 1e9)
-            return
-        target = self.clock.now_ns() + ns
-        self.arm_wakeup(target)
-        if idle:
-            self.virtual_sleepers += 1
-        try:
-            while self.clock.now_ns() < target:
-                await self.clock_moved()
-        finally:
-            if idle:
-                self.virtual_sleepers -= 1
-            if target in self._wakeups:  # a finished or cancelled sleep must not pull the clock
-                self._wakeups.remove(target)
-                heapq.heapify(self._wakeups)
-
-    async def clock_moved(self) -> None:
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._clock_waiters.append(fut)
-        await fut
-
-    def next_wakeup_ns(self) -> int | None:
-        now = self.clock.now_ns()
-        while self._wakeups and self._wakeups[0] <= now:
-            heapq.heappop(self._wakeups)
-        candidates = [t for t in (self._timers[0][0] if self._timers else None,
-                                  self._wakeups[0] if self._wakeups else None) if t is not None]  # fmt: skip
-        return min(candidates) if candidates else None
-
-    def advance_clock(self, ns: int) -> None:
-        """Move a virtual clock to ``ns`` and let timers and backoffs due by then fire."""
-        self.clock.advance_to(ns)
-        waiters, self._clock_waiters = self._clock_waiters, []
-        for fut in waiters:
-            if not fut.done():
-                fut.set_result(None)
-        self._timer_kick.set()
-
-    def is_idle(self) -> bool:
-        return not self._ready and not self.activities.busy()
-
-    def _notify_idle(self) -> None:
-        waiters, self._idle_waiters = self._idle_waiters, []
-        for fut in waiters:
-            if not fut.done():
-                fut.set_result(None)
-
-    async def wait_idle(self) -> None:
-        """Wait until no run is ready and no activity is running (tests, time skipping)."""
-        while not self.is_idle():
-            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._idle_waiters.append(fut)
-            self._kick.set()
-            try:
-                await asyncio.wait_for(fut, timeout=0.05)
-            except TimeoutError:
-                pass
-            await asyncio.sleep(0)
 
     # -- activities ------------------------------------------------------------------------------
 

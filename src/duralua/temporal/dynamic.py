@@ -82,6 +82,8 @@ class WorkflowHost:
     instruction_budget: int | None = None
     payload_limit: int = DEFAULT_PAYLOAD_LIMIT
     send_local: LocalSender | None = None
+    #: Registers a search attribute a workflow sets before the namespace has it (dev servers).
+    register_search: search.Register | None = None
 
     def workflow_def(self, type_name: str) -> WorkflowDef | None:
         wf = self.catalog.workflows.get(type_name)
@@ -241,7 +243,7 @@ class DuraluaWorkflowBase:
         program = LuaWorkflowProgram(
             wf.code, log=host.log, memory_limit=host.memory_limit, instruction_budget=host.instruction_budget
         )
-        checker = search.checker(host.schema, info.namespace) if host.schema is not None else None
+        checker = search.checker(host.schema, info.namespace, host.register_search) if host.schema is not None else None
         machine = self._machine = WorkflowMachine(
             info,
             program,

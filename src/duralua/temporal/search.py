@@ -12,7 +12,8 @@ Bool, integral number -> Int, other number -> Double, array of strings -> Keywor
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -160,12 +161,71 @@ def typed(values: Mapping[str, Any], schema: Mapping[str, str] | None) -> TypedS
     return TypedSearchAttributes(pairs)
 
 
-def checker(schema: Mapping[str, str], namespace: str) -> Callable[[dict[str, Any]], Failure | None]:
-    """The machine's ``check_search``: names must exist in ``schema`` and values fit their type."""
+#: Registers one attribute (name, type) in the namespace; True once the schema has it.
+Register = Callable[[str, str], bool]
+
+
+def auto_type(value: Any) -> str | None:
+    """The type an attribute first seen with ``value`` is registered with. Any number is a
+    Double: it holds 30 and 30.5 alike, where an Int registered for 30 would refuse 30.5 later
+    (declare ``Int`` in ``meta.search_attributes`` to have one)."""
+    kind = search_attribute_type(value)
+    return "Double" if kind == "Int" else kind
+
+
+_SEARCH_TABLE = re.compile(r"\bsearch\s*=\s*\{")
+_FIELD = re.compile(r"(?:^|,|;)\s*\[?[\"']?([A-Za-z_][A-Za-z0-9_]*)[\"']?\]?\s*=\s*")
+
+
+def _literal_type(text: str) -> str | None:
+    text = text.strip()
+    if text[:1] in ("'", '"'):
+        return "Keyword"
+    if text in ("true", "false"):
+        return "Bool"
+    if re.fullmatch(r"-?\d+(\.\d+)?([eE][-+]?\d+)?", text):
+        return "Double"
+    if text.startswith("{") and re.fullmatch(r"\{\s*(['\"][^'\"]*['\"]\s*,?\s*)*\}", text):
+        return "KeywordList"
+    return None
+
+
+def used_in(sources: Iterable[str]) -> dict[str, str | None]:
+    """Search attributes that workflow code sets with ``workflow.attrs{search = {...}}``: name ->
+    type of its literal value, or None when the value is computed (typed at first use)."""
+    found: dict[str, str | None] = {}
+    for source in sources:
+        for match in _SEARCH_TABLE.finditer(source):
+            body, depth, i = [], 1, match.end()
+            while i < len(source) and depth:
+                ch = source[i]
+                depth += {"{": 1, "}": -1}.get(ch, 0)
+                if depth:
+                    body.append(ch if depth == 1 or ch not in ",;" else " ")
+                i += 1
+            text = "".join(body)
+            names = list(_FIELD.finditer(text))
+            for n, field_match in enumerate(names):
+                end = names[n + 1].start() if n + 1 < len(names) else len(text)
+                kind = _literal_type(text[field_match.end() : end])
+                if found.get(field_match.group(1)) is None:
+                    found[field_match.group(1)] = kind
+    return found
+
+
+def checker(
+    schema: Mapping[str, str], namespace: str, register: Register | None = None
+) -> Callable[[dict[str, Any]], Failure | None]:
+    """The machine's ``check_search``: names must exist in ``schema`` (or be registered now, when
+    ``register`` may) and values fit their type."""
 
     def check(search: dict[str, Any]) -> Failure | None:
         for name, value in search.items():
             kind = schema.get(name)
+            if kind is None and register is not None:
+                wanted = auto_type(value)
+                if wanted is not None and register(name, wanted):
+                    kind = schema.get(name)
             if kind is None:
                 guess = search_attribute_type(value) or "Keyword"
                 return invalid(

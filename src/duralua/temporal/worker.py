@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,23 @@ if TYPE_CHECKING:
     from ..app import App
 
 Notify = Callable[[str], None]
+#: How long a workflow task waits for the server to register a search attribute it sets.
+REGISTER_TIMEOUT = 1.5
+
+
+def _sources(app: App, worker_id: str) -> list[str]:
+    """The Lua of the worker's workflows and of what they import."""
+    out: list[str] = []
+    seen: set[str] = set()
+    todo = [wf.code for wf in app.catalog.workflows.values() if wf.worker_id == worker_id]
+    while todo:
+        code = todo.pop()
+        if code.entry_id in seen:
+            continue
+        seen.add(code.entry_id)
+        out.append(code.source)
+        todo.extend(code.imports.values())
+    return out
 
 
 def _stderr(text: str) -> None:
@@ -89,7 +107,13 @@ class TemporalHost:
         notify: Notify | None = _stderr,
         payload_limit: int = DEFAULT_PAYLOAD_LIMIT,
         workers: list[str] | None = None,
+        register_search_attributes: bool | None = None,
     ) -> None:
+        """``register_search_attributes``: register the search attributes the app's workflows set
+        (``workflow.attrs{search = ...}``) when the namespace lacks them, at start for literal
+        values and at first use otherwise. None (default): only on a server on this machine
+        (``duralua dev-server``), where the app may well own the namespace; a client entry's
+        ``meta.register_search_attributes`` decides for that client."""
         self.app = app
         self.env = os.environ if env is None else env
         self.search_attributes = dict(search_attributes or {})
@@ -102,6 +126,9 @@ class TemporalHost:
         self.engine: TemporalEngine | None = None
         self._runs: list[asyncio.Task[None]] = []
         self._noted: set[str] = set()
+        self.register_search_attributes = register_search_attributes
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
 
     def _note(self, text: str) -> None:
         if text in self._noted or self.notify is None:
@@ -145,7 +172,8 @@ class TemporalHost:
         self.engine = TemporalEngine(app.catalog, self.clients, payload_limit=self.payload_limit, schemas=self.schemas)
         app.runtime.engine = self.engine
         app.runtime.worker_ids = set(app.catalog.workers)
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         runtime = app.runtime
 
         def send_local(target: str, topic: str, payloads: list[JSONValue], sender: str) -> None:
@@ -165,6 +193,7 @@ class TemporalHost:
                 log=app.log,
                 payload_limit=self.payload_limit,
                 send_local=send_local,
+                register_search=self._registrar(wdef.client_id) if self._may_register(wdef.client_id) else None,
             )
             worker = Worker(
                 self.clients[wdef.client_id],
@@ -212,9 +241,46 @@ class TemporalHost:
                 )
                 return
         wanted = {**self._declared(client_id), **self._declared(worker_id), **self.search_attributes}
+        if self._may_register(client_id):
+            # Literal values in the code say their type; computed ones are typed at first use.
+            used = search.used_in(_sources(self.app, worker_id))
+            wanted = {**{k: v for k, v in used.items() if v is not None}, **wanted}
         if wanted:
             for note in await search.register_missing(client, client.namespace, wanted, self.schemas[client_id]):
                 self._note(note)
+
+    def _may_register(self, client_id: str) -> bool:
+        if self.register_search_attributes is not None:
+            return self.register_search_attributes
+        entry = self.app.registry.entries.get(client_id)
+        flag = entry.meta.get("register_search_attributes") if entry is not None else None
+        if isinstance(flag, bool):
+            return flag
+        client = self.clients.get(client_id)
+        host = client.service_client.config.target_host.rpartition(":")[0] if client is not None else ""
+        return host.strip("[]") in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+
+    def _registrar(self, client_id: str) -> search.Register:
+        """Register one attribute from a workflow task: workflow code runs on the SDK's threads,
+        the client on this loop, so the task waits (briefly) for the loop to do it."""
+
+        def register(name: str, kind: str) -> bool:
+            loop, client = self._loop, self.clients.get(client_id)
+            schema = self.schemas.get(client_id)
+            if loop is None or client is None or schema is None or threading.get_ident() == self._loop_thread:
+                return False
+            job = asyncio.run_coroutine_threadsafe(
+                search.register_missing(client, client.namespace, {name: kind}, schema), loop
+            )
+            try:
+                for note in job.result(timeout=REGISTER_TIMEOUT):
+                    loop.call_soon_threadsafe(self._note, note)
+            except Exception as exc:
+                loop.call_soon_threadsafe(self._note, f"could not register search attribute {name}: {exc}")
+                return False
+            return name in schema
+
+        return register
 
     async def stop(self) -> None:
         workers, self.workers = list(self.workers.values()), {}
