@@ -329,3 +329,57 @@ def test_workflow_unknown_things(shop: Path, tmp_path: Path) -> None:
     proc = duralua_cli("workflow", "describe", "ghost", *common)
     assert proc.returncode == 1
     assert_no_traceback(proc)
+
+
+# ---------------------------------------------------------------------------------------------
+# small CLI bugs (issue 11, item 3)
+# ---------------------------------------------------------------------------------------------
+
+OPERATOR = APPS / "operator"
+
+
+def test_check_and_run_take_the_directory_either_way(tmp_path: Path) -> None:
+    assert duralua_cli("check", "--dir", OPERATOR).returncode == 0
+    assert duralua_cli("check", OPERATOR, "--dir", OPERATOR).returncode == 0
+    proc = duralua_cli("check", OPERATOR, "--dir", FOUNDATION)
+    assert proc.returncode == 1
+    assert "two app directories given" in proc.stderr
+    proc = duralua_cli("run", "--dir", OPERATOR, "--db", tmp_path / "x.db", "--call", "op:hello")
+    assert proc.returncode == 0, proc.stderr
+    assert json_out(proc) == "hello nil"
+
+
+def test_list_is_newest_first_with_a_limit(tmp_path: Path) -> None:
+    common = ("--dir", OPERATOR, "--db", tmp_path / "x.db")
+    for i in range(3):
+        assert duralua_cli("workflow", "start", "op:waiter", "--id", f"w{i}", *common).returncode == 0
+    runs = json_out(duralua_cli("workflow", "list", *common, "--json"))
+    assert [r["workflow_id"] for r in runs] == ["w2", "w1", "w0"]
+    runs = json_out(duralua_cli("workflow", "list", "--limit", "2", *common, "--json"))
+    assert [r["workflow_id"] for r in runs] == ["w2", "w1"]
+    proc = duralua_cli("workflow", "list", "--limit", "1", *common)
+    assert "the newest 1 of 3 run(s)" in proc.stdout
+    proc = duralua_cli("workflow", "list", "--status", "runing", *common)
+    assert proc.returncode == 1
+    assert "unknown status 'runing'" in proc.stderr
+
+
+def test_call_suggests_a_close_function_id() -> None:
+    proc = duralua_cli("call", "op:helo", "--dir", OPERATOR)
+    assert proc.returncode == 1
+    assert "NotFound: function op:helo not found" in proc.stderr
+    assert "did you mean op:hello?" in proc.stderr
+
+
+def test_start_json_errors_are_json(tmp_path: Path) -> None:
+    proc = duralua_cli("workflow", "start", "op:nope", "--dir", OPERATOR, "--db", tmp_path / "x.db", "--json")
+    assert proc.returncode == 1
+    error = json_out(proc)["error"]
+    assert "workflow op:nope not found" in error["message"]
+    assert "op:quick" in error["hint"]
+
+
+def test_status_in_brackets_is_not_swallowed(tmp_path: Path) -> None:
+    proc = duralua_cli("workflow", "start", "op:quick", "1", "--dir", OPERATOR, "--db", tmp_path / "x.db")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().endswith("[completed]")

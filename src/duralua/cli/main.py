@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import difflib
 import json
 import os
 import signal
@@ -63,14 +64,27 @@ def main_callback(
     """duralua command line."""
 
 
+PosDir = Annotated[Path | None, typer.Argument(help="App directory (or --dir).", metavar="DIR", show_default=False)]
+OptDir = Annotated[Path | None, typer.Option("--dir", "-d", help="App directory (default: .).", show_default=False)]
+
+
+def _one_dir(positional: Path | None, option: Path | None) -> Path:
+    """`check` and `run` take the directory either way, like every other command takes --dir."""
+    if positional is not None and option is not None and positional != option:
+        fail(f"two app directories given: {positional} and --dir {option}", hint="pass one of them")
+    return positional or option or Path(".")
+
+
 @app.command()
 def check(
-    directory: Annotated[Path, typer.Argument(help="App directory.")] = Path("."),
+    positional: PosDir = None,
     as_json: JsonOpt = False,
+    dir_option: OptDir = None,
 ) -> None:
     """Load, validate and compile every entry; print each problem with file:line."""
     from ..checker import check_app
 
+    directory = _one_dir(positional, dir_option)
     problems = check_app(directory)
     errors = [p for p in problems if p.severity == "error"]
     if as_json:
@@ -115,6 +129,11 @@ def call(
         result = app_.call(entry, *values)
     except CallError as exc:
         _print_failure(exc.failure, as_json)
+        if not as_json and entry not in app_.runtime.functions:
+            known = sorted(app_.runtime.functions)
+            close = difflib.get_close_matches(entry, known, n=1)
+            warn(("hint: " + (f"did you mean {close[0]}?" if close else f"functions of this app: "
+                              f"{', '.join(known) or 'none'}"), "dim"))  # fmt: skip
         raise typer.Exit(1) from None
     print_json(to_plain(result)) if as_json else out_console.print_json(json.dumps(to_plain(result)))
 
@@ -128,7 +147,8 @@ def _print_failure(failure: Failure, as_json: bool) -> None:
 
 @app.command()
 def run(
-    directory: Annotated[Path, typer.Argument(help="App directory.")] = Path("."),
+    positional: PosDir = None,
+    dir_option: OptDir = None,
     db: Annotated[Path | None, typer.Option(help="SQLite file (default: <app>/.duralua/duralua.db).")] = None,
     engine: Annotated[str, typer.Option(help="embedded | temporal")] = "embedded",
     then_call: Annotated[
@@ -150,7 +170,7 @@ def run(
     130/143.
     """
     mode = check_synchronous(synchronous)
-    ctx = Ctx(directory, db=db)
+    ctx = Ctx(_one_dir(positional, dir_option), db=db)
     if engine not in ("embedded", "temporal"):
         fail(f"unknown engine {engine!r}", hint="use --engine embedded or --engine temporal")
     if engine == "temporal":

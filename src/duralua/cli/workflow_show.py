@@ -75,21 +75,24 @@ def list_cmd(
     status: Annotated[str | None, typer.Option(help=f"One of: {', '.join(STATUSES)}.")] = None,
     workflow_type: Annotated[str | None, typer.Option("--type", help="Workflow entry id.")] = None,
     search: Annotated[list[str] | None, typer.Option(help="Search attribute filter NAME=JSON (repeatable).")] = None,
+    limit: Annotated[int | None, typer.Option(help="Show at most this many runs (the newest).", min=1)] = None,
     directory: DirOpt = Path("."),
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List workflow runs, with filters."""
+    """List workflow runs, newest first, with filters."""
     use_json(as_json)
     ctx = Ctx(directory, db)
     if status is not None and status not in STATUSES:
         fail(f"unknown status {status!r}", hint=f"use one of: {', '.join(STATUSES)}")
     query = dict(_search_value(item) for item in search or [])
-    runs = list_runs(open_store(ctx), status=status, workflow_type=workflow_type, query=query or None)
+    found = list_runs(open_store(ctx), status=status, workflow_type=workflow_type, query=query or None)
+    runs = found[::-1][:limit]
     if as_json:
         print_json([r.to_json() for r in runs])
         return
-    table = Table(title=f"{len(runs)} run(s)")
+    shown = f"the newest {len(runs)} of " if len(runs) < len(found) else ""
+    table = Table(title=f"{shown}{len(found)} run(s)")
     for col in ("workflow id", "type", "status", "started", "closed", "note"):
         # Ids fold instead of ending in "…": a cut id cannot be pasted into the next command.
         table.add_column(col, overflow="fold" if col in ("workflow id", "type") else "ellipsis")
