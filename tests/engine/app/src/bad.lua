@@ -12,4 +12,10 @@ local function sends()
   local ok, err = process.send("{eng:client@eng:worker|no-such-workflow}", "hi", 1)
   return {ok = ok, kind = err and err:kind()}
 end
-return {runaway = runaway, bomb = bomb, big = big, sends = sends}
+-- Busy for a while within one step (well under the instruction budget).
+local function spin(n)
+  local x = 0
+  for i = 1, n do x = x + i % 7 end
+  return x
+end
+return {runaway = runaway, bomb = bomb, big = big, sends = sends, spin = spin}
