@@ -45,6 +45,9 @@ def test_update_counter(harness_factory: Any) -> None:
         out["lua"] = await h.call("conf:counter_client", pid)
         out["finish"] = await h.update(pid, "finish")
         out["outcome"] = await h.outcome(pid)
+        with pytest.raises(CallError) as closed:
+            await h.update(pid, "get")
+        out["closed"] = closed.value.failure.kind
         out["closed_state"] = await h.query(pid, "state")
         return out
 
@@ -74,7 +77,7 @@ def test_update_counter(harness_factory: Any) -> None:
         [["nak", "unknown operation bogus"]],
     ]
     assert out["finish"] == (116, None) and out["outcome"] == (116, None)
-    assert out["closed_state"] == {"value": 116}
+    assert out["closed_state"] == {"value": 116} and out["closed"] == "NotFound"
 
 
 def _cli_result(output: Any) -> Any:

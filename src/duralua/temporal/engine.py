@@ -32,7 +32,6 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from ..catalog import Catalog, WorkerDef
 from ..codec import DEFAULT_PAYLOAD_LIMIT, JSONValue, encode
-from ..core import model as m
 from ..core.machine import search_attribute_type
 from ..core.pid import PID, format_uniq, parse_pid
 from ..core.validate import check_topic, check_workflow_id
@@ -415,8 +414,8 @@ class TemporalEngine:
             return None, failure_from_error(exc.cause, what="update")
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
-                return None, Failure(f"workflow {workflow_id} closed before the update completed",
-                                     m.UPDATE_FAILED_KIND, False)  # fmt: skip
+                # As the embedded engine refuses an update for a run that is not running.
+                raise CallError(not_found(f"workflow {workflow_id} is not running")) from None
             raise CallError(_rpc_failure(exc, f"workflow {workflow_id}")) from None
 
     async def query(self, pid: str, name: str) -> JSONValue:
