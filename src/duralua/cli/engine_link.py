@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from rich.status import Status
+from rich.text import Text
 
 from ..embedded.owner import OwnerLock
 from ..embedded.store import Store
@@ -82,7 +83,7 @@ def _waiting(message: str, after: float) -> Iterator[Callable[[], None]]:
             return
         said = True
         if err_console.is_terminal:
-            status = err_console.status(message)
+            status = err_console.status(Text(message))  # a str would be read as markup
             status.start()
         else:
             warn(message)

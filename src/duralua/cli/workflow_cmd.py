@@ -15,7 +15,7 @@ import asyncio
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -124,7 +124,7 @@ def _start_queued(ctx: Ctx, request: StartRequest, wait: bool, timeout: float | 
     pid = str(outcome.data.get("pid") or info.pid)
     if wait:
         left = None if timeout is None else max(0.0, timeout - (time.monotonic() - began))
-        wait_for_result(ctx, pid, as_json, wait=True, timeout=left)
+        wait_for_result(ctx, pid, as_json, wait=True, timeout=left, shown_timeout=timeout)
         return
     _report_started(ctx, pid, as_json)
 
@@ -177,11 +177,11 @@ def _emit(data: dict[str, Any], as_json: bool, text: str) -> None:
         say(text)
 
 
-def _refused(failure: Failure) -> None:
+def _refused(failure: Failure) -> NoReturn:
     fail(failure.message, kind=failure.kind)
 
 
-def _not_applied(outcome: Outcome, what: str, data: dict[str, Any], as_json: bool) -> None:
+def _not_applied(outcome: Outcome, what: str, data: dict[str, Any], as_json: bool) -> NoReturn:
     """Report a change the engine refused (exit 1) or has not applied yet (exit 2)."""
     failure = outcome.failure
     if failure is not None:
@@ -216,7 +216,9 @@ def _latest(store: Any, row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def wait_for_result(ctx: Ctx, ident: str, as_json: bool, *, wait: bool, timeout: float | None) -> None:
+def wait_for_result(
+    ctx: Ctx, ident: str, as_json: bool, *, wait: bool, timeout: float | None, shown_timeout: float | None = None
+) -> None:
     """Print the outcome of ``ident``'s latest run; with ``wait``, poll until it closes, the
     timeout runs out, or no engine serves the database (said at once: nothing else would
     ever close the run)."""
@@ -258,13 +260,13 @@ def wait_for_result(ctx: Ctx, ident: str, as_json: bool, *, wait: bool, timeout:
                                  f"progress until one does: {NOT_SERVED_HINT}")  # fmt: skip
             if deadline is not None and now >= deadline:
                 _open_run_report({**data, "timed_out": True}, as_json,
-                                 f"workflow {wid} is still {status} after {timeout:g} s")  # fmt: skip
+                                 f"workflow {wid} is still {status} after {shown_timeout or timeout:g} s")  # fmt: skip
             time.sleep(RESULT_POLL_SECONDS)
     finally:
         store.close()
 
 
-def _open_run_report(data: dict[str, Any], as_json: bool, text: str) -> None:
+def _open_run_report(data: dict[str, Any], as_json: bool, text: str) -> NoReturn:
     if as_json:
         print_json(data)
     else:
