@@ -55,10 +55,14 @@ def _short_int(value: int) -> str:
     return f"{sign}{digits}" if len(digits) <= 24 else f"{sign}{digits[:20]}... ({len(digits)} digits)"
 
 
+def _surrogate(exc: UnicodeEncodeError) -> str:
+    return f"the lone surrogate U+{ord(exc.object[exc.start]):04X}"
+
+
 def check_value(value: JSONValue, path: str = "value") -> None:
     """Raise :class:`EncodeError` naming the path of the first part of ``value`` that cannot
     cross into Lua unchanged: nesting deeper than ``MAX_DEPTH``, an integer outside the 64-bit
-    range, NaN/infinity, a non-string key or a non-JSON type.
+    range, NaN/infinity, a string that is not valid Unicode, a non-string key or a non-JSON type.
 
     Iterative, so a value nested thousands deep gets this error instead of a RecursionError.
     """
@@ -69,7 +73,13 @@ def check_value(value: JSONValue, path: str = "value") -> None:
             raise EncodeError(
                 f"nesting deeper than {MAX_DEPTH} levels", where if len(where) < 60 else where[:40] + "..."
             )
-        if item is None or isinstance(item, (bool, str, Failure)):
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise EncodeError(f"the string holds {_surrogate(exc)}, which is not valid Unicode", where) from None
+            continue
+        if item is None or isinstance(item, (bool, Failure)):
             continue
         if isinstance(item, int):
             if not INT_MIN <= item <= INT_MAX:
@@ -115,7 +125,10 @@ def encode(value: JSONValue, *, path: str = "value", limit: int | None = DEFAULT
     except (TypeError, ValueError, RecursionError):
         _check(value, path, 0)
         raise EncodeError("value cannot be encoded", path) from None
-    data = text.encode("utf-8")
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate, e.g. from JSON "\ud800"
+        raise EncodeError(f"a string holds {_surrogate(exc)}, which is not valid Unicode", path) from None
     if limit is not None and len(data) > limit:
         raise EncodeError(
             f"payload of {len(data)} bytes is larger than the {limit}-byte limit "

@@ -94,13 +94,31 @@ def children_cpu() -> float:
         ("NaN", "argument 1 is not valid JSON (NaN is not a JSON number)"),
         ("1e999", "argument 1: NaN and infinity cannot be encoded"),
         ("{bad", "argument 1 is not valid JSON"),
+        ('{"a": ["\\ud800"]}', "argument 1.a[1]: the string holds the lone surrogate U+D800"),
     ],
-    ids=["deep", "deep-129", "big-int", "big-int-nested", "big-negative", "5000-digits", "nan", "inf", "syntax"],
+    ids=[
+        "deep",
+        "deep-129",
+        "big-int",
+        "big-int-nested",
+        "big-negative",
+        "5000-digits",
+        "nan",
+        "inf",
+        "syntax",
+        "surrogate",
+    ],
 )
 def test_bad_json_arguments_are_one_line_errors(op: Path, db: Path, value: str, fragment: str) -> None:
     one_error(duralua_cli("call", "op:hello", value, "--dir", op), fragment)
     one_error(wf(op, db, "start", "op:quick", value), fragment)
     assert not db.exists() or not json_out(wf(op, db, "list", "--json"))
+
+
+def test_arguments_that_are_not_utf8(op: Path, db: Path) -> None:
+    bad = os.fsdecode(b"order-\xff")
+    one_error(wf(op, db, "start", "op:quick", "1", "--id", bad), "(b'order-\\xff') is not valid UTF-8")
+    one_error(duralua_cli("call", "op:hello", os.fsdecode(b'"\xff"'), "--dir", op), "is not valid UTF-8")
 
 
 def test_64_bit_integers_still_pass(op: Path) -> None:

@@ -278,7 +278,22 @@ def dev_server(
         server.stop()
 
 
+def _undecodable_argument(argv: list[str]) -> str | None:
+    """Bytes that are not UTF-8 reach Python as lone surrogates (surrogateescape) and fail
+    deep inside SQLite or the codec; refuse them up front, naming the argument."""
+    for i, arg in enumerate(argv, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"command-line argument {i} ({os.fsencode(arg)!r}) is not valid UTF-8"
+    return None
+
+
 def main() -> None:
+    problem = _undecodable_argument(sys.argv[1:])
+    if problem is not None:
+        error_line("error", problem)
+        sys.exit(1)
     sys.argv[1:] = ui_cmd.ui_flag_default(sys.argv[1:])  # bare `run --ui`
     try:
         app()
