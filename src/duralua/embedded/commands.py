@@ -119,6 +119,18 @@ class RunCommands(EngineState):
         now: int, batch: _Batch, *, notify: bool = True,
     ) -> None:  # fmt: skip
         row["status"] = status
+        # Until the commit, the database still says "running": later steps of this batch (its
+        # parent closing, a signal) must see the run closed even after its live state is evicted.
+        previous = self._fresh_rows.get(run_id)
+        self._fresh_rows[run_id] = row
+
+        def undo() -> None:
+            if previous is None:
+                self._fresh_rows.pop(run_id, None)
+            else:
+                self._fresh_rows[run_id] = previous
+
+        batch.undo.append(undo)
         self._emit_later(batch, _closed_event(row, status, failure, now))
         batch.sql(
             "UPDATE runs SET status = ?, result = ?, failure = ?, close_ns = ?, reason = '' WHERE run_id = ?",
@@ -141,17 +153,23 @@ class RunCommands(EngineState):
                 )
             )
         # Children still running are terminated (Temporal's default parent close policy).
-        for child in self._db().runs("WHERE parent_run = ? AND status IN ('running', 'held')", (run_id,)):
+        # The database says what was open at the last commit; this batch may have closed a child
+        # since (it completed just before its parent) or started one: ask the in-memory row.
+        candidates = {str(c["run_id"]) for c in self._db().runs("WHERE parent_run = ? AND status IN "
+                                                                 "('running', 'held')", (run_id,))}  # fmt: skip
+        candidates |= {rid for rid, r in self._fresh_rows.items() if r.get("parent_run") == run_id}
+        for child_id in sorted(candidates):
+            child = self._run_row(child_id)
+            if child is None or child["status"] in CLOSED:
+                continue
             policy = decode(child["options"]).get("parent_close_policy", "terminate")
             if policy == "terminate":
-                batch.sql(
-                    "UPDATE runs SET status = 'terminated', close_ns = ? WHERE run_id = ?",
-                    now,
-                    child["run_id"],
-                )
-                batch.after.append(functools.partial(self._wake_waiters, str(child["run_id"])))
+                child["status"] = "terminated"
+                self._evict(child_id)
+                batch.sql("UPDATE runs SET status = 'terminated', close_ns = ? WHERE run_id = ?", now, child_id)
+                batch.after.append(functools.partial(self._wake_waiters, child_id))
             elif policy == "request_cancel":
-                batch.inputs.append((child["run_id"], m.CancelRequested()))
+                batch.inputs.append((child_id, m.CancelRequested()))
         batch.after.append(lambda: self._wake_waiters(run_id))
 
     def _end_run(
