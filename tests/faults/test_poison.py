@@ -9,6 +9,7 @@ reason, and the process must still stop on SIGTERM, also after a restart.
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,16 @@ POISONS = {
     "pattern": 'string.rep("a", 800):find(".-.-.-b")',
 }
 # Issue 7 (item 2) lets the engine encode non-UTF-8 strings losslessly instead of failing the
-# run: then these complete. A plain coroutine.yield of the main coroutine may be ignored.
-MAY_COMPLETE = {"bin_return", "act_bin", "forged_yield"}
+# run: then these complete. A plain coroutine.yield of the main coroutine may be ignored, a
+# channel that keeps its id private ignores the tampered field, and a driver whose op token
+# cannot leak leaves forged_op nothing to forge with.
+MAY_COMPLETE: dict[str, Callable[[Any], bool]] = {
+    "bin_return": lambda result: True,
+    "channel_tamper": lambda result: result == 1,
+    "act_bin": lambda result: True,
+    "forged_yield": lambda result: True,
+    "forged_op": lambda result: isinstance(result, str) and result.startswith("no token leaked"),
+}
 
 HEALTHY_DEADLINE = 60.0
 STALL = 15.0  # no commit at all for this long while healthy runs are pending: the engine is stuck
@@ -54,9 +63,10 @@ TERM_TIMEOUT = 10.0
 def settled(name: str, row: dict[str, Any] | None) -> bool:
     if row is None:
         return False
-    if row["status"] in ("failed", "held") and why(row):
-        return True
-    return name in MAY_COMPLETE and row["status"] == "completed"
+    if row["status"] in ("failed", "held"):
+        # A reason the operator can act on: not empty, not a bare Lua value such as "true".
+        return why(row).strip().lower() not in ("", "true", "false", "nil")
+    return row["status"] == "completed" and name in MAY_COMPLETE and MAY_COMPLETE[name](result_of(row))
 
 
 def start(db: Path, wid: str, workflow: str, *args: str) -> str | None:
@@ -90,7 +100,8 @@ def check_poison(db: Path, names: list[str], problems: list[str]) -> None:
     for name in names:
         row = rows.get(f"p-{name}")
         if not settled(name, row):
-            problems.append(f"poison {name} ({POISONS[name]}): {brief(row)}")
+            note = " - that is not a reason" if row is not None and row["status"] in ("failed", "held") else ""
+            problems.append(f"poison {name} ({POISONS[name]}): {brief(row)}{note}")
 
 
 def check_listing(db: Path, names: list[str], problems: list[str]) -> None:
@@ -130,7 +141,7 @@ def test_poison_workflows_do_not_stop_the_engine(tmp_path: Path, procs: Procs) -
         plan += [(f"h-{k}", "faults:healthy", [str(k)]), (f"p-{name}", f"faults:{name}", [])]
     healthy["h-last"] = 100
     plan.append(("h-last", "faults:healthy", ["100"]))
-    problems = [p for p in parallel(lambda w, t, a: start(db, w, t, *a), plan, workers=2) if p]
+    problems = [p for p in parallel(lambda w, t, a: start(db, w, t, *a), plan, workers=4) if p]
 
     wait_healthy(db, healthy)
     check_healthy(db, healthy, problems)
