@@ -52,7 +52,7 @@ end
 
 local function private() return setmetatable({}, { __mode = "k" }) end
 
-local D = { stash_put = put, stash_take = take }
+local D = { stash_take = take }
 
 local function errobj(kind, msg) return new_error(kind, msg, false) end
 
@@ -181,7 +181,6 @@ end
 -------------------------------------------------------------------------------------------
 local threads = {}             -- id -> the process's own coroutines (main = 1, spawned)
 local own = private()          -- the same coroutines, as a set
-D.threads = threads
 
 function D.start_main(fn, ...)
   local a = pack(...)
@@ -199,8 +198,6 @@ local function co_spawn(fn)
   own[co] = true
   return co
 end
-
-function D.forget(id) threads[id] = nil end
 
 -- The coroutine library user code sees. A blocking call made inside a coroutine of its own
 -- yields the op token to whoever resumed it: resume/wrap forward such a yield to their own
@@ -729,34 +726,7 @@ D.funcs = {
 -------------------------------------------------------------------------------------------
 -- time (blocking part; the pure part comes from the time module)
 -------------------------------------------------------------------------------------------
-local parse_duration = H.parse_duration
-local INT_MAX = math.maxinteger
-
--- Nanoseconds of a duration argument (integer nanoseconds, a Go string, a Duration), or nil, err.
-local function to_ns(d)
-  local td = type(d)
-  local ns
-  if td == "number" then
-    ns = math.tointeger(d)
-    if ns == nil then
-      if d ~= d or d >= 2 ^ 63 or d < -(2 ^ 63) then return nil, errobj("Invalid", "invalid duration " .. tostring(d)) end
-      ns = math.tointeger(d >= 0 and math.floor(d) or math.ceil(d))
-    end
-  elseif td == "string" then
-    if not utf8len(d) then return nil, errobj("Invalid", "duration: " .. H.binary) end
-    local err
-    ns, err = parse_duration(d)
-    if ns == nil then return nil, errobj("Invalid", err) end
-  elseif C.classof(d) == "time.Duration" then
-    ns = rawget(d, "_ns")
-    if math.type(ns) ~= "integer" then return nil, errobj("Invalid", "damaged Duration object") end
-  else
-    return nil, errobj("Invalid", 'duration expected (nanoseconds, a string like "1h30m", or a Duration), got '
-      .. type(d))
-  end
-  if ns > INT_MAX then ns = INT_MAX end
-  return ns
-end
+local to_ns = H.to_ns  -- (duration) -> integer nanoseconds, or nil, err (time.lua)
 
 local timer_seq = 0
 local function timer_topic()

@@ -23,7 +23,6 @@ import lupa.lua54 as lupa
 from ..codec import JSONValue
 from ..core.machine import WorkflowMachine, future_value
 from ..core.scheduler import RAISE, RETURN, YIELD, Delivery, Scheduler
-from ..durations import DurationError, parse_ns
 from ..errors import INTERNAL, INVALID, BudgetExceeded, Failure, LuaError, MemoryLimitExceeded
 from . import chunks
 from .context import HostContext
@@ -32,7 +31,7 @@ from .modules import MODULE_INSTALLERS
 from .modules._support import pyfn
 from .modules.errors import failure_from_raise, make_error
 from .modules.payload import payload_classes
-from .modules.time import make_time
+from .modules.time import make_time, time_classes
 from .sandbox import LuaSandbox
 
 _DRIVER = resources.files("duralua.lua").joinpath("driver.lua").read_text(encoding="utf-8")
@@ -136,12 +135,6 @@ class LuaVM:
             self.scheduler.add_coroutine(cid)
             return cid
 
-        def parse_duration(text: Any) -> Any:
-            try:
-                return parse_ns(text), None
-            except DurationError as exc:
-                return None, str(exc)
-
         def sched() -> Scheduler:
             assert self.scheduler is not None
             return self.scheduler
@@ -162,7 +155,7 @@ class LuaVM:
                 "unsubscribe": lambda topic: sched().unsubscribe(str(topic)),
                 "pid": lambda: self.owner.pid,
                 "entry_id": lambda: self.code.entry_id,
-                "parse_duration": pyfn(st, parse_duration),
+                "to_ns": time_classes(self.lua).to_ns,
             }
         )
 

@@ -18,7 +18,7 @@ local getinfo = debug and debug.getinfo   -- optional: only used for error stack
 local dgetmetatable = debug and debug.getmetatable  -- optional: raw metatables (else getmetatable)
 
 local G = _G
-local C = {}
+local C = { BINARY = BINARY }
 
 -- Keep the Python-side state alive exactly as long as this Lua state (see convert.py).
 do

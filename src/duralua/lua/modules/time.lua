@@ -339,10 +339,37 @@ for i = 1, 12 do M[months[i]] = i end
 local days = { "SUNDAY", "MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY" }
 for i = 1, 7 do M[days[i]] = i - 1 end
 
+-- Nanoseconds of the duration argument of a blocking call (sleep, timers): integer
+-- nanoseconds, a Go string or a Duration; nil, err (kind Invalid) for anything else. The
+-- Duration's field is checked: a run may have written anything into its own objects.
+local function to_ns(d)
+  local td = type(d)
+  local ns
+  if td == "number" then
+    ns = tointeger(d)
+    if ns == nil then
+      if d ~= d or d >= 2 ^ 63 or d < -(2 ^ 63) then return nil, py.error("Invalid", "invalid duration " .. tostring(d)) end
+      ns = tointeger(d >= 0 and floor(d) or ceil(d))
+    end
+  elseif td == "string" then
+    if not utf8.len(d) then return nil, py.error("Invalid", "duration: " .. C.BINARY) end
+    local msg
+    ns, msg = py.parse_duration(d)
+    if ns == nil then return nil, py.error("Invalid", msg) end
+  elseif classof(d) == "time.Duration" then
+    ns = rawget(d, "_ns")
+    if mtype(ns) ~= "integer" then return nil, py.error("Invalid", "damaged Duration object") end
+  else
+    return nil, py.error("Invalid", 'duration expected (nanoseconds, a string like "1h30m", or a Duration), got '
+      .. type(d))
+  end
+  return ns
+end
+
 -- `now` needs the host clock of one install: built per install from a Python reader.
 local function make_now(read_ns) return function() return from_ns(read_ns(), LOCAL) end end
 
 return {
-  M = M, from_ns = from_ns, new_dur = new_dur, make_now = make_now, dur_ns = dur_ns,
+  M = M, from_ns = from_ns, new_dur = new_dur, make_now = make_now, dur_ns = dur_ns, to_ns = to_ns,
   UTC = UTC, LOCAL = LOCAL, new_time = new_time,
 }

@@ -109,6 +109,11 @@ def install(lua: Any, ctx: HostContext) -> Any:
     return st.copy(st.cached(f"time.module:{deterministic}", template))
 
 
+def time_classes(lua: Any) -> Any:
+    """The per-state time helpers (Lua table: ``M``, ``from_ns``, ``new_dur``, ``to_ns``...)."""
+    return _classes(state_of(lua))
+
+
 def make_time(lua: Any, unix_ns: int) -> Any:
     """A Lua Time (in the Local zone of the installed ``time`` module) for Unix nanoseconds."""
     return _classes(state_of(lua)).from_ns(int(unix_ns))
