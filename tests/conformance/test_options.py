@@ -97,9 +97,14 @@ def test_id_reuse_and_conflict_policies(harness_factory: Any) -> None:
         out["terminate_if_running"] = await refused("reuse-tir", 0, id_reuse_policy="terminate_if_running")
         out["after_tir"] = await h.outcome(second)
         out["runs"] = {wid: [r.status for r in await h.runs(wid)] for wid in ("reuse-ok", "conflict", "reuse-tir")}
+        children, failure = await h.outcome(await h.start("conf:child_reuse"))
+        assert failure is None, failure
+        out["children"] = children
         return out
 
     out = run(harness_factory, body)
+    assert out["children"] == {"first": "started", "reject": "AlreadyExists", "failed_only": "AlreadyExists",
+                               "allow": "started"}  # fmt: skip
     assert out["reject"] == "AlreadyExists" and out["failed_only_after_ok"] == "AlreadyExists"
     assert out["allow"] is None and out["failed_only_after_fail"] is None
     assert out["after_fail"][1] is None

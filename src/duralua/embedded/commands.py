@@ -303,8 +303,16 @@ class RunCommands(EngineState):
             problem = f"no worker polls task queue {cmd.task_queue!r}"
         elif cmd.workflow_type not in self.catalog.workflows:
             problem = f"workflow {cmd.workflow_type} is not registered"
-        elif self._open_run(cmd.workflow_id, batch) is not None:
-            problem = f"workflow {cmd.workflow_id} is already running"
+        else:
+            reuse = str(cmd.options.get("id_reuse_policy") or "allow_duplicate")
+            previous = self._latest_row(cmd.workflow_id)
+            if previous is not None and previous["status"] not in CLOSED:
+                if reuse == "terminate_if_running":
+                    self._terminate_row(previous, "terminated by a new start (terminate_if_running)", batch)
+                else:
+                    problem = f"workflow {cmd.workflow_id} is already running"
+            elif previous is not None and _reuse_refused(reuse, previous):
+                problem = f"workflow id {cmd.workflow_id} was already used and its id_reuse_policy is {reuse}"
         if problem is not None or worker is None:
             failure = Failure(f"cannot start child workflow: {problem}", "AlreadyExists" if problem and
                               "already" in problem else INVALID, False)  # fmt: skip
@@ -385,8 +393,7 @@ class RunCommands(EngineState):
             if policy == "fail":
                 raise CallError(Failure(f"workflow {info.workflow_id} is already running", "AlreadyExists", False))
             self._terminate_row(existing, "terminated by a new start (terminate_existing)", batch)
-        elif existing is not None and (reuse == "reject_duplicate" or (
-                reuse == "allow_duplicate_failed_only" and existing["status"] == "completed")):  # fmt: skip
+        elif existing is not None and _reuse_refused(reuse, existing):
             raise CallError(Failure(f"workflow id {info.workflow_id} was already used and its id_reuse_policy is "
                                     f"{reuse}", "AlreadyExists", False))  # fmt: skip
         now = info.start_time_ns
@@ -437,6 +444,11 @@ class RunCommands(EngineState):
         self._emit_later(batch, LifecycleEvent(lc.RUN_SIGNALED, subject=str(row["workflow_id"]),
                                                run_id=str(row["run_id"]), entry=str(row["workflow_type"]),
                                                data={"topic": topic, "sender": sender}))  # fmt: skip
+
+
+def _reuse_refused(reuse: str, closed: dict[str, Any]) -> bool:
+    """Whether the reuse policy refuses a new run after the closed run ``closed``."""
+    return reuse == "reject_duplicate" or (reuse == "allow_duplicate_failed_only" and closed["status"] == "completed")
 
 
 def _retries(policy: dict[str, Any], failure: Failure, info: m.WorkflowInfo) -> bool:

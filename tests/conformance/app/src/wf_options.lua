@@ -21,4 +21,19 @@ local function delayed_child()
   return {pid = pid, kind = err and err:kind(), message = err and err:message()}
 end
 
-return {sleepy = sleepy, tick = tick, delayed_child = delayed_child}
+-- Children of one id started one after the other under reuse policies.
+local function child_reuse()
+  local evs = process.events()
+  local function start(policy)
+    local opts = {["workflow.id"] = "kid-reuse"}
+    if policy then opts["workflow.id_reuse_policy"] = policy end
+    local _, err = process.with_options(opts):spawn("conf:sleepy", "", 0)
+    if err then return err:kind() end
+    evs:receive() -- its EXIT
+    return "started"
+  end
+  return {first = start(nil), reject = start("reject_duplicate"), failed_only = start("allow_duplicate_failed_only"),
+          allow = start("allow_duplicate")}
+end
+
+return {sleepy = sleepy, tick = tick, delayed_child = delayed_child, child_reuse = child_reuse}
