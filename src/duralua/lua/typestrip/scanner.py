@@ -66,10 +66,13 @@ class Scanner(TypeParser):
         self.handlers: dict[str, Callable[[int], int]] = {
             "function": self.function, "local": self.local, "for": self.for_, "type": self.alias,
             "export": self.export, "interface": self.interface, "as": self.cast, "::": self.cast,
-            "!": self.bang, "do": self.do, "then": self.open_block, "repeat": self.open_block,
-            "else": self.else_, "elseif": self.close_block, "end": self.close_block,
-            "until": self.close_block,
+            "!": self.bang,
         }  # fmt: skip
+        if names:  # scopes matter only to find type-value call sites (plain stripping skips them)
+            self.handlers.update({
+                "do": self.do, "then": self.open_block, "repeat": self.open_block, "else": self.else_,
+                "elseif": self.close_block, "end": self.close_block, "until": self.close_block,
+            })  # fmt: skip
 
     def run(self) -> None:
         t = self.t
