@@ -64,7 +64,7 @@ class LuaState:
     """
 
     __slots__ = (
-        "__weakref__", "builder", "cache", "copy", "core", "error_fields", "export", "export_list", "host", "lua",
+        "__weakref__", "builder", "cache", "copy", "core", "export", "export_list", "host", "lua",
         "mark_object", "new_error", "objset", "pyfn", "pyfn_bytes", "raise_token", "udclass",
     )  # fmt: skip
 
@@ -74,7 +74,6 @@ class LuaState:
         core = self.core
         self.objset: Any = core.OBJ
         self.mark_object: Any = core.mark_object
-        self.error_fields: Any = core.error_fields
         self.new_error: Any = core.new_error
         self.udclass: Any = core.udclass
         self.export: Any = core.export

@@ -206,14 +206,21 @@ class LuaVM:
             imp = self._imports[entry_id]
             chunk = EntryCode(imp.entry_id, imp.source, imp.chunkname, None, imp.modules, imp.imports,
                               imp.first_line)  # fmt: skip
+            # Nothing may leave as a Python exception: its traceback would keep this call's
+            # Lua arguments (tied to the running coroutine) alive past the coroutine.
             try:
                 return self._load(chunk, shared), None
             except LuaError as exc:
                 return None, exc.message
+            except Exception as exc:
+                return None, f"{entry_id} could not be loaded: {type(exc).__name__}: {exc}"
 
         env["require"] = self._drv.make_require(lookup, load_import, loaded)
         fn = self.sb.compile(code.source, code.chunkname, env=env, first_line=code.first_line)
-        value = self.sb.call(fn)
+        try:
+            value = self.sb.call(fn)
+        except UnicodeDecodeError:
+            raise LuaError(f"{code.entry_id}: the chunk returned a {BINARY_STRING}") from None
         if code.method is None and code is not self.code:
             return value
         return self._entry_point(code, value)

@@ -162,12 +162,6 @@ local function str(v)
 end
 ErrorMT.__concat = function(a, b) return str(a) .. str(b) end
 
--- For Python: the fields of an error object (nil when v is not one).
-function C.error_fields(v)
-  if classof(v) ~= "error" then return nil end
-  return true, v._k, v._m, v._r, v._d, E.stack(v)
-end
-
 -- errors.* functions -----------------------------------------------------------------------
 local KINDS = {}
 local M = {}
