@@ -1,8 +1,12 @@
 """Pure (non-blocking) Lua modules and globals, by Wippy module name.
 
 Each installer has the signature ``install(lua, ctx) -> table`` and returns a fresh module
-table for one Lua state (classes and Lua chunks are built once per state and cached). Later
-layers add funcs/process/channel/workflow/ctx and the blocking parts of ``time``.
+table for one Lua state: a copy of a template built once per state and cached. A Lua VM
+builds every template when it is made, on the state's main thread, and ``require`` copies
+them in Lua; the templates serve every run of the state, so their functions must not
+capture ``ctx``: they read the host of the current run from ``LuaState.host`` (``_support.
+host_of``). Later layers add funcs/process/channel/workflow/ctx and the blocking parts of
+``time``.
 """
 
 from __future__ import annotations
