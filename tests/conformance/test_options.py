@@ -26,6 +26,10 @@ def test_timeouts_and_start_delay(harness_factory: Any) -> None:
         out["delay_ms"] = value["first_ms"] - before
         pid = await h.start("conf:sleepy", 10, options={"workflow.task_timeout": "10s", "workflow.run_timeout": "1m"})
         out["within"] = await h.outcome(pid)
+        # The run timeout counts from the first task, the execution timeout from the start.
+        for key in ("run_timeout", "execution_timeout"):
+            delayed = {"workflow.start_delay": "3s", f"workflow.{key}": "1500ms"}
+            out[f"delayed_{key}"] = (await h.outcome(await h.start("conf:sleepy", 0, options=delayed)))[1]
         return out
 
     out = run(harness_factory, body)
@@ -36,6 +40,8 @@ def test_timeouts_and_start_delay(harness_factory: Any) -> None:
         assert failure.details == {"timeout_type": which}
     assert out["delay_ms"] >= 1500
     assert out["within"][1] is None and out["within"][0]["first_ms"] > 0
+    assert out["delayed_run_timeout"] is None
+    assert out["delayed_execution_timeout"] is not None and out["delayed_execution_timeout"].kind == TIMEOUT
 
 
 def test_refused_option_combinations(harness_factory: Any) -> None:
@@ -125,17 +131,21 @@ def test_cron_schedule(harness_factory: Any) -> None:
     async def body(h: Harness) -> dict[str, Any]:
         before = h.now_ms()
         pid = await h.start("conf:tick", workflow_id="cron-ticks", options={"workflow.cron_schedule": "@every 2s"})
+        # One execution deadline for the whole chain: the run waiting for 6 s times out at 5 s.
+        await h.start("conf:tick", workflow_id="cron-deadline",
+                      options={"workflow.cron_schedule": "@every 2s", "workflow.execution_timeout": "5s"})  # fmt: skip
         await h.sleep(7)
         await h.terminate(pid)
         await h.sleep(3)
         ticks = await h.runs("cron-ticks")
+        deadline = [r.status for r in await h.runs("cron-deadline")]
         every = {"workflow.cron_schedule": "@every 2s"}
         pid = await h.start("conf:cancellable", workflow_id="cron-cancel", options=every)
         await h.sleep(3)
         await h.cancel(pid)
         await h.sleep(4)
         cancelled = await h.runs("cron-cancel")
-        return {"before": before, "ticks": ticks, "cancelled": cancelled}
+        return {"before": before, "ticks": ticks, "cancelled": cancelled, "deadline": deadline}
 
     out = run(harness_factory, body)
     ticks = out["ticks"]
@@ -145,6 +155,7 @@ def test_cron_schedule(harness_factory: Any) -> None:
     assert times[0] - out["before"] >= 1000  # waited for the first match (whole seconds)
     assert all(1000 <= b - a <= 3000 for a, b in itertools.pairwise(times)), times
     assert len({r.run_id for r in ticks}) == len(ticks)
+    assert out["deadline"] == ["completed", "completed", "timed_out"], out["deadline"]
     cancelled = out["cancelled"]
     assert [r.status for r in cancelled] == ["canceled"], [(r.status, r.failure) for r in cancelled]
     assert cancelled[0].failure is not None and cancelled[0].failure.kind == "Canceled"

@@ -250,8 +250,10 @@ class RunCommands(EngineState):
         options = dict(options)
         options.pop("start_delay_ns", None)  # the delay is the first run's only: a retry or cron run has its own
         if options.get("execution_timeout_ns") and options.get("execution_deadline_ns") is None:
-            # One deadline for the whole chain (retries, continue-as-new, cron runs), as Temporal's.
-            options["execution_deadline_ns"] = first + int(options["execution_timeout_ns"])
+            # One deadline for the whole chain (retries, continue-as-new, cron runs), counted from
+            # the start request (a start delay or cron wait included), as Temporal's; the run
+            # timeout counts from the run's first task.
+            options["execution_deadline_ns"] = now + int(options["execution_timeout_ns"])
         batch.sql(
             "INSERT INTO runs(run_id, workflow_id, workflow_type, worker_id, task_queue, status, info, options, "
             "search, memo, start_ns, parent_run, parent_seq) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
