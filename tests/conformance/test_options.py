@@ -26,6 +26,12 @@ def test_timeouts_and_start_delay(harness_factory: Any) -> None:
         out["delay_ms"] = value["first_ms"] - before
         pid = await h.start("conf:sleepy", 10, options={"workflow.task_timeout": "10s", "workflow.run_timeout": "1m"})
         out["within"] = await h.outcome(pid)
+        # A timed-out run is retried by its retry policy (Temporal's rule), each attempt a run.
+        policy = {"maximum_attempts": 2, "initial_interval": "1s"}
+        retried = {"workflow.run_timeout": "1s", "workflow.retry_policy": policy}
+        pid = await h.start("conf:sleepy", 3000, workflow_id="retried", options=retried)
+        out["retried"] = (await h.outcome(pid))[1]
+        out["retried_runs"] = [r.status for r in await h.runs("retried")]
         # The run timeout counts from the first task, the execution timeout from the start.
         for key in ("run_timeout", "execution_timeout"):
             delayed = {"workflow.start_delay": "3s", f"workflow.{key}": "1500ms"}
@@ -40,6 +46,8 @@ def test_timeouts_and_start_delay(harness_factory: Any) -> None:
         assert failure.details == {"timeout_type": which}
     assert out["delay_ms"] >= 1500
     assert out["within"][1] is None and out["within"][0]["first_ms"] > 0
+    assert out["retried"] is not None and out["retried"].kind == TIMEOUT
+    assert out["retried_runs"] == ["timed_out", "timed_out"]
     assert out["delayed_run_timeout"] is None
     assert out["delayed_execution_timeout"] is not None and out["delayed_execution_timeout"].kind == TIMEOUT
 

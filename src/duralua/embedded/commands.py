@@ -19,7 +19,6 @@ from ..engine import StartRequest
 from ..errors import (
     CANCELED,
     INVALID,
-    TIMEOUT,
     CallError,
     EncodeError,
     Failure,
@@ -200,7 +199,8 @@ class RunCommands(EngineState):
         policy = options.get("retry_policy")
         timed_out_run = status == "timed_out" and (failure is None or (failure.details or {}).get("timeout_type") ==
                                                    "run")  # fmt: skip
-        if policy and failure is not None and (status == "failed" or timed_out_run) and _retries(policy, failure, info):
+        if policy and failure is not None and (status == "failed" or timed_out_run) and \
+                _retries(policy, failure, info, timed_out=timed_out_run):  # fmt: skip
             initial = int(policy.get("initial_interval_ns", SECOND))
             delay = backoff_ns(initial, float(policy.get("backoff_coefficient", 2.0)),
                                int(policy.get("maximum_interval_ns", 100 * initial)), info.attempt)  # fmt: skip
@@ -453,8 +453,9 @@ def _reuse_refused(reuse: str, closed: dict[str, Any]) -> bool:
     return reuse == "reject_duplicate" or (reuse == "allow_duplicate_failed_only" and closed["status"] == "completed")
 
 
-def _retries(policy: dict[str, Any], failure: Failure, info: m.WorkflowInfo) -> bool:
-    if failure.retryable is False and failure.kind != TIMEOUT:
+def _retries(policy: dict[str, Any], failure: Failure, info: m.WorkflowInfo, *, timed_out: bool = False) -> bool:
+    # A run timeout is retried (Temporal retries it) though callers see it as not retryable.
+    if failure.retryable is False and not timed_out:
         return False
     if failure.kind in policy.get("non_retryable_error_types", []):
         return False

@@ -542,8 +542,8 @@ class EmbeddedEngine(RunClock):
                 if nxt is not None and nxt["run_id"] != row["run_id"]:
                     row = nxt
                     continue
-            elif row["status"] == "failed" or (row["status"] in ("completed", "timed_out") and
-                                               decode(row["options"]).get("cron_schedule")):  # fmt: skip
+            elif row["status"] in ("failed", "timed_out") or (row["status"] == "completed" and
+                                                              decode(row["options"]).get("cron_schedule")):  # fmt: skip
                 # A failed attempt may be retried under the same id, and a cron run is followed
                 # by the next one: the result is the chain's (as Temporal's follow_runs).
                 nxt = self._db().latest_run(row["workflow_id"])
