@@ -4,7 +4,7 @@
 -- Python holds. User code gets environments built by `make_env`, which see nothing of this
 -- file but the safe functions it exports. Nothing here is reachable from a user environment:
 -- the real `load`, `debug`, `os`, `io`, `package` and lupa's `python` stay in the real globals.
-local budget, WINDOW, FIRST = ...   -- budget: integer or false (no instruction budget)
+local budget, WINDOW, FIRST, PATTERNS, LMATCH = ...   -- budget: integer or false (no budget)
 
 local rawget, rawset, rawequal, rnext = rawget, rawset, rawequal, next
 local rtype, select, error, tostring = type, select, error, tostring
@@ -471,6 +471,30 @@ local function copy(src)
   return out
 end
 
+-------------------------------------------------------------------------------------------
+-- bounded C calls: patterns.lua replaces string.find/match/gmatch/gsub/rep/format and
+-- table.sort/move in the real libraries (before anything copies them) with versions that
+-- charge their C work to the budget, or match in Lua when one C call could run long.
+-------------------------------------------------------------------------------------------
+local step_serial = { 0 }   -- bumped when a step starts: patterns.lua caches per step
+
+local function charge(n)
+  if budget and depth > 0 and fatal == nil then
+    used = used + n
+    if used > budget then
+      exceeded_at(2)
+      return reraise()
+    end
+  end
+end
+
+do
+  local bounded = load(PATTERNS, "=prelude", "b")(charge, step_serial, LMATCH)
+  for k, v in rnext, bounded do
+    if k == "sort" or k == "move" then table[k] = v else string[k] = v end
+  end
+end
+
 local safe_string = copy(string)
 local safe_coroutine = {
   create = co_create, resume = resume, status = co_status, wrap = wrap, yield = coroutine.yield,
@@ -514,6 +538,7 @@ coroutine.resume, coroutine.wrap, coroutine.close = resume, wrap, close
 -------------------------------------------------------------------------------------------
 local function enter()
   if depth == 0 then
+    step_serial[1] = step_serial[1] + 1
     used = 0
     fatal = nil
     where_src, where_line = nil, nil

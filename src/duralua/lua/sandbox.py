@@ -56,9 +56,13 @@ _VIOLATION = "sandbox violation: "
 _OK, _YIELDED, _ERROR, _BUDGET, _MEMORY = 0, 1, 2, 3, 4
 
 
-def _load_prelude() -> bytes:
-    """Compile ``prelude.lua`` once per process to Lua bytecode (loads faster than source)."""
-    source = resources.files("duralua.lua").joinpath("prelude.lua").read_text(encoding="utf-8")
+def _load_prelude(name: str = "prelude.lua") -> bytes:
+    """Compile ``name`` once per process to Lua bytecode (loads faster than source).
+
+    ``patterns.lua`` and ``lmatch.lua`` (budget-aware string matching, loaded by the prelude)
+    are compiled under the prelude's chunk name: error locations skip their frames alike.
+    """
+    source = resources.files("duralua.lua").joinpath(name).read_text(encoding="utf-8")
     scratch = lupa.LuaRuntime(encoding=None, register_eval=False, register_builtins=False)
     dump = scratch.eval("function(src) return string.dump(assert(load(src, '=prelude', 't'))) end")
     dumped = dump(source.encode())
@@ -66,13 +70,13 @@ def _load_prelude() -> bytes:
     return dumped
 
 
-_PRELUDE: bytes | None = None
+_PRELUDE: tuple[bytes, bytes, bytes] | None = None
 
 
-def _prelude() -> bytes:
+def _prelude() -> tuple[bytes, bytes, bytes]:
     global _PRELUDE
     if _PRELUDE is None:
-        _PRELUDE = _load_prelude()
+        _PRELUDE = (_load_prelude(), _load_prelude("patterns.lua"), _load_prelude("lmatch.lua"))
     return _PRELUDE
 
 
@@ -132,7 +136,8 @@ class LuaSandbox:
         window = _WINDOW if instruction_budget is None else max(1, min(_WINDOW, instruction_budget))
         first = _FIRST if instruction_budget is None else max(1, min(_FIRST, instruction_budget))
         try:
-            self._priv: Any = self._lua.execute(_prelude(), instruction_budget or False, window, first)
+            prelude, patterns, lmatch = _prelude()
+            self._priv: Any = self._lua.execute(prelude, instruction_budget or False, window, first, patterns, lmatch)
         except lupa.LuaMemoryError as exc:
             raise MemoryLimitExceeded(f"memory limit of {memory_limit} bytes is too small") from exc
         self._call_fn: Any = self._priv.call
