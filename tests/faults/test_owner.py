@@ -41,7 +41,7 @@ def _executions(*stderr_texts: str) -> Counter[str]:
     return tags
 
 
-def _check_refusal(second: object, code: int | None, stderr: str, label: str, problems: list[str]) -> None:
+def _check_refusal(code: int | None, stderr: str, path: Path, label: str, problems: list[str]) -> None:
     if code is None:
         problems.append(f"{label}: the second `duralua run` did not refuse within {REFUSE_TIMEOUT:.0f} s (it serves)")
         return
@@ -52,6 +52,8 @@ def _check_refusal(second: object, code: int | None, stderr: str, label: str, pr
         problems.append(f"{label}: the second `duralua run` printed a traceback:\n{stderr[-1500:]}")
     elif not lines or not lines[0].lower().startswith("error") or len(lines) > 3:
         problems.append(f"{label}: expected a one-line error (plus an optional hint), got:\n{stderr[-800:]}")
+    elif "database" not in lines[0].lower() and path.name not in lines[0]:
+        problems.append(f"{label}: the error does not say which database is taken: {lines[0]}")
 
 
 @pytest.mark.parametrize("how", ["symlink", "hardlink", "deleted-lock"])
@@ -78,7 +80,7 @@ def test_second_engine_on_the_same_database_refuses(tmp_path: Path, procs: Procs
     if code is None:
         time.sleep(2)  # let the intruder do its damage, so the count below shows it
         second.kill()
-    _check_refusal(second, code, second.stderr(), how, problems)
+    _check_refusal(code, second.stderr(), other, how, problems)
 
     def all_done() -> bool:
         rows = latest(db)
