@@ -24,7 +24,7 @@ from ..core.options import OptionError, parse_workflow_options
 from ..embedded.engine import EmbeddedEngine
 from ..embedded.queries import CLOSED, summary_of
 from ..engine import StartRequest
-from ..errors import CallError, Failure
+from ..errors import CallError, EngineError, Failure
 from . import workflow_show
 from .common import Ctx, error_line, fail, out_console, parse_json_arg, print_json, report_error, say, use_json
 from .engine_link import (
@@ -95,14 +95,21 @@ def start(
     db_path = ctx.db_path()
     if engine_serving(db_path):
         _start_queued(ctx, request, wait, timeout, as_json)
-    elif wait:
-        _start_and_wait_here(ctx, request, DRIVE_WAIT_SECONDS if timeout is None else timeout, as_json)
-    else:
-        try:
-            pid = drive(ctx, lambda engine: engine.start_workflow(request))
-        except CallError as exc:
-            _refused(exc.failure)
-        _report_started(ctx, pid, as_json, note=" — it runs when `duralua run` serves the app")
+        return
+    try:
+        if wait:
+            _start_and_wait_here(ctx, request, DRIVE_WAIT_SECONDS if timeout is None else timeout, as_json)
+            return
+        pid = drive(ctx, lambda engine: engine.start_workflow(request))
+    except CallError as exc:
+        _refused(exc.failure)
+    except EngineError:
+        if not engine_serving(db_path):
+            raise
+        # A `duralua run` started between the probe and our own engine start: hand it the start.
+        _start_queued(ctx, request, wait, timeout, as_json)
+        return
+    _report_started(ctx, pid, as_json, note=" — it runs when `duralua run` serves the app")
 
 
 def _start_queued(ctx: Ctx, request: StartRequest, wait: bool, timeout: float | None, as_json: bool) -> None:
@@ -138,10 +145,7 @@ def _start_and_wait_here(ctx: Ctx, request: StartRequest, limit: float, as_json:
         except TimeoutError:
             return pid, None
 
-    try:
-        pid, outcome = drive(ctx, act, bounded=False)
-    except CallError as exc:
-        _refused(exc.failure)
+    pid, outcome = drive(ctx, act, bounded=False)
     if outcome is None:
         _emit({"pid": pid, "status": "running", "timed_out": True}, as_json,
               f"{pid} is still running after {limit:g} s; it continues when `duralua run` serves the app")  # fmt: skip
