@@ -115,6 +115,12 @@ def test_bad_json_arguments_are_one_line_errors(op: Path, db: Path, value: str, 
     assert not db.exists() or not json_out(wf(op, db, "list", "--json"))
 
 
+def test_bad_update_argument(op: Path, db: Path) -> None:
+    assert wf(op, db, "start", "op:waiter", "--id", "w").returncode == 0
+    one_error(wf(op, db, "update", "w", "inc", DEEP), "the update argument is nested too deeply")
+    one_error(wf(op, db, "update", "w", "inc", BIG), "the update argument: integer")
+
+
 def test_arguments_that_are_not_utf8(op: Path, db: Path) -> None:
     bad = os.fsdecode(b"order-\xff")
     one_error(wf(op, db, "start", "op:quick", "1", "--id", bad), "(b'order-\\xff') is not valid UTF-8")

@@ -31,7 +31,7 @@ from ..embedded.owner import OwnerLock
 from ..embedded.queries import CLOSED, summary_of
 from ..embedded.store import Store
 from ..errors import CallError, EngineError, Failure
-from .common import Ctx, fail, out_console, print_json
+from .common import Ctx, fail, out_console, parse_json_arg, print_json
 
 POLL_SECONDS = 0.05
 DEFAULT_WAIT = 30.0
@@ -44,11 +44,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON out
 def _args(text: str | None) -> list[JSONValue]:
     if text is None:
         return []
-    try:
-        value: JSONValue = json.loads(text)
-    except json.JSONDecodeError as exc:
-        fail(f"the update argument is not JSON: {exc.msg} (at character {exc.pos})",
-             hint="quote it for the shell, e.g. '5' or '{\"by\": 2}'")  # fmt: skip
+    # The shared parser also refuses nesting past the codec's limit and integers Lua cannot hold.
+    value: JSONValue = parse_json_arg(text, "the update argument")
     return [value]
 
 
