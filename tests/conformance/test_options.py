@@ -171,7 +171,7 @@ def test_cron_schedule(harness_factory: Any) -> None:
 
 def test_worker_limits(harness_factory: Any) -> None:
     """worker_options limit activities alike: two slots make six 1 s activities take 3 s, two
-    starts a second spread six quick ones over more than two seconds."""
+    starts a second spread ten quick ones over more than two seconds."""
 
     async def body(h: Harness) -> dict[str, int]:
         out = {}
@@ -181,14 +181,16 @@ def test_worker_limits(harness_factory: Any) -> None:
             ("plain_quick", "conf:fanout", "conf:echo", 1),
             ("rate", "conf:fanout_rated", "conf:echo_rated", 1),
         ):
-            value, failure = await h.outcome(await h.start(workflow, activity, 6, arg))
+            # Ten quick ones: a rate limiter idle for a while lets a small burst through first.
+            count = 10 if name in ("plain_quick", "rate") else 6
+            value, failure = await h.outcome(await h.start(workflow, activity, count, arg))
             assert failure is None, (name, failure)
             out[name] = value["elapsed_ms"]
         return out
 
     out = run(harness_factory, body)
     assert out["plain_slow"] < 2500 and out["slots"] >= 3000, out
-    assert out["plain_quick"] < 1000 and out["rate"] >= 1500, out
+    assert out["plain_quick"] < 1000 and out["rate"] >= 2000, out
 
 
 def test_seed_search_attributes_work_out_of_the_box(harness_factory: Any) -> None:
