@@ -55,8 +55,10 @@ class Load:
         """`duralua workflow ...` in another process: exit 0 is accepted; any other outcome may
         still take effect later (the request can sit in the queue), so it is unknown."""
         async with self._cli_slots:
+            # While the engine cannot write, waiting for it to apply the request is pointless.
+            wait = ["--timeout", str(CALL_TIMEOUT)] if self.phase == "full" else []
             proc = await asyncio.create_subprocess_exec(
-                str(DURALUA), "workflow", *args, "--dir", str(HERE / "app"), "--db", self.db,
+                str(DURALUA), "workflow", *args, *wait, "--dir", str(HERE / "app"), "--db", self.db,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             )  # fmt: skip
             try:
