@@ -42,6 +42,11 @@ def test_seed_and_approval_flows_on_temporal(server: DevServer) -> None:
                 assert again.status_code == 409, again.text
                 value, failure = await host.engine.result(pid)
                 assert failure is None and value == {"status": "completed", "order": oid, "payment": f"ch-{oid}"}
+                # The seed documents' handler, as written (chained response style).
+                seed = await c.post("/api/seed/orders", json={"id": oid + 1, "total": 1})
+                assert seed.status_code == 200 and seed.json()["status"] == "started", seed.text
+                value, failure = await host.engine.result(seed.json()["workflow_id"])
+                assert failure is None and value["payment"] == f"ch-{oid + 1}"
 
                 started = await c.post("/api/approvals", json={"id": oid, "total": 4})
                 assert started.status_code == 202, started.text

@@ -86,7 +86,7 @@ end
 local function chained(fn)
   return function(r, ...)
     local err = fn(r, ...)
-    if err ~= nil then error(tostring(err), 2) end
+    if err ~= nil then error(err, 0) end  -- the error object itself: its text needs no position
     return r
   end
 end

@@ -59,23 +59,32 @@ local function copy_options(o)
   return out
 end
 
-local function check(method, url, options, level)
-  if type(method) ~= "string" or method == "" then error("http_client: method must be a non-empty string", level) end
-  if type(url) ~= "string" or url == "" then error("http_client: url must be a non-empty string", level) end
-  if options ~= nil and type(options) ~= "table" then error("http_client: options must be a table or nil", level) end
+-- The message of a programming error in the arguments (raised at the caller), or nil.
+local function bad_args(method, url, options)
+  if type(method) ~= "string" or method == "" then return "http_client: method must be a non-empty string" end
+  if type(url) ~= "string" or url == "" then return "http_client: url must be a non-empty string" end
+  if options ~= nil and type(options) ~= "table" then return "http_client: options must be a table or nil" end
+  return nil
 end
 
 local function request(method, url, options)
   if refused then return nil, py.error("Internal", refused) end
-  check(method, url, options, 3)
   return op("http_client.request", { method = upper(method), url = url, options = copy_options(options) })
 end
 
 local M = {}
-function M.request(method, url, options) return request(method, url, options) end
+function M.request(method, url, options)
+  local bad = bad_args(method, url, options)
+  if bad then error(bad, 2) end
+  return request(method, url, options)
+end
 for _, m in ipairs({ "get", "post", "put", "delete", "head", "patch" }) do
   local name = upper(m)
-  M[m] = function(url, options) return request(name, url, options) end
+  M[m] = function(url, options)
+    local bad = bad_args(name, url, options)
+    if bad then error(bad, 2) end
+    return request(name, url, options)
+  end
 end
 
 function M.request_batch(requests)
