@@ -37,7 +37,7 @@ local port = load(PORT, "=prelude", "b")(N)
 local API, locate = port.API, port.locate
 
 -- Units are steps of the C matcher (~5 ns; a VM instruction is ~4 ns).
-local LIMIT = 2e7     -- largest worst case run in C in one call (~0.1 s)
+local LIMIT = 1.5e8   -- largest worst case run in C in one call (~0.4 s)
 local SMALL = 4096    -- worst cases up to this always run in C
 local SWITCH = 128    -- above SMALL, C only while worst <= SWITCH * (n + 1) * items: beyond,
                       -- a superlinear worst case costs more to charge than the port's real work
@@ -147,13 +147,8 @@ local function class_text(p, i, ep, c)
   return "%" .. char(c)
 end
 
--- Every byte, for asking C which bytes a class holds.
-local ALL
-do
-  local t = {}
-  for i = 0, 255 do t[i + 1] = i end
-  ALL = char(table.unpack(t))
-end
+-- Every byte (0..255), for asking C which bytes a class holds.
+local ALL = "\000\001\002\003\004\005\006\007\008\009\010\011\012\013\014\015\016\017\018\019\020\021\022\023\024\025\026\027\028\029\030\031 !\034#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\092]^_`abcdefghijklmnopqrstuvwxyz{|}~\127\128\129\130\131\132\133\134\135\136\137\138\139\140\141\142\143\144\145\146\147\148\149\150\151\152\153\154\155\156\157\158\159\160\161\162\163\164\165\166\167\168\169\170\171\172\173\174\175\176\177\178\179\180\181\182\183\184\185\186\187\188\189\190\191\192\193\194\195\196\197\198\199\200\201\202\203\204\205\206\207\208\209\210\211\212\213\214\215\216\217\218\219\220\221\222\223\224\225\226\227\228\229\230\231\232\233\234\235\236\237\238\239\240\241\242\243\244\245\246\247\248\249\250\251\252\253\254\255"
 
 -- Whether two classes have no byte in common. `outside` memoises, per class, the bytes
 -- outside it (one analysis only): disjoint iff every byte is outside one of the two.
