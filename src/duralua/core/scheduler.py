@@ -44,6 +44,7 @@ class Delivery:
     payloads: list[Any]
     kind: str = "message"
     data: Any = None
+    seq: int = 0  # arrival order in this process (continue-as-new carries unread ones in order)
 
 
 @dataclass(slots=True)
@@ -119,6 +120,11 @@ class Scheduler:
         self._next_channel = 0
         self._mailbox: deque[Delivery] = deque()
         self._subs: dict[str, Subscription] = {}
+        # Messages taken out of the mailbox but not yet received by Lua code: sitting in a
+        # channel buffer, or handed to a coroutine that has not run yet (by handle / by coro).
+        self._arrivals = 0
+        self._origins: dict[int, Delivery] = {}
+        self._handed: dict[int, int] = {}
         self._pending_ops: set[int] = set()
         self._blocked: set[int] = set()
         self._alive: set[int] = set()
@@ -179,9 +185,11 @@ class Scheduler:
         while ch.receivers:
             coro, sel = ch.receivers.popleft()
             if sel is None:
+                self._hand(coro, handle)
                 self._wake(coro, (handle, True))
                 return True
             if not sel.done:
+                self._hand(sel.coro, handle)
                 self._finish_select(sel, self._case_index(sel, "r", ch.cid), handle, True)
                 return True
         if len(ch.buffer) < ch.capacity:
@@ -189,9 +197,14 @@ class Scheduler:
             return True
         return False
 
+    def _hand(self, coro: int, handle: int) -> None:
+        if handle in self._origins:
+            self._handed[coro] = handle
+
     def _try_receive(self, ch: _Channel) -> tuple[int, bool] | None:
         if ch.buffer:
             handle = ch.buffer.popleft()
+            self._origins.pop(handle, None)
             self._refill_from_senders(ch)
             return handle, True
         while ch.senders:
@@ -275,6 +288,8 @@ class Scheduler:
         return self._subs.get(topic)
 
     def deliver(self, delivery: Delivery) -> None:
+        self._arrivals += 1
+        delivery.seq = self._arrivals
         self._mailbox.append(delivery)
 
     def _flush_mailbox(self) -> None:
@@ -295,6 +310,8 @@ class Scheduler:
                 kept.append(d)
                 continue
             handle = self._vm.materialize(d, sub.as_message)
+            if d.kind == "message":
+                self._origins[handle] = d
             self._try_send(ch, handle)
             if d.kind == "future":
                 # A future's channel carries exactly one value, then reads as closed.
@@ -312,8 +329,12 @@ class Scheduler:
         return len(self._mailbox)
 
     def unread_messages(self) -> list[Delivery]:
-        """Messages delivered but not yet taken by any channel, in arrival order."""
-        return [d for d in self._mailbox if d.kind == "message" and not d.topic.startswith("@")]
+        """Messages that reached this process but that its code never received, in arrival order:
+        still in the mailbox, in a channel buffer (a ``listen`` channel holds one), or handed to
+        a coroutine that has not run since."""
+        waiting = [d for d in self._mailbox if d.kind == "message"]
+        unread = [d for d in (*self._origins.values(), *waiting) if not d.topic.startswith("@")]
+        return sorted(unread, key=lambda d: d.seq)
 
     # -- external operations ------------------------------------------------------------------
 
@@ -346,6 +367,9 @@ class Scheduler:
             raise Deadlock("all coroutines blocked with no pending operations")
 
     def _step(self, coro: int, args: tuple[Any, ...]) -> None:
+        handed = self._handed.pop(coro, None)
+        if handed is not None:
+            self._origins.pop(handed, None)  # the coroutine now receives it
         vm = self._vm
         while True:
             out = vm.resume(coro, args)
