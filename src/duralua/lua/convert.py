@@ -163,9 +163,12 @@ def _object_hook(obj: dict[str, Any]) -> Any:
     return Failure(message=message, kind=kind, retryable=retryable, details=_details_of(details), stack=stack)
 
 
+_DECODER = json.JSONDecoder(object_hook=_object_hook)
+
+
 def loads_exported(text: str) -> JSONValue:
     """Decode the JSON text made by the Lua-side export (error objects become Failures)."""
-    return json.loads(text, object_hook=_object_hook)
+    return _DECODER.decode(text)
 
 
 def _lua_value(value: Any, path: str) -> JSONValue:

@@ -26,9 +26,10 @@ local yield = coroutine.yield
 local co_running = coroutine.running
 local OP = {}                  -- first value of every op yield: only this chunk holds it
 local pack, unpack, concat = table.pack, table.unpack, table.concat
-local rawnext = next
+local rawnext = C.rnext        -- the raw next: the driver's own traversals need no order
 local utf8len = utf8.len
 local export, export_list, new_error, clean = C.export, C.export_list, C.new_error, C.clean
+local cfind, byte, AT = C.cfind, string.byte, 64  -- C's find (the sandbox's charges the budget)
 
 local stash, nstash = {}, 0
 local function put(v)
@@ -182,9 +183,16 @@ end
 local threads = {}             -- id -> the process's own coroutines (main = 1, spawned)
 local own = private()          -- the same coroutines, as a set
 
+-- The main coroutine exports its own result (no user code runs in an export, and it counts
+-- against the run's budget); an `err` is converted by make_resume, in a step of its own.
+local EXPORTED = {}
 function D.start_main(fn, ...)
   local a = pack(...)
-  local co = new_thread(function() return fn(unpack(a, 1, a.n)) end)
+  local co = new_thread(function()
+    local v, err = fn(unpack(a, 1, a.n))
+    if err == nil or err == false then return EXPORTED, export(v, "result") end
+    return v, err
+  end)
   threads[1] = co
   own[co] = true
 end
@@ -281,7 +289,7 @@ local function guarded(fn, ...)
   return false, clean(tostring(r[2]))
 end
 
-local describe, result_of = C.describe, C.result_of
+local describe, result_of, problem_tag = C.describe, C.result_of, C.problem_tag
 
 -- Python's entry point into a coroutine:
 --   0, op, ...                 an op (channel ops: plain integers; others: one JSON text)
@@ -304,6 +312,10 @@ function D.make_resume(resume)
     if s_status(co) == "dead" then
       threads[id] = nil
       if id ~= 1 then return 1 end
+      if rawequal(r[2], EXPORTED) then
+        if r[3] ~= nil then return 1, "ok", r[3] end
+        return 1, "error", problem_tag(r[4]), r[5] .. ": " .. r[4]
+      end
       local ok, a, b, c = guarded(result_of, r[2], r[3])
       if ok then return 1, a, b, c end
       if r[3] ~= nil and r[3] ~= false then return 1, "error", "text", "(error value could not be converted: " .. a .. ")" end
@@ -461,7 +473,7 @@ end
 function process.listen(topic, opts)
   if type(topic) ~= "string" or topic == "" then return nil, errobj("Invalid", "topic required") end
   if not utf8len(topic) then return nil, errobj("Invalid", "topic: " .. H.binary) end
-  if topic:sub(1, 1) == "@" then return nil, errobj("Invalid", "cannot listen to @ topics") end
+  if byte(topic, 1) == AT then return nil, errobj("Invalid", "cannot listen to @ topics") end
   local as_message = type(opts) == "table" and rawget(opts, "message") == true
   local ch = listens[topic]
   if ch then return ch end
@@ -515,7 +527,7 @@ local trap_links = false
 function process.get_options() return { trap_links = trap_links } end
 function process.set_options(o)
   if type(o) ~= "table" then return false, errobj("Invalid", "options must be a table") end
-  for k, v in rawnext, o do
+  for k, v in next, o do  -- sorted: the first bad option named is the same on every replay
     if k ~= "trap_links" then return false, errobj("Invalid", "option " .. clean(tostring(k)) .. " is not supported") end
     if type(v) ~= "boolean" then return false, errobj("Invalid", "option trap_links must be a boolean") end
   end
@@ -570,7 +582,7 @@ function Spawner:with_name(n)
   return new_spawner(s.opts, s.ctx, n, s.msgs)
 end
 function Spawner:with_message(topic, ...)
-  if not text_ok(topic) or topic == "" or topic:sub(1, 1) == "@" then
+  if not text_ok(topic) or topic == "" or byte(topic, 1) == AT then
     error("with_message: topic must be a non-empty string not starting with @", 2)
   end
   local s = spawner(self)
@@ -661,7 +673,7 @@ end
 local function check_target(id)
   if type(id) ~= "string" or id == "" then return errobj("Invalid", "function ID required") end
   if not utf8len(id) then return errobj("Invalid", "function ID: " .. H.binary) end
-  local colon = id:find(":", 1, true)
+  local colon = cfind(id, ":", 1, true)
   if not colon or colon == 1 then return errobj("Invalid", "namespace required in function ID") end
   if colon == #id then return errobj("Invalid", "name required in function ID") end
   return nil
@@ -816,10 +828,7 @@ D.workflow.call = D.workflow.exec
 
 -- Pooled states serve one process after another: forget everything of the last one.
 function D.reset()
-  for k in rawnext, threads do threads[k] = nil end
-  for k in rawnext, stash do stash[k] = nil end
-  for k in rawnext, listens do listens[k] = nil end
-  for k in rawnext, futures do futures[k] = nil end
+  threads, stash, listens, futures = {}, {}, {}, {}
   nstash, timer_seq = 0, 0
   inbox_ch, events_ch, trap_links = nil, nil, false
   C.restore_shared()

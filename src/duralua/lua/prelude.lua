@@ -18,6 +18,10 @@ local mtype = math.type
 local utf8len, gsub, format, byte = utf8.len, string.gsub, string.format, string.byte
 local MAIN = co_running()
 
+-- The C string functions, before the budget-aware wrappers replace them (below), for
+-- privileged Lua whose own patterns are linear (lua/modules/_core.lua's JSON export).
+debug.getregistry()["duralua.cstring"] = { gsub = gsub, format = format, find = string.find }
+
 -------------------------------------------------------------------------------------------
 -- string library: no dump, and the string metatable is neither readable nor writable
 -------------------------------------------------------------------------------------------
@@ -242,6 +246,10 @@ end
 -- A traversal caches the sorted key list of its table (weak-keyed; rebuilt whenever a
 -- traversal starts with `next(t, nil)`), which keeps a `pairs` loop O(n log n).
 -------------------------------------------------------------------------------------------
+-- Privileged Lua (lua/modules/_core.lua, the driver) finds the raw `next` here: their own
+-- traversals need no order, and the sorted one costs a key list per table.
+debug.getregistry()["duralua.next"] = rnext
+
 local cache = rsetmetatable({}, { __mode = "k" })
 local oids = rsetmetatable({}, { __mode = "k" })
 local last_oid = 0

@@ -11,7 +11,6 @@ from __future__ import annotations
 import atexit
 import gc
 import itertools
-import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -271,7 +270,7 @@ class LuaVM:
             if op in _CHANNEL_OPS:
                 return tuple(out)
             try:
-                op_args = json.loads(out[2]) if len(out) > 2 else []
+                op_args = loads_exported(out[2]) if len(out) > 2 else []
             except (TypeError, ValueError) as exc:
                 return (RAISE, Failure(f"internal error: op {op!r} with unreadable arguments: {exc}", INTERNAL, False))
             return (YIELD, op, *op_args)

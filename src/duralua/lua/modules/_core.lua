@@ -20,6 +20,19 @@ local dgetmetatable = debug and debug.getmetatable  -- optional: raw metatables 
 local G = _G
 local C = { BINARY = BINARY }
 
+-- The raw `next` (the sandbox's prelude replaces the global one by a sorted traversal): for
+-- our own loops, where order does not matter.
+local rnext = next
+do
+  local reg = debug and debug.getregistry and debug.getregistry()
+  if type(reg) == "table" and reg["duralua.next"] then rnext = reg["duralua.next"] end
+  -- and the C string functions (the sandbox wraps them to charge their cost to the budget;
+  -- every pattern used here is linear, and the export is charged instruction by instruction)
+  local cs = type(reg) == "table" and reg["duralua.cstring"]
+  if cs then format, gsub, find = cs.format, cs.gsub, cs.find end
+end
+C.rnext, C.cfind = rnext, find
+
 -- Keep the Python-side state alive exactly as long as this Lua state (see convert.py).
 do
   local reg = debug and debug.getregistry and debug.getregistry()
@@ -314,7 +327,7 @@ local function walk_table(S, x, d)
   local seen = onpath[x]
   if seen then return fail(S, "cycle: this table is the same table as " .. path_of(S.base, S.keys, seen), d) end
   local n, nstr, strs, odd, minint, maxint = 0, 0, nil, nil, nil, nil
-  for k in next, x do
+  for k in rnext, x do
     n = n + 1
     local tk = type(k)
     if tk == "string" then
@@ -323,8 +336,8 @@ local function walk_table(S, x, d)
     elseif mtype(k) == "integer" then
       if minint == nil or k < minint then minint = k end
       if maxint == nil or k > maxint then maxint = k end
-    elseif odd == nil then
-      odd = k
+    elseif odd == nil or (tk == "number" and (type(odd) ~= "number" or k < odd)) then
+      odd = k  -- the smallest float key, else any (the message names only its type then)
     end
   end
   if n == 0 then
@@ -423,7 +436,24 @@ walk = function(S, x, d)
 end
 
 -- JSON text of `v`, or nil, reason, path (`base` names the root: "result", "args[2]").
+-- The common scalars, without the walker's state (nil when `v` needs the walker).
+local function quick(v)
+  local tv = type(v)
+  if tv == "string" then
+    if #v <= EXPORT_LIMIT and utf8len(v) then return jstr(v) end
+  elseif tv == "boolean" then
+    return v and "true" or "false"
+  elseif tv == "nil" then
+    return "null"
+  elseif mtype(v) == "integer" then
+    return format("%d", v)
+  end
+  return nil
+end
+
 function C.export(v, base)
+  local text = quick(v)
+  if text ~= nil then return text end
   base = base or "value"
   local S = { buf = {}, nb = 0, size = 0, keys = {}, onpath = {}, base = base }
   if walk(S, v, 0) then return concat(S.buf, "", 1, S.nb) end
@@ -435,8 +465,13 @@ local export = C.export
 function C.export_list(t, n, base)
   local parts = {}
   for i = 1, n do
-    local text, reason, where = export(t[i], format("%s[%d]", base, i))
-    if text == nil then return nil, reason, where end
+    local v = t[i]
+    local text = quick(v)
+    if text == nil then
+      local reason, where
+      text, reason, where = export(v, format("%s[%d]", base, i))
+      if text == nil then return nil, reason, where end
+    end
     parts[i] = text
   end
   return "[" .. concat(parts, ",", 1, n) .. "]"
@@ -445,6 +480,9 @@ end
 -- A value that cannot cross: binary strings are the caller's data error (kind Invalid, by
 -- the binary data policy); other shapes keep the codec's error.
 local function is_binary(reason) return find(reason, BINARY, 1, true) ~= nil end
+
+-- The tag of a result that cannot cross: "invalid" (binary) or "encode" (see C.result_of).
+function C.problem_tag(reason) return is_binary(reason) and "invalid" or "encode" end
 
 -- How a raised error value (or the `err` of `return nil, err`) reaches Python, as (tag, payload):
 --   "failure", json   an error object (exported)
@@ -557,7 +595,7 @@ end
 -- of a Lua state, so nothing of it may be reachable for writing.
 local function copy(t)
   local out = {}
-  for k, v in next, t do
+  for k, v in rnext, t do
     if type(v) == "table" and getmetatable(v) == nil then v = copy(v) end
     out[k] = v
   end
@@ -570,14 +608,14 @@ C.copy = copy
 local SHARED = setmetatable({}, { __mode = "k" })
 function C.share(obj)
   local snap = {}
-  for k, v in next, obj do snap[k] = v end
+  for k, v in rnext, obj do snap[k] = v end
   SHARED[obj] = snap
   return obj
 end
 function C.restore_shared()
-  for obj, snap in next, SHARED do
-    for k in next, obj do if snap[k] == nil then rawset(obj, k, nil) end end
-    for k, v in next, snap do rawset(obj, k, v) end
+  for obj, snap in rnext, SHARED do
+    for k in rnext, obj do if snap[k] == nil then rawset(obj, k, nil) end end
+    for k, v in rnext, snap do rawset(obj, k, v) end
   end
 end
 
