@@ -305,7 +305,9 @@ function D.make_resume(resume)
     local r = pack(resume(co, ...))
     if not r[1] then
       threads[id] = nil
-      local ok, tag, payload = guarded(describe, r[2], "error")
+      local e = r[2]
+      if type(e) == "string" and utf8len(e) then return 2, "text", e end  -- the usual error("...")
+      local ok, tag, payload = guarded(describe, e, "error")
       if not ok then return 2, "text", "(error value could not be converted: " .. tag .. ")" end
       return 2, tag, payload
     end
