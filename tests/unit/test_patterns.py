@@ -459,6 +459,22 @@ def test_sort_and_huge_results_are_charged() -> None:
         run(sb, 'local s = string.rep("\\1", 1000000)\nlocal q = string.format("%q", s)\nreturn #q')
 
 
+@pytest.mark.parametrize(
+    ("expr", "message"),
+    [
+        ("table.unpack({}, 1, 1e8)", "too many results to unpack"),
+        ('string.rep("x", 2000000):byte(1, -1)', "string slice too long"),
+        ('string.format("%1000d", 1)', "invalid conversion"),
+        ('string.rep("x", 2 ^ 31)', "resulting string too large"),
+    ],
+)
+def test_other_c_calls_are_bounded_by_lua_itself(expr: str, message: str) -> None:
+    # the C stack (1,000,000 slots), format's two-digit widths and rep's size check stop
+    # these at once; the memory limit bounds the rest (docs/limitations.md)
+    with pytest.raises(LuaError, match=message):
+        run(LuaSandbox(instruction_budget=5_000_000), f"local r = {expr}\nreturn r")
+
+
 def test_ordinary_code_keeps_working_under_a_small_budget() -> None:
     # ~6,000 instructions in plain Lua 5.4; the wrappers and their charges make it ~240,000
     sb = LuaSandbox(instruction_budget=1_000_000)
@@ -516,6 +532,7 @@ def test_error_positions_and_names_follow_c() -> None:
     assert err('local x = ("%d"):format(nil)\nreturn x') == (
         "src/app/p.lua:1: bad argument #1 to 'format' (number expected, got nil)"
     )
+    assert err('local x = string.format("%1000d", 1)\nreturn x').startswith("src/app/p.lua:1: invalid conversion")
     assert err("local x = table.sort({1, 2}, 3)\nreturn x") == (
         "src/app/p.lua:1: bad argument #2 to 'sort' (function expected, got number)"
     )

@@ -324,6 +324,16 @@ local function analyze(p, gm)
   end
   rec.ok, rec.anchor, rec.k, rec.ncap = true, anchor, nk + 1, ncap
   rec.fc, rec.fd, rec.ac, rec.ad, rec.bc, rec.bd = fc, fd, ac, ad, bc, bd
+  -- Subjects up to x - 1 = xs - 1 characters cost less than a charge whatever the pattern
+  -- does: C runs them with no more ado. Bounds each term by (sum of c) * x^(largest d).
+  local T = FREE * RATIO - 1
+  if anchor then
+    rec.xs = (T / (fc + ac + bc)) ^ (1 / max(max(fd, ad + 1), max(bd, 1))) // 1
+    rec.xm = rec.xs
+  else
+    rec.xs = (T / (fc + ac + bc)) ^ (1 / max(max(fd, ad) + 1, max(bd, 1))) // 1
+    rec.xm = (T / (fc + 3 * ac + 2 * bc)) ^ (1 / (max(max(fd, ad), bd) + 1)) // 1
+  end
   return rec
 end
 
@@ -399,7 +409,9 @@ local function plain_find(s, p, init, ls)
   if m == 0 then return init, init - 1 end
   local last = ls - m + 1
   if init > last then return nil end
-  if (last - init + 1) * (m + 1) <= LIMIT * 45 then
+  local worst = (last - init + 1) * (m + 1)
+  if worst < FREE * RATIO * 45 then return nfind(s, p, init, true) end
+  if worst <= LIMIT * 45 then
     local q, e = nfind(s, p, init, true)
     pay(((q or last) - init + 1) * (m + 1) // 45)
     if q == nil then return nil end
@@ -434,6 +446,7 @@ local function find(s, p, init, plain)
   if plain or r.plain then return plain_find(s, p, init, ls) end
   if r.ok then
     local x = ls - init + 2
+    if x <= r.xs and not control.force then return nfind(s, p, init) end
     local w = in_c(r, x, false)
     if w then
       if w < FREE * RATIO then return nfind(s, p, init) end
@@ -458,6 +471,7 @@ local function match(s, p, init)
   local r = model(p)
   if r.ok then
     local x = ls - init + 2
+    if x <= r.xs and not control.force then return nmatch(s, p, init) end
     local w = in_c(r, x, false)
     if w then
       if w < FREE * RATIO then return nmatch(s, p, init) end
@@ -483,6 +497,7 @@ local function gmatch(s, p, init)
   local r = model(p, true)
   if r.ok then
     local x = ls - init + 2
+    if x <= r.xm and not control.force then return ngmatch(s, p, init) end
     local w = in_c(r, x, true)
     if w then
       pay(w)
@@ -532,9 +547,14 @@ local function gsub(s, p, repl, max_s)
     typeerror(3, "string/function/table", repl, "string.gsub")
   end
   local r = model(p)
-  if r.ok and ((tr ~= "string" and tr ~= "number") or repl_ok(repl, r.ncap)) then
+  local ok = r.ok
+  if ok and (tr == "string" or tr == "number") then
+    if r.repl ~= repl then r.repl, r.repl_ok = repl, repl_ok(repl, r.ncap) end
+    ok = r.repl_ok
+  end
+  if ok then
     local x = ls + 1
-    local w = in_c(r, x, true)
+    local w = x <= r.xm and not control.force and 0 or in_c(r, x, true)
     if w then
       local f = repl
       if tr == "function" then
@@ -575,7 +595,7 @@ local function reraise(e, fname)
   if rtype(e) == "string" then
     local arg, msg = nmatch(e, "^bad argument #(%d+) to '[^']*' (%b())$")
     if arg then argerror(tointeger(tonumber(arg)), sub(msg, 2, -2), fname) end
-    if nfind(e, "^invalid conversion '") or e == "invalid order function for sorting"
+    if nfind(e, "^invalid conversion") or e == "invalid order function for sorting"
         or e == "'__tostring' must return a string" or e == "object length is not an integer" then
       error(where() .. e, 0)
     end
