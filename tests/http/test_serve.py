@@ -226,6 +226,23 @@ def test_server_sent_events_stream(tmp_path: Path) -> None:
     run(body)
 
 
+def test_a_stream_ends_when_the_client_leaves(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with serving(tmp_path / "t.db") as s:
+            async with httpx.AsyncClient(base_url=s.url()) as c, c.stream("GET", "/cases/forever") as r:
+                async for chunk in r.aiter_raw():
+                    assert chunk.startswith(b"data: 1\n")
+                    break
+            for _ in range(100):  # the handler's next write fails, and it returns
+                if any(line.startswith("GET /cases/forever 200 ") for line in s.access_log()):
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError(f"the stream did not end: {s.access_log()}")
+
+    run(body)
+
+
 def test_graceful_stop_finishes_in_flight_requests(tmp_path: Path) -> None:
     async def body() -> None:
         async with serving(tmp_path / "t.db") as s:

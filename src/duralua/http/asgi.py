@@ -141,7 +141,7 @@ class ServiceApp:
         query = scope.get("query_string", b"").decode("latin-1")
         ex = Exchange(method=scope["method"], path=scope["path"], raw_query=query, headers=list(scope["headers"]),
                       client=scope.get("client"), scheme=scope.get("scheme", "http"), body=body,
-                      params=match.params, send=send)  # fmt: skip
+                      params=match.params, send=send, receive=receive)  # fmt: skip
         value, failure, timed_out = await self._call(ep.func, ex)
         if timed_out:
             ex.closed = True

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+Receive = Callable[[], Awaitable[Any]]
 
 TRANSFER_CHUNKED = "chunked"
 TRANSFER_SSE = "sse"
@@ -41,6 +42,7 @@ class Exchange:
         body: bytes,
         params: dict[str, str],
         send: Send,
+        receive: Receive | None = None,
     ) -> None:
         self.method = method
         self.path = path
@@ -61,6 +63,8 @@ class Exchange:
         self.closed = False  # the handler's call is over: late writes are refused
         self.disconnected = False
         self._send = send
+        self._receive = receive
+        self._watch: asyncio.Task[None] | None = None
         self._stream: asyncio.Queue[dict[str, Any] | None] | None = None
         self._pump: asyncio.Task[None] | None = None
         self.stream_error: BaseException | None = None
@@ -146,7 +150,10 @@ class Exchange:
         if self._stream is None:
             self._stream = asyncio.Queue()
             self._stream.put_nowait(self.start_message(chunked=True))
-            self._pump = asyncio.get_running_loop().create_task(self._drain())
+            loop = asyncio.get_running_loop()
+            self._pump = loop.create_task(self._drain())
+            if self._receive is not None:
+                self._watch = loop.create_task(self._watch_disconnect(self._receive))
         if self.pending:
             chunk = b"".join(self.pending)
             self.pending.clear()
@@ -160,6 +167,15 @@ class Exchange:
             headers = [h for h in headers if h[0].lower() != b"content-length"]
             headers.append((b"content-length", str(length).encode()))
         return {"type": "http.response.start", "status": self.status, "headers": headers}
+
+    async def _watch_disconnect(self, receive: Receive) -> None:
+        # The server drops what is sent to a client that left: a streaming handler learns it
+        # from the next write's error, which is how an endless SSE loop ends.
+        while True:
+            message = await receive()
+            if message.get("type") == "http.disconnect":
+                self.disconnected = True
+                return
 
     async def _drain(self) -> None:
         queue = self._stream
@@ -185,6 +201,15 @@ class Exchange:
         self._stream.put_nowait({"type": "http.response.body", "body": b"", "more_body": False})
         self._stream.put_nowait(None)
         await self._pump
+        await self._stop_watching()
+
+    async def _stop_watching(self) -> None:
+        if self._watch is not None and not self._watch.done():
+            self._watch.cancel()
+            try:
+                await self._watch
+            except asyncio.CancelledError:
+                pass
 
     async def abort_stream(self) -> None:
         if self._pump is not None and not self._pump.done():
@@ -193,3 +218,4 @@ class Exchange:
                 await self._pump
             except asyncio.CancelledError:
                 pass
+        await self._stop_watching()

@@ -48,6 +48,17 @@ function cases.nap()
   time.sleep("300ms")
   return http.response():json{napped = true}
 end
+-- Streams until the client leaves (the next write then returns an error).
+function cases.forever()
+  local res = http.response()
+  res:set_transfer(http.TRANSFER.SSE)
+  local n = 0
+  while true do
+    n = n + 1
+    if res:write_event{data = tostring(n)} then return end
+    time.sleep("20ms")
+  end
+end
 function cases.binary()
   local res = http.response()
   res:set_content_type("application/octet-stream")
