@@ -482,10 +482,6 @@ def _wait_until_queued(db: Path, kind: str, timeout: float = 30) -> None:
             time.sleep(0.05)
 
 
-@pytest.mark.xfail(
-    reason="engine: a signal applied in the same batch as a terminate of its run does not see the terminate yet",
-    strict=False,
-)
 def test_signal_to_a_workflow_that_closed_before_the_engine_applied_it(op: Path, db: Path, served: Served) -> None:
     """Before: `sent`, exit 0, although the workflow was terminated first."""
     assert wf(op, db, "start", "op:waiter", "--id", "w").returncode == 0

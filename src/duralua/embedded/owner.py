@@ -66,8 +66,14 @@ class OwnerLock:
         real = self.real_path
         if not real.exists() and not create:
             raise EngineError(f"no database at {self.db_path}", hint="check --db, or start a workflow first")
-        real.parent.mkdir(parents=True, exist_ok=True)
-        side = os.open(self.side_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            real.parent.mkdir(parents=True, exist_ok=True)
+            side = os.open(self.side_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise EngineError(
+                f"cannot lock the database {self.db_path}: {exc.strerror} ({self.side_path})",
+                hint="an engine needs a writable directory; read-only commands (list, describe) still work",
+            ) from None
         if not self._lock_or_wait(side):
             holder = os.read(side, 200).decode(errors="replace").strip() or "another process"
             os.close(side)
@@ -125,24 +131,27 @@ class OwnerLock:
         self._fds = []
 
     def held_elsewhere(self) -> bool:
-        """True if an engine in another process holds this database (cheap probe for the CLI)."""
-        side = self.side_path
-        if not side.exists():
+        """True if an engine in another process holds this database (probe for the CLI).
+
+        Call it before opening any SQLite connection to the database in this process: probing
+        the database file opens and closes a descriptor of it (see the module docstring)."""
+        return any(self._probe(path) for path in (self.side_path, self.real_path))
+
+    @staticmethod
+    def _probe(path: Path) -> bool:
+        if fcntl is None or not path.exists():  # pragma: no cover - fcntl missing on Windows
             return False
         try:
-            fd = os.open(side, os.O_RDWR)
+            fd = os.open(path, os.O_RDONLY)
         except OSError:
             return False
         try:
-            if fcntl is None:  # pragma: no cover
-                return False
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            return False
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
         finally:
             os.close(fd)
+        return False
 
 
 # The former name, kept for callers outside the engine.

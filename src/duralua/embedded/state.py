@@ -225,7 +225,12 @@ class EngineState:
             row = self._run_row(run_id)
             if row is not None:
                 return row
-        return self._db().latest_run(workflow_id)
+        row = self._db().latest_run(workflow_id)
+        if row is not None:
+            # Closed (or changed) earlier in this batch: the in-memory row is the truth until commit.
+            fresh: dict[str, Any] = self._fresh_rows.get(str(row["run_id"]), row)
+            return fresh
+        return None
 
     def _wake_waiters(self, run_id: str) -> None:
         for fut in self._waiters.pop(run_id, []):

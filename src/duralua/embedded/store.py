@@ -119,6 +119,9 @@ def _explain(path: Path, exc: sqlite3.Error) -> EngineError:
     if "readonly" in low or "read-only" in low:
         return EngineError(f"the database {path} is read-only ({text})",
                            hint="give this user write access; list and describe still work")  # fmt: skip
+    if "locked" in low or "busy" in low:
+        return EngineError(f"the database {path} is locked by another process ({text})",
+                           hint="another program holds a write lock on it; retry, or stop that program")  # fmt: skip
     if "full" in low:
         return EngineError(f"the database {path} is full ({text})", hint="free disk space and retry")
     if "unable to open" in low:
