@@ -77,6 +77,7 @@ REPL.table = setmetatable({ a = "A", b = false, [1] = "one", [2] = 2 }, { __inde
 end })
 REPL.badtable = { a = {} }
 REPL.badfunction = function() return {} end
+REPL.cmp = nil
 
 -- kind, subject, pattern, extra, extra2 -> nil when C and W agree, else a description
 local function compare(kind, s, p, a, b)
@@ -87,6 +88,15 @@ local function compare(kind, s, p, a, b)
     x, y = call(native.match, s, p, a), call(W.match, s, p, a)
   elseif kind == "gmatch" then
     x, y = call(gm_all, native.gmatch, s, p, a), call(gm_all, W.gmatch, s, p, a)
+  elseif kind == "rep" or kind == "format" then
+    x, y = call(native[kind], s, p, a), call(W[kind], s, p, a)
+  elseif kind == "sort" or kind == "move" then
+    local t1, t2 = { s, p, a, b }, { s, p, a, b }
+    local function run(f, t)
+      if kind == "sort" then f(t, REPL.cmp) else f(t, 1, 3, 2) end
+      return t[1], t[2], t[3], t[4], t[5]
+    end
+    x, y = call(run, native[kind], t1), call(run, W[kind], t2)
   else
     local repl = a
     if REPL[a] then repl = REPL[a] end
@@ -332,6 +342,43 @@ CORPUS: list[tuple[Any, ...]] = [
     ("gsub", b"abc", b"%f[%w]", b"|", None),
     ("gsub", b"abc", b".-", b"|", None),
 ]
+
+
+# The other replaced functions: same results and messages as C on ordinary and bad arguments.
+OTHERS: list[tuple[Any, ...]] = [
+    ("rep", b"x", 3, None),
+    ("rep", b"x", 3, b", "),
+    ("rep", b"", 5, None),
+    ("rep", b"", 5, b"-"),
+    ("rep", b"ab", 0, b"-"),
+    ("rep", b"ab", -1, None),
+    ("rep", 12, 2, 3),
+    ("rep", b"x", b"3", None),
+    ("rep", b"x", 2.5, None),
+    ("rep", b"x", 2.0, None),
+    ("rep", b"x", None, None),
+    ("rep", None, 2, None),
+    ("rep", b"x", 2**31, None),
+    ("rep", b"x", 2, True),
+    ("format", b"%d|%5.2f", 1, 1.5),
+    ("format", b"%q", b"a\x00b\n\x01", None),
+    ("format", b"%q", 1.5, None),
+    ("format", b"%s %s", b"x", None),
+    ("format", b"%d", b"x", None),
+    ("format", b"%d", None, None),
+    ("format", b"%y", 1, None),
+    ("format", b"%1000d", 1, None),
+    ("format", None, None, None),
+    ("format", b"%5s", b"\x00", None),
+    ("sort", 3, 1, 2, None),
+    ("sort", b"b", b"a", b"c", None),
+    ("sort", 3, b"a", 1, None),
+    ("move", 1, 2, 3, 4),
+]
+
+
+def test_other_replaced_functions_match_c(harness: Harness) -> None:
+    assert harness.run_cases(OTHERS, force=False) == ""
 
 
 def test_corpus_port_and_wrappers_match_c(harness: Harness) -> None:

@@ -12,13 +12,13 @@
 -- pattern succeeds at once), a plain search for a literal first character, and string
 -- building (sub/concat).
 --
--- Loaded once per Lua state, with the real C functions as arguments (the string library has
--- the budget-aware wrappers by then). The chunk is compiled under the prelude's name, so
--- user_frame/error locations skip its frames as they skip the prelude's.
+-- Loaded once per Lua state by patterns.lua, with the C functions it captured before the
+-- wrappers replaced them. The chunk is compiled under the prelude's name, so user_frame and
+-- error locations skip its frames as they skip the prelude's.
 local N = ...
 local byte, sub, char, nfind, ngsub, concat, format = N.byte, N.sub, N.char, N.find, N.gsub, N.concat, N.format
 local getinfo, dgetmetatable, rtype, tostring, error = N.getinfo, N.getmetatable, N.type, N.tostring, N.error
-local unpack, select, rawget = N.unpack, N.select, N.rawget
+local unpack, rawget = N.unpack, N.rawget
 
 local MAXCAPTURES, MAXCCALLS = 32, 200
 local CAP_UNFINISHED, CAP_POSITION = -1, -2

@@ -36,7 +36,7 @@ local mtype, tointeger, maxinteger, ceil, log = N.mathtype, N.tointeger, N.maxin
 local port = load(PORT, "=prelude", "b")(N)
 local API, locate = port.API, port.locate
 
--- Units are steps of the C matcher (~5 ns; a VM instruction is ~4 ns).
+-- Units are steps of the C matcher (~3 ns each; a VM instruction is ~4 ns).
 local LIMIT = 1.5e8   -- largest worst case run in C in one call (~0.4 s)
 local SMALL = 4096    -- worst cases up to this always run in C
 local SWITCH = 128    -- above SMALL, C only while worst <= SWITCH * (n + 1) * items: beyond,
