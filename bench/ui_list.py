@@ -37,15 +37,15 @@ async def fill(db: Path, runs: int) -> None:
         for i in range(0, runs, 500):
             starts = []
             for j in range(i, min(i + 500, runs)):
+                opts = {"workflow.search_attributes": {"Customer": f"c{j % 50}"}}
                 if j % 10 == 0:
-                    starts.append(env.start("app:approval_workflow", "app:worker", {"id": j, "total": 5, "customer_id": "c"},
-                                            workflow_id=f"approval-{j}",
-                                            options={"workflow.search_attributes": {"Customer": f"c{j % 50}"}}))  # fmt: skip
+                    arg: dict[str, object] = {"id": j, "total": 5, "customer_id": "c"}
+                    starts.append(env.start("app:approval_workflow", "app:worker", arg,
+                                            workflow_id=f"approval-{j}", options=opts))  # fmt: skip
                 else:
-                    starts.append(env.start("app:order_workflow", "app:worker",
-                                            {"id": j, "total": 30, "customer_id": "ada", "shipping_address": "1 Main"},
-                                            workflow_id=f"order-{j}",
-                                            options={"workflow.search_attributes": {"Customer": f"c{j % 50}"}}))  # fmt: skip
+                    arg = {"id": j, "total": 30, "customer_id": "ada", "shipping_address": "1 Main"}
+                    starts.append(env.start("app:order_workflow", "app:worker", arg,
+                                            workflow_id=f"order-{j}", options=opts))  # fmt: skip
             await asyncio.gather(*starts)
             await env.idle()
 
@@ -80,8 +80,9 @@ def main() -> None:
         server = start_ui("127.0.0.1:0", db)
         try:
             with httpx.Client(base_url=server.url, timeout=30) as client:
-                run_id = sqlite3.connect(db).execute(
-                    "SELECT run_id FROM runs WHERE workflow_id = 'order-5'").fetchone()[0]
+                run_id = (
+                    sqlite3.connect(db).execute("SELECT run_id FROM runs WHERE workflow_id = 'order-5'").fetchone()[0]
+                )
                 print("| page | median ms | p95 ms | bytes |\n|---|---|---|---|")
                 for label, path in [
                     ("runs list, first page", "/runs"),
