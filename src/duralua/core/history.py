@@ -9,11 +9,12 @@ position, the recorded command and the new one.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..codec import dumps
+from ..codec import ERROR_TAG, decode, dumps
 from ..errors import NondeterminismError
 from . import model as m
 from .machine import WorkflowMachine
@@ -51,13 +52,30 @@ class History:
     # Running totals for workflow.history_length()/history_size(), kept by append().
     _length: int = field(default=-1, repr=False, compare=False)
     _size: int = field(default=-1, repr=False, compare=False)
+    # The encoded size of each activation (what history_size adds up), so that replay and the
+    # totals never encode a record again: for a long run that was most of a replay's cost.
+    _sizes: list[int] | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_encoded(cls, info: m.WorkflowInfo, encoded: list[str]) -> History:
+        """A history from stored records (canonical JSON, one per activation), decoded at once."""
+        records = [ActivationRecord.from_json(d) for d in decode_records(encoded)]
+        sizes = [len(e) for e in encoded]
+        return cls(info, records, _size=sum(sizes), _sizes=sizes)
 
     def append(self, record: ActivationRecord, encoded: str | None = None) -> None:
         """Add an activation; ``encoded`` is its canonical JSON if the caller already has it."""
-        length, size = self.length(), self.size()
+        length, size, sizes = self.length(), self.size(), self.activation_sizes()
         self.activations.append(record)
+        n = len(encoded if encoded is not None else dumps(record.to_json()))
+        sizes.append(n)
         self._length = length + record.event_count()
-        self._size = size + len(encoded if encoded is not None else dumps(record.to_json()))
+        self._size = size + n
+
+    def activation_sizes(self) -> list[int]:
+        if self._sizes is None or len(self._sizes) != len(self.activations):
+            self._sizes = [len(dumps(a.to_json())) for a in self.activations]
+        return self._sizes
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -102,14 +120,25 @@ class History:
 
     def size(self) -> int:
         if self._size < 0:
-            self._size = sum(len(dumps(a.to_json())) for a in self.activations)
+            self._size = sum(self.activation_sizes())
         return self._size
+
+
+def decode_records(encoded: list[str]) -> list[dict[str, Any]]:
+    """Decode many stored records with one JSON parse (records are canonical JSON objects)."""
+    if not encoded:
+        return []
+    text = "[" + ",".join(encoded) + "]"
+    # The error-object hook is a Python call per JSON object: skip it when no error is in there.
+    data = decode(text) if ERROR_TAG in text else json.loads(text)
+    assert isinstance(data, list)
+    return data
 
 
 def stats_before(history: History, upto: int) -> tuple[int, int]:
     """(history_length, history_size) as seen at the start of activation ``upto``."""
     length = 1 + sum(a.event_count() for a in history.activations[:upto]) + 1
-    size = sum(len(dumps(a.to_json())) for a in history.activations[:upto])
+    size = sum(history.activation_sizes()[:upto])
     return length, size
 
 
@@ -136,11 +165,11 @@ def replay(machine: WorkflowMachine, history: History) -> None:
     """Bring ``machine`` to the state at the end of ``history``, checking determinism."""
     length = 1
     size = 0
-    for index, act in enumerate(history.activations):
+    for index, (act, act_size) in enumerate(zip(history.activations, history.activation_sizes(), strict=True)):
         length += 1
         produced = machine.activate(
             m.Activation(act.time_ns, act.jobs, replaying=True, history_length=length, history_size=size)
         )
         check_commands(index, act.commands, produced)
         length += len(act.jobs) + len(act.commands)
-        size += len(dumps(act.to_json()))
+        size += act_size

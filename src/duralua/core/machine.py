@@ -108,7 +108,7 @@ class WorkflowMachine:
         self._replaying = False
         self._history_length = 0
         self._history_size = 0
-        self._random = random.Random(info.seed)
+        self._random: random.Random | None = None  # made on first use: most runs never draw
         # Updates in flight: id -> "new" (no reply yet) | "accepted" (acked) | "done".
         self._updates: dict[str, str] = {}
         # What named queries answer (workflow.set_query); rebuilt on replay, never in history.
@@ -117,31 +117,6 @@ class WorkflowMachine:
         self.scheduler = Scheduler(None, self._on_op)
         program.bind(self.scheduler, self)
         self.scheduler.attach(program.vm)
-        self._handlers: dict[str, Callable[..., Any]] = {
-            "call": self._op_call,
-            "async": self._op_async,
-            "future_cancel": self._op_future_cancel,
-            "sleep": self._op_sleep,
-            "timer": self._op_timer,
-            "timer_stop": self._op_timer_stop,
-            "spawn": self._op_spawn,
-            "exec": self._op_exec,
-            "wexec": self._op_wexec,
-            "psend": self._op_send,
-            "terminate": self._op_cancel_external,
-            "cancel": self._op_cancel_external,
-            "monitor": self._op_unsupported,
-            "unmonitor": self._op_unsupported,
-            "link": self._op_unsupported,
-            "unlink": self._op_unsupported,
-            "version": self._op_version,
-            "attrs": self._op_attrs,
-            "info": self._op_info,
-            "history_length": lambda _c: (self._history_length, None),
-            "history_size": lambda _c: (self._history_size, None),
-            "upgrade": self._op_upgrade,
-            "set_query": self._op_set_query,
-        }
 
     # -- HostContext ---------------------------------------------------------------------------
 
@@ -157,6 +132,8 @@ class WorkflowMachine:
         return produce()
 
     def random_bytes(self, n: int) -> bytes:
+        if self._random is None:
+            self._random = random.Random(self.info.seed)
         return self._random.randbytes(n)
 
     @property
@@ -317,10 +294,16 @@ class WorkflowMachine:
     # -- operations ----------------------------------------------------------------------------
 
     def _on_op(self, coro: int, op: str, args: tuple[Any, ...]) -> Any:
-        handler = self._handlers.get(op)
+        handler = _HANDLERS.get(op)
         if handler is None:
             return (None, invalid(f"{op} is not available inside a workflow"))
-        return handler(coro, *args)
+        return handler(self, coro, *args)
+
+    def _op_history_length(self, coro: int) -> Any:
+        return (self._history_length, None)
+
+    def _op_history_size(self, coro: int) -> Any:
+        return (self._history_size, None)
 
     def _activity(self, target: Any, args: list[JSONValue], options: dict[str, Any] | None) -> Any:
         problem = _check_function_id(target)
@@ -605,6 +588,34 @@ class WorkflowMachine:
 
 
 _UPDATE_TOPICS = ("ack", "nak", "ok", "error")
+
+# Operation name -> handler (unbound: a table per machine cost a rebuild as much as a replayed
+# activation).
+_HANDLERS: dict[str, Callable[..., Any]] = {
+    "call": WorkflowMachine._op_call,
+    "async": WorkflowMachine._op_async,
+    "future_cancel": WorkflowMachine._op_future_cancel,
+    "sleep": WorkflowMachine._op_sleep,
+    "timer": WorkflowMachine._op_timer,
+    "timer_stop": WorkflowMachine._op_timer_stop,
+    "spawn": WorkflowMachine._op_spawn,
+    "exec": WorkflowMachine._op_exec,
+    "wexec": WorkflowMachine._op_wexec,
+    "psend": WorkflowMachine._op_send,
+    "terminate": WorkflowMachine._op_cancel_external,
+    "cancel": WorkflowMachine._op_cancel_external,
+    "monitor": WorkflowMachine._op_unsupported,
+    "unmonitor": WorkflowMachine._op_unsupported,
+    "link": WorkflowMachine._op_unsupported,
+    "unlink": WorkflowMachine._op_unsupported,
+    "version": WorkflowMachine._op_version,
+    "attrs": WorkflowMachine._op_attrs,
+    "info": WorkflowMachine._op_info,
+    "history_length": WorkflowMachine._op_history_length,
+    "history_size": WorkflowMachine._op_history_size,
+    "upgrade": WorkflowMachine._op_upgrade,
+    "set_query": WorkflowMachine._op_set_query,
+}
 
 
 def answer_query(workflow_id: str, queries: dict[str, JSONValue], name: str) -> tuple[bool, JSONValue]:

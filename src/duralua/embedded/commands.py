@@ -154,9 +154,8 @@ class RunCommands(EngineState):
         # Children still running are terminated (Temporal's default parent close policy).
         # The database says what was open at the last commit; this batch may have closed a child
         # since (it completed just before its parent) or started one: ask the in-memory row.
-        candidates = {str(c["run_id"]) for c in self._db().runs("WHERE parent_run = ? AND status IN "
-                                                                 "('running', 'held')", (run_id,))}  # fmt: skip
-        candidates |= {rid for rid, r in self._fresh_rows.items() if r.get("parent_run") == run_id}
+        candidates = set(self._db().open_children(run_id))
+        candidates.update(self._fresh_children.get(run_id, ()))
         for child_id in sorted(candidates):
             child = self._run_row(child_id)
             if child is None or child["status"] in CLOSED:
@@ -263,8 +262,12 @@ class RunCommands(EngineState):
         )  # fmt: skip
         previous = self._fresh_runs.get(info.workflow_id)
 
+        siblings = self._fresh_children.setdefault(parent[0], []) if parent[0] else None
+
         def undo() -> None:
             self._fresh_rows.pop(info.run_id, None)
+            if siblings is not None and info.run_id in siblings:
+                siblings.remove(info.run_id)
             if previous is None:
                 self._fresh_runs.pop(info.workflow_id, None)
             else:
@@ -272,6 +275,8 @@ class RunCommands(EngineState):
 
         batch.undo.append(undo)
         self._fresh_runs[info.workflow_id] = info.run_id
+        if siblings is not None:
+            siblings.append(info.run_id)
         self._fresh_rows[info.run_id] = {
             "run_id": info.run_id, "workflow_id": info.workflow_id, "workflow_type": info.workflow_type,
             "worker_id": info.worker_id, "task_queue": info.task_queue, "status": "running", "info": dumps(data),

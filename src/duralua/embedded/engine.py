@@ -335,6 +335,7 @@ class EmbeddedEngine(RunClock):
             live.machine.close()
         self._cache.clear()
         self._fresh_rows.clear()
+        self._fresh_children.clear()
         self._fresh_runs.clear()
         self._fresh_history.clear()
         self._fresh_updates.clear()
@@ -381,6 +382,7 @@ class EmbeddedEngine(RunClock):
 
     def _after_commit(self, batch: _Batch) -> None:
         self._fresh_rows.clear()
+        self._fresh_children.clear()
         self._fresh_runs.clear()
         self._fresh_history.clear()
         self._fresh_updates.clear()
@@ -411,35 +413,33 @@ class EmbeddedEngine(RunClock):
         live = self._cache.get(run_id)
         if live is not None:
             self.cache_hits += 1
-            self._cache.move_to_end(run_id)
             return live
         self.cache_misses += 1
         info = m.WorkflowInfo.from_json(decode(row["info"]))
-        records = [ActivationRecord.from_json(r) for r in self._db().history(run_id)]
-        records += self._fresh_history.get(run_id, [])  # activations of this batch, not yet committed
-        history = History(info, records)
-        machine = self._new_machine(info, history)
+        history = History.from_encoded(info, self._db().history_records(run_id))
+        for record, encoded in self._fresh_history.get(run_id, []):  # this batch's, not committed yet
+            history.append(record, encoded)
+        program, machine = self._new_machine(info, history)
         try:
             replay(machine, history)
         except BaseException:
             machine.close()
             raise
         saved = decode(row.get("queries") or "{}")
-        live = _Live(machine, history, row, saved_queries=saved if isinstance(saved, dict) else {})
-        self._cache[run_id] = live
-        while len(self._cache) > max(self.cache_size, 1):
-            _, old = self._cache.popitem(last=False)
+        live = _Live(machine, history, row, saved_queries=saved if isinstance(saved, dict) else {},
+                     memory=program.memory_used)  # fmt: skip
+        for old in self._cache.add(run_id, live):
             self.cache_evictions += 1
             old.machine.close()
         return live
 
-    def _new_machine(self, info: m.WorkflowInfo, history: History) -> WorkflowMachine:
+    def _new_machine(self, info: m.WorkflowInfo, history: History) -> tuple[LuaWorkflowProgram, WorkflowMachine]:
         wf = self.catalog.workflows.get(info.workflow_type)
         if wf is None:
             raise DuraluaError(f"workflow type {info.workflow_type} is not registered in this app")
         program = LuaWorkflowProgram(wf.code, log=self._log, memory_limit=self._limits[0],
                                      instruction_budget=self._limits[1])  # fmt: skip
-        return WorkflowMachine(
+        return program, WorkflowMachine(
             info,
             program,
             activity_defaults=self.catalog.activity_defaults,
@@ -467,8 +467,9 @@ class EmbeddedEngine(RunClock):
         encoded = dumps(record.to_json())
         history.append(record, encoded)
         fresh = self._fresh_history.setdefault(run_id, [])
-        fresh.append(record)
-        batch.undo.append(lambda: fresh.remove(record))
+        entry = (record, encoded)
+        fresh.append(entry)
+        batch.undo.append(lambda: _remove_identical(fresh, entry))
         idx = len(history.activations)
         batch.sql("INSERT INTO history(run_id, idx, record) VALUES (?, ?, ?)", run_id, idx, encoded)
         batch.sql("UPDATE runs SET activations = ? WHERE run_id = ?", idx, run_id)
@@ -478,6 +479,11 @@ class EmbeddedEngine(RunClock):
             self._apply(run_id, live, cmd, now, batch)
         if self.cache_size <= 0 or live.machine.finished is not None:
             self._evict(run_id)
+        else:
+            self._cache.touch(run_id)  # its history and Lua heap grew: renew its priority and size
+            for old in self._cache.shrink(keep=run_id):
+                self.cache_evictions += 1
+                old.machine.close()
 
     def _save_queries(self, run_id: str, live: _Live, batch: _Batch) -> None:
         before, text = live.saved_queries, live.row.get("queries")
@@ -701,3 +707,11 @@ class EmbeddedEngine(RunClock):
             box.sql("UPDATE requests SET state = 'done', outcome = ? WHERE id = ?", dumps(outcome), req_id)
         box.requests.append(req_id)
         self._kick.set()
+
+
+def _remove_identical(items: list[Any], item: Any) -> None:
+    """Remove ``item`` itself (``list.remove`` would take the first *equal* one)."""
+    for i, other in enumerate(items):
+        if other is item:
+            del items[i]
+            return

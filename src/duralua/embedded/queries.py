@@ -7,7 +7,7 @@ from typing import Any
 
 from ..codec import JSONValue, decode
 from ..core import model as m
-from ..core.history import ActivationRecord, History
+from ..core.history import History
 from ..core.pid import PID
 from ..engine import RunSummary
 from ..errors import (
@@ -105,4 +105,4 @@ def list_runs(
 
 def load_history(store: Store, row: dict[str, Any]) -> History:
     info = m.WorkflowInfo.from_json(decode(row["info"]))
-    return History(info, [ActivationRecord.from_json(r) for r in store.history(row["run_id"])])
+    return History.from_encoded(info, store.history_records(row["run_id"]))

@@ -33,6 +33,7 @@ from ..lifecycle import ENGINE_NOTICE, LifecycleBus, LifecycleEvent, log_subscri
 from ..runtime.functions import FunctionRuntime
 from .activities import ActivityRunner, ActivityTask
 from .clock import Clock
+from .livecache import DEFAULT_MEMORY, LiveCache
 from .owner import OwnerLock
 from .queries import CLOSED
 from .store import Store
@@ -71,6 +72,10 @@ class _Live:
     row: dict[str, Any]
     _options: dict[str, Any] | None = None
     saved_queries: dict[str, Any] = field(default_factory=dict)  # what the row's queries column holds
+    memory: Callable[[], int] | None = None  # bytes in use by the run's Lua state
+
+    def memory_used(self) -> int:
+        return self.memory() if self.memory is not None else 0
 
     def row_options(self) -> dict[str, Any]:
         if self._options is None:
@@ -120,6 +125,7 @@ class EngineState:
         *,
         synchronous: str = "FULL",
         cache_size: int = 256,
+        cache_memory: int = DEFAULT_MEMORY,
         clock: Clock | None = None,
         payload_limit: int = DEFAULT_PAYLOAD_LIMIT,
         log: Logger | None = None,
@@ -141,6 +147,7 @@ class EngineState:
         self.db_path = Path(db_path)
         self.synchronous = synchronous
         self.cache_size = cache_size
+        self.cache_memory = cache_memory
         self.clock = clock or Clock()
         self.payload_limit = payload_limit
         self._log = log
@@ -154,7 +161,7 @@ class EngineState:
         self._storage_error: str | None = None
         self.fatal_error: EngineError | None = None
         self._fatal_waiters: list[asyncio.Future[EngineError]] = []
-        self._cache: OrderedDict[str, _Live] = OrderedDict()
+        self._cache = LiveCache(cache_size, cache_memory)
         self._pending: dict[str, list[_Pending]] = {}
         self._ready: OrderedDict[str, None] = OrderedDict()
         self._kick = asyncio.Event()
@@ -165,7 +172,9 @@ class EngineState:
         self._outbox = _Batch()
         self._fresh_rows: dict[str, dict[str, Any]] = {}
         self._fresh_runs: dict[str, str] = {}
-        self._fresh_history: dict[str, list[ActivationRecord]] = {}
+        # Children started by this batch, by parent run (not in the database's index yet).
+        self._fresh_children: dict[str, list[str]] = {}
+        self._fresh_history: dict[str, list[tuple[ActivationRecord, str]]] = {}  # (record, encoded)
         self.eager_activities = eager_activities
         self._clock_waiters: list[asyncio.Future[None]] = []
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
@@ -205,7 +214,7 @@ class EngineState:
         self._kick.set()
 
     def _evict(self, run_id: str) -> None:
-        live = self._cache.pop(run_id, None)
+        live = self._cache.pop(run_id)
         if live is not None:
             self.cache_evictions += 1
             live.machine.close()

@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 CREATE INDEX IF NOT EXISTS runs_wid ON runs(workflow_id, start_ns);
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
+-- A closing run looks up its open children: without this, every close scanned all runs.
+CREATE INDEX IF NOT EXISTS runs_parent ON runs(parent_run) WHERE parent_run IS NOT NULL;
 CREATE TABLE IF NOT EXISTS history (
     run_id  TEXT NOT NULL,
     idx     INTEGER NOT NULL,
@@ -104,7 +106,7 @@ CREATE TABLE IF NOT EXISTS meta (
 
 
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # Applied requests are kept this long so the process that queued one can read its outcome.
 REQUEST_RETENTION_NS = 3600 * 1_000_000_000
 
@@ -221,6 +223,10 @@ class Store:
         )
         return _row(cur)
 
+    def history_records(self, run_id: str) -> list[str]:
+        """The run's activation records as stored (canonical JSON), in order."""
+        return [r[0] for r in self.db.execute("SELECT record FROM history WHERE run_id = ? ORDER BY idx", (run_id,))]
+
     def history(self, run_id: str) -> list[dict[str, Any]]:
         rows = self.db.execute("SELECT record FROM history WHERE run_id = ? ORDER BY idx", (run_id,)).fetchall()
         return [decode(r[0]) for r in rows]
@@ -233,6 +239,12 @@ class Store:
         cur = self.db.execute(f"SELECT * FROM runs {where} ORDER BY start_ns, rowid", params)
         cols = [c[0] for c in cur.description]
         return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+    def open_children(self, run_id: str) -> list[str]:
+        """Run ids of the children of ``run_id`` still running or held (uses runs_parent)."""
+        rows = self.db.execute("SELECT run_id FROM runs WHERE parent_run = ? AND status IN ('running', 'held')",
+                               (run_id,)).fetchall()  # fmt: skip
+        return [str(r[0]) for r in rows]
 
     def runs_with_inputs(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT DISTINCT run_id FROM inputs").fetchall()]

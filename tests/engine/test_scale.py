@@ -1,0 +1,168 @@
+"""Cost that stays flat as work grows (issue 13): the cost-aware live-state cache, histories
+decoded and sized without re-encoding, the child lookup a closing run makes. No test here
+asserts on time; the figures are in bench/RESULTS.md."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from duralua import App
+from duralua.app import Workflows
+from duralua.codec import dumps
+from duralua.core import model as m
+from duralua.core.history import ActivationRecord, History
+from duralua.embedded.engine import EmbeddedEngine, load_history
+from duralua.embedded.livecache import STATE_OVERHEAD, LiveCache
+from duralua.embedded.store import Store
+from duralua.errors import Failure
+
+BENCH_APP = Path(__file__).parents[2] / "bench" / "apps" / "sleepers"
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, 120))
+
+
+@dataclass
+class _FakeHistory:
+    n: int
+    activations: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.activations = list(range(self.n))
+
+    def size(self) -> int:
+        return 100 * self.n
+
+
+@dataclass
+class _FakeLive:
+    history: _FakeHistory
+    lua_bytes: int = 400 * 1024
+    closed: bool = False
+
+    def memory_used(self) -> int:
+        return self.lua_bytes
+
+
+def _live(activations: int) -> Any:
+    return _FakeLive(_FakeHistory(activations))
+
+
+def test_cache_keeps_a_long_history_resident_while_short_runs_churn() -> None:
+    cache = LiveCache(max_entries=8, max_bytes=1 << 40)
+    cache.add("long", _live(3000))
+    for i in range(200):
+        evicted = cache.add(f"short{i}", _live(1))
+        assert len(cache) <= 8
+        assert all(e.history.n == 1 for e in evicted)
+        if i % 10 == 0:
+            cache.touch("long")
+    assert "long" in cache
+
+
+def test_an_idle_long_history_ages_out_eventually() -> None:
+    # GreedyDual: every eviction raises the floor, so an entry never used again goes at last.
+    cache = LiveCache(max_entries=4, max_bytes=1 << 40)
+    cache.add("long", _live(50))
+    for i in range(2000):
+        cache.add(f"short{i}", _live(1))
+    assert "long" not in cache
+
+
+def test_cache_is_bounded_by_memory() -> None:
+    per_entry = 400 * 1024 + STATE_OVERHEAD + 3 * 100
+    cache = LiveCache(max_entries=1000, max_bytes=10 * per_entry)
+    for i in range(50):
+        cache.add(f"r{i}", _live(1))
+        assert cache.bytes <= 10 * per_entry
+    assert len(cache) == 10
+    assert cache.bytes == sum(per_entry for _ in range(10))
+    cache.pop("r49")
+    assert len(cache) == 9 and cache.bytes == 9 * per_entry
+
+
+def test_the_entry_being_activated_is_never_evicted() -> None:
+    cache = LiveCache(max_entries=0, max_bytes=1)
+    assert cache.add("only", _live(1)) == []
+    assert "only" in cache
+    evicted = cache.add("next", _live(1))
+    assert [e.history.n for e in evicted] == [1] and "next" in cache and "only" not in cache
+
+
+def test_history_from_stored_records_has_the_sizes_of_the_records() -> None:
+    info = m.WorkflowInfo("w", "r", "t:t", "q")
+    records = [
+        ActivationRecord(1, [m.StartWorkflow(args=[1])], [m.ScheduleActivity(1, "a:b", [1], {}, {})]),
+        ActivationRecord(2, [m.ResolveActivity(seq=1, result=None, failure=Failure("x", "Internal", True))],
+                         [m.CompleteWorkflow(2, result="é")]),  # fmt: skip
+    ]
+    encoded = [dumps(r.to_json()) for r in records]
+    loaded = History.from_encoded(info, encoded)
+    assert loaded.activations == records
+    assert loaded.size() == sum(len(e) for e in encoded) == History(info, list(records)).size()
+    assert loaded.length() == History(info, list(records)).length()
+    failure = loaded.activations[1].jobs[0]
+    assert isinstance(failure, m.ResolveActivity) and isinstance(failure.failure, Failure)
+
+
+def test_runs_complete_with_a_cache_too_small_for_one_state(tmp_path: Path) -> None:
+    """The budget holds no state: only the run being activated stays, others are rebuilt."""
+    app = App(BENCH_APP, log=None)
+
+    async def main() -> tuple[list[Any], int]:
+        engine = EmbeddedEngine(app.catalog, app.runtime, tmp_path / "x.db", events=app.lifecycle,
+                                cache_memory=1)  # fmt: skip
+        async with Workflows(app, engine) as wf:
+            pids = [await wf.start("bench:long", "bench:worker", 20) for _ in range(3)]
+            pids += [await wf.start("bench:sleeper", "bench:worker", 0.05) for _ in range(3)]
+            results = list(await asyncio.gather(*[wf.result(p) for p in pids]))
+            assert len(engine._cache) <= 1
+            return results, engine.cache_misses
+
+    results, misses = run(main())
+    assert results == [210, 210, 210, "woke", "woke", "woke"]
+    assert misses >= 9
+
+
+def test_a_closing_run_finds_its_open_children_through_an_index(tmp_path: Path) -> None:
+    store = Store(tmp_path / "x.db")
+    plan = store.db.execute("EXPLAIN QUERY PLAN SELECT run_id FROM runs WHERE parent_run = ? AND status IN "
+                            "('running', 'held')", ("x",)).fetchall()  # fmt: skip
+    store.close()
+    assert any("runs_parent" in str(row) for row in plan), plan
+
+
+def test_load_history_reads_what_the_engine_wrote(tmp_path: Path) -> None:
+    app = App(BENCH_APP, log=None)
+
+    async def main() -> None:
+        async with app.engine(tmp_path / "x.db") as wf:
+            await wf.result(await wf.start("bench:long", "bench:worker", 5, workflow_id="long"))
+
+    run(main())
+    store = Store(tmp_path / "x.db")
+    row = store.latest_run("long")
+    assert row is not None
+    history = load_history(store, row)
+    raw = store.db.execute("SELECT record FROM history WHERE run_id = ? ORDER BY idx", (row["run_id"],)).fetchall()
+    store.close()
+    assert history.size() == sum(len(r[0]) for r in raw)
+    assert len(history.activations) == 6 and history.length() == 1 + 6 * 3  # a task, a job, a command each
+
+
+def test_schema_has_the_parent_index_after_migrating_an_old_database(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    Store(db).close()
+    conn = sqlite3.connect(db)
+    conn.execute("DROP INDEX runs_parent")
+    conn.commit()
+    conn.close()
+    store = Store(db)
+    names = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    store.close()
+    assert "runs_parent" in names
