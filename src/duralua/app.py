@@ -1,25 +1,28 @@
 """The Python API: load an app, call its functions, run its workflows.
 
-```python
-import duralua
+Run from the repository root (the example is tested as a doctest):
 
-app = duralua.App("examples/shop")
-
-@app.function("shop:charge", worker="shop:worker")
-def charge(order):
-    return {"id": "ch_1", "amount": order["total"]}
-
-print(app.call("shop:quote", {"sku": "A1"}))
-
-async with app.engine(db="shop.db") as engine:
-    pid = await engine.start("shop:checkout", "shop:worker", {"id": 7})
-    print(await engine.result(pid))
-```
+>>> import asyncio, tempfile
+>>> import duralua
+>>> app = duralua.App("examples/shop")
+>>> @app.function("app:notify", worker="app:worker")     # a Python activity, callable from Lua
+... def notify(message):
+...     return {"sent": message}
+>>> app.call("app:charge_payment", {"amount": 5, "customer": "ada"})
+{'amount': 5, 'id': 'pay_ada_5'}
+>>> async def main(db):
+...     async with app.engine(db=db, fast_forward=True) as wf:     # the 1h sleep takes no time
+...         pid = await wf.start("app:order_workflow", None,
+...                              {"id": 7, "total": 30, "customer_id": "ada", "shipping_address": "1 Main St"})
+...         return await wf.result(pid)
+>>> asyncio.run(main(tempfile.mkdtemp() + "/shop.db"))
+{'payment_id': 'pay_ada_30', 'status': 'completed', 'tracking': 'TRK-7'}
 """
 
 from __future__ import annotations
 
-import sys
+import asyncio
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -32,7 +35,10 @@ from .embedded.engine import EmbeddedEngine
 from .engine import StartRequest
 from .errors import CallError, ConfigError, Failure, Location, invalid
 from .lifecycle import LifecycleBus, log_subscriber
+from .logs import ensure_default_handler, events_subscriber, log_line
 from .registry import Registry, load_app
+from .runtime.boot import RuntimeServices
+from .runtime.boot import configure as configure_runtime
 from .runtime.functions import FunctionDef, FunctionRuntime
 
 if TYPE_CHECKING:
@@ -42,7 +48,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def stderr_log(pid: str, text: str) -> None:
-    print(f"[{pid}] {text}", file=sys.stderr, flush=True)
+    """The default ``log`` of an :class:`App`: Lua ``print`` lines through :mod:`logging`
+    (logger ``duralua.print``, see :mod:`duralua.logs`), on stderr when nothing else logs."""
+    log_line(pid, text)
 
 
 class App:
@@ -63,11 +71,20 @@ class App:
             registry = load_app(path)
         self.registry = registry
         self.catalog = Catalog(registry)
-        self.log = log
         # Every engine of this app reports on one lifecycle stream (logs, UI and metrics read it).
         self.lifecycle = LifecycleBus()
-        if log is not None:
+        if log is stderr_log:
+            services = frozenset(e.id for e in registry.entries.values() if e.kind == "http.service")
+
+            def default_log(source: str, text: str) -> None:
+                log_line(source, text, access=source in services)
+
+            log = default_log
+            ensure_default_handler()
+            self.lifecycle.subscribe(events_subscriber())
+        elif log is not None:
             self.lifecycle.subscribe(log_subscriber(log))
+        self.log = log
         self.runtime = FunctionRuntime(
             node=registry.node_name, log=log, memory_limit=memory_limit, instruction_budget=instruction_budget
         )
@@ -79,6 +96,7 @@ class App:
                     options=dict(self.catalog.function_options.get(entry.id, {})),
                 )
             )
+        configure_runtime(self.runtime, registry, self.catalog)  # process hosts, events, env...
 
     # -- functions -----------------------------------------------------------------------------
 
@@ -121,11 +139,22 @@ class App:
         synchronous: str = "FULL",
         cache_size: int = 256,
         clock: Clock | None = None,
+        fast_forward: bool = False,
     ) -> Workflows:
-        """The embedded engine for this app (``async with app.engine() as wf: ...``)."""
-        return Workflows(self, EmbeddedEngine(self.catalog, self.runtime, db, synchronous=synchronous,
-                                              cache_size=cache_size, clock=clock, log=self.log,
-                                              events=self.lifecycle))  # fmt: skip
+        """The embedded engine for this app (``async with app.engine() as wf: ...``).
+
+        ``fast_forward=True`` runs it on a :class:`VirtualClock` that jumps to the next timer
+        whenever the engine is idle (demos and scripts: a ``time.sleep("1h")`` takes no real
+        time, the workflow still sees the hour pass). Tests use
+        :class:`duralua.testing.WorkflowEnvironment`.
+        """
+        if fast_forward and clock is None:
+            clock = VirtualClock()
+        if fast_forward and not clock.virtual:  # type: ignore[union-attr]
+            raise ConfigError("fast_forward needs a VirtualClock (or no clock)")
+        engine = EmbeddedEngine(self.catalog, self.runtime, db, synchronous=synchronous, cache_size=cache_size,
+                                clock=clock, log=self.log, events=self.lifecycle)  # fmt: skip
+        return Workflows(self, engine, fast_forward=fast_forward)
 
     # -- HTTP (duralua.http) ---------------------------------------------------------------------
 
@@ -141,6 +170,17 @@ class App:
 
         return HttpServices(self.registry, self.runtime, log=self.log, services=services, announce=announce)
 
+    # -- processes and services (duralua.runtime) ------------------------------------------------
+
+    def serve_runtime(
+        self, *, control: str | Path | None = None, services: bool = True, notify: Callable[[str], None] | None = None
+    ) -> RuntimeServices:
+        """Process hosts, supervised services and (with ``control``, the database path) the
+        control channel the CLI reaches the running app through: ``async with
+        app.serve_runtime(): ...``. Start it after the engine that services spawn on."""
+        return RuntimeServices(self.runtime, self.registry, self.lifecycle, control=control, services=services,
+                               root=str(self.registry.root), notify=notify)  # fmt: skip
+
     def default_worker(self) -> str:
         workers = list(self.catalog.workers)
         if len(workers) != 1:
@@ -148,18 +188,47 @@ class App:
         return workers[0]
 
 
+async def skip_idle_time(engine: EmbeddedEngine, stop: asyncio.Event | None = None) -> None:
+    """Move a virtual clock to the next timer whenever the engine has nothing else to do.
+
+    Ends when ``stop`` is set: a cancellation can be lost inside ``wait_idle`` (its
+    ``asyncio.wait_for`` swallows one that arrives as its timeout fires, Python < 3.12).
+    """
+    while stop is None or not stop.is_set():
+        await engine.wait_idle()
+        nxt = engine.next_wakeup_ns()
+        if nxt is None:
+            await asyncio.sleep(0.05)
+        else:
+            engine.advance_clock(nxt)
+            await asyncio.sleep(0)
+
+
 class Workflows:
     """Start, signal and await workflows on an engine (async context manager)."""
 
-    def __init__(self, app: App, engine: EmbeddedEngine) -> None:
+    def __init__(self, app: App, engine: EmbeddedEngine, *, fast_forward: bool = False) -> None:
         self.app = app
         self.engine = engine
+        self.fast_forward = fast_forward
+        self._skipper: asyncio.Task[None] | None = None
+        self._stop_skipping = asyncio.Event()
 
     async def __aenter__(self) -> Workflows:
         await self.engine.start()
+        if self.fast_forward:
+            self._stop_skipping.clear()
+            self._skipper = asyncio.create_task(skip_idle_time(self.engine, self._stop_skipping),
+                                                name="duralua-fast-forward")  # fmt: skip
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self._skipper is not None:
+            self._stop_skipping.set()
+            self._skipper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._skipper
+            self._skipper = None
         await self.engine.stop()
 
     async def start(
@@ -171,14 +240,27 @@ class Workflows:
         options: dict[str, Any] | None = None,
         context: dict[str, Any] | None = None,
     ) -> str:
-        """Start a workflow entry on a worker; returns its PID."""
+        """Start a workflow entry; returns its PID.
+
+        ``worker`` defaults to the one the workflow names in ``meta.temporal.workflow.worker``
+        (as ``duralua workflow start`` does), so ``start("app:order_workflow", None, order)``
+        works in an app with several workers.
+        """
         try:
             opts = parse_workflow_options(options or {})
         except OptionError as exc:
             raise CallError(invalid(str(exc))) from None
         wid = workflow_id if workflow_id is not None else opts.pop("id", None)
-        request = StartRequest(workflow, worker or self.app.default_worker(), list(args), opts, context or {}, wid)
+        request = StartRequest(workflow, worker or self._worker_of(workflow), list(args), opts, context or {}, wid)
         return await self.engine.start_workflow(request)
+
+    def _worker_of(self, workflow: str) -> str:
+        wf = self.app.catalog.workflows.get(workflow)
+        if wf is not None:
+            return wf.worker_id
+        workers = list(self.app.catalog.workers)
+        # An unknown workflow: the engine refuses it with a NotFound naming the workflow.
+        return workers[0] if len(workers) == 1 else ""
 
     async def signal(self, pid: str, topic: str, *payloads: JSONValue) -> None:
         await self.engine.signal(pid, topic, list(payloads))

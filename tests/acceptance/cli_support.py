@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -47,13 +48,21 @@ def json_out(proc: subprocess.CompletedProcess[str]) -> Any:
     return json.loads(proc.stdout)
 
 
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) ")
+
+
+def log_lines(text: str) -> list[str]:
+    """The log lines (time, level, text) in ``text``."""
+    return [line for line in text.splitlines() if LOG_LINE.match(line)]
+
+
 def error_lines(proc: subprocess.CompletedProcess[str]) -> list[str]:
-    """stderr without the engine's own log lines (``[engine] ...``, ``[pid] ...``) and the
+    """stderr without the engine's log lines (``2026-05-01 12:00:00.123 INFO ...``) and the
     CLI's progress notes (``waiting for the engine ...``, printed when it takes a while)."""
     return [
         line
         for line in proc.stderr.splitlines()
-        if line.strip() and not line.startswith("[") and not line.startswith("waiting for the engine")
+        if line.strip() and not LOG_LINE.match(line) and not line.startswith("waiting for the engine")
     ]
 
 

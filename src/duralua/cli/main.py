@@ -17,10 +17,9 @@ import typer
 
 from .. import __version__
 from ..codec import to_plain
-from ..embedded.clock import VirtualClock
-from ..embedded.engine import EmbeddedEngine
 from ..errors import CallError, ConfigErrors, DuraluaError, Failure, NondeterminismError, Problem
-from . import ui_cmd, workflow_cmd
+from ..logs import EVENTS, configure_cli
+from . import helpfmt, ui_cmd, workflow_cmd
 from .common import (
     Ctx,
     check_synchronous,
@@ -171,6 +170,7 @@ def run(
     """
     mode = check_synchronous(synchronous)
     ctx = Ctx(_one_dir(positional, dir_option), db=db)
+    configure_cli()
     if engine not in ("embedded", "temporal"):
         fail(f"unknown engine {engine!r}", hint="use --engine embedded or --engine temporal")
     if engine == "temporal":
@@ -181,22 +181,11 @@ def run(
     _run_async(_serve_embedded(ctx, then_call, mode, fast_forward, extras))
 
 
-async def _skip_idle_time(engine: EmbeddedEngine) -> None:
-    while True:
-        await engine.wait_idle()
-        nxt = engine.next_wakeup_ns()
-        if nxt is None:
-            await asyncio.sleep(0.05)
-        else:
-            engine.advance_clock(nxt)
-            await asyncio.sleep(0)
-
-
 async def _serve_embedded(
     ctx: Ctx, then_call: str | None, synchronous: str, fast_forward: bool, extras: ui_cmd.RunExtras
 ) -> None:
     app_ = ctx.app()
-    wf = app_.engine(ctx.db_path(), synchronous=synchronous, clock=VirtualClock() if fast_forward else None)
+    wf = app_.engine(ctx.db_path(), synchronous=synchronous, fast_forward=fast_forward)
     stop = asyncio.Event()
     received: list[int] = []
 
@@ -212,9 +201,8 @@ async def _serve_embedded(
 
     async with extras.serving(app_, wf), app_.http_services(announce=stderr_line):
         workers = ", ".join(f"{w.id} (queue {w.task_queue})" for w in app_.catalog.workers.values()) or "none"
-        warn(("duralua", "green"), f" serving {ctx.root} on the embedded engine — db {ctx.db_path()}, "
-             f"workers: {workers}. Ctrl-C to stop.")  # fmt: skip
-        skipper = asyncio.create_task(_skip_idle_time(wf.engine)) if fast_forward else None
+        EVENTS.info("serving %s on the embedded engine — db %s, workers: %s. Ctrl-C to stop.", ctx.root,
+                    ctx.db_path(), workers)  # fmt: skip
         fatal = asyncio.create_task(wf.engine.wait_fatal())
         stopped = asyncio.create_task(stop.wait())
         work = asyncio.create_task(app_.acall(then_call)) if then_call is not None else None
@@ -222,11 +210,11 @@ async def _serve_embedded(
         try:
             await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (skipper, fatal, stopped, work):
+            for task in (fatal, stopped, work):
                 if task is not None and not task.done():
                     task.cancel()
         if received:
-            warn("stopping…")
+            EVENTS.info("stopping…")
             raise typer.Exit(128 + received[0])
         if fatal.done() and not fatal.cancelled():
             raise fatal.result()
@@ -296,7 +284,7 @@ def main() -> None:
         sys.exit(1)
     sys.argv[1:] = ui_cmd.ui_flag_default(sys.argv[1:])  # bare `run --ui`
     try:
-        app()
+        helpfmt.tidy(typer.main.get_command(app))(prog_name="duralua")
     except ConfigErrors as exc:
         for p in exc.problems:
             _print_problem(p)

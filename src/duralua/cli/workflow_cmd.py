@@ -59,7 +59,7 @@ def start(
     args: Annotated[list[str] | None, typer.Argument(help="Input arguments, each a JSON value.")] = None,
     worker: Annotated[str | None, typer.Option(help="temporal.worker entry id (default: the workflow's).")] = None,
     workflow_id: Annotated[str | None, typer.Option("--id", help="Workflow id (default: generated).")] = None,
-    wait: Annotated[bool, typer.Option(help="Wait for the result.")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for the result.")] = False,
     timeout: Annotated[
         float | None,
         typer.Option(
@@ -200,7 +200,9 @@ def _not_applied(outcome: Outcome, what: str, data: dict[str, Any], as_json: boo
 
 def result(
     ident: Annotated[str, typer.Argument(help="Workflow id or PID.")],
-    wait: Annotated[bool, typer.Option(help="Wait until the run closes (needs a running `duralua run`).")] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait until the run closes (needs a running `duralua run`).")
+    ] = False,
     timeout: Annotated[float | None, typer.Option(help="With --wait: give up after this many seconds.", min=0)] = None,
     directory: DirOpt = Path("."),
     db: DbOpt = None,
@@ -386,11 +388,6 @@ app.command()(signal)
 app.command()(terminate)
 app.command()(cancel)
 app.command()(workflow_show.replay)
-
-# `workflow update` and `workflow query` live in their own module.
-from . import update_cmd  # noqa: E402
-
-update_cmd.register(app)
 
 # `workflow update` and `workflow query` live in their own module.
 from . import update_cmd  # noqa: E402

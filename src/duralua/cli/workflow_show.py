@@ -8,7 +8,6 @@ from a run (ids, reasons, results) is printed as plain text, never as Rich marku
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,11 +15,12 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from ..codec import check_value, decode, dumps, to_plain
+from ..codec import check_value, decode
 from ..core.history import History
-from ..embedded.queries import CLOSED, list_runs, load_history, summary_of
+from ..embedded.queries import CLOSED, list_runs, load_history, pending_of, summary_of
 from ..embedded.store import Store
 from ..errors import DuraluaError, EncodeError, NondeterminismError, WorkflowNotFound
+from . import render
 from .common import Ctx, fail, out_console, print_json, use_json, warn
 
 DirOpt = Annotated[Path, typer.Option("--dir", "-d", help="App directory.")]
@@ -28,8 +28,7 @@ DbOpt = Annotated[Path | None, typer.Option("--db", help="SQLite file (default: 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 
 STATUSES = ("running", "held", "completed", "failed", "terminated", "canceled", "continued", "timed_out")
-STATUS_STYLE = {"running": "cyan", "completed": "green", "failed": "red", "held": "magenta",
-                "terminated": "yellow", "canceled": "yellow", "continued": "blue"}  # fmt: skip
+STATUS_STYLE = render.STATUS_STYLE
 
 
 def open_store(ctx: Ctx) -> Store:
@@ -49,14 +48,8 @@ def find_row(store: Store, ident: str) -> dict[str, Any]:
     return row
 
 
-def ts(ns: int | None) -> str:
-    if ns is None:
-        return "-"
-    return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def status_text(status: str) -> Text:
-    return Text(status, style=STATUS_STYLE.get(status, ""))
+ts = render.when
+status_text = render.status_text
 
 
 def _search_value(item: str) -> tuple[str, Any]:
@@ -109,41 +102,24 @@ def describe(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show one run: status, why it is held or failed, attributes, result."""
+    """Show one run: status, why it is held or failed, and what it waits for.
+
+    Like `temporal workflow describe`: pending activities (attempt, last failure, next
+    retry), pending timers, children and the messages waiting in its mailbox.
+    """
     use_json(as_json)
     ctx = Ctx(directory, db)
     store = open_store(ctx)
     row = find_row(store, ident)
     s = summary_of(row)
     history = load_history(store, row)
-    data = {**s.to_json(), "history_length": history.length(), "input": decode(row["info"]).get("args", [])}
+    pending = pending_of(store, row["run_id"]) if s.status not in CLOSED else None
+    data = render.describe_json(s, history_length=history.length(), args=decode(row["info"]).get("args", []),
+                                pending=pending)  # fmt: skip
     if as_json:
         print_json(data)
         return
-    table = Table(show_header=False, box=None)
-
-    def add(key: str, value: str | Text, style: str = "bold") -> None:
-        table.add_row(Text(key, style=style), value if isinstance(value, Text) else Text(value))
-
-    for key in ("workflow_id", "run_id", "workflow_type"):
-        add(key, str(data[key]))
-    add("status", status_text(s.status))
-    for key in ("pid", "task_queue"):
-        add(key, str(data[key]))
-    add("started", ts(s.start_time_ns))
-    add("closed", ts(s.close_time_ns))
-    add("history", f"{data['history_length']} events")
-    if s.reason:
-        add("held because" if s.status == "held" else "reason", s.reason, "bold magenta")
-    if s.search:
-        add("search", dumps(s.search))
-    if s.memo:
-        add("memo", dumps(s.memo))
-    if s.failure:
-        add("failure", f"{s.failure.kind}: {s.failure.message}" if s.failure.kind else s.failure.message, "bold red")
-    elif s.status in CLOSED:
-        add("result", dumps(to_plain(s.result)))
-    out_console.print(table)
+    render.print_describe(data, s)
 
 
 def history(
@@ -152,22 +128,17 @@ def history(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Print a run's history (``--json`` exports it for ``workflow replay --file``)."""
+    """Print a run's history: events with their times (`--json` exports it for `workflow replay --file`)."""
     use_json(as_json)
     ctx = Ctx(directory, db)
     store = open_store(ctx)
-    h = load_history(store, find_row(store, ident))
+    row = find_row(store, ident)
+    h = load_history(store, row)
     if as_json:
         print_json(h.to_json())
         return
-    table = Table(title=Text(f"history of {h.info.workflow_id} ({h.info.workflow_type})"))
-    table.add_column("#", justify="right")
-    table.add_column("event")
-    table.add_column("details")
-    for ev in h.events():
-        details = {k: v for k, v in ev.items() if k not in ("id", "event")}
-        table.add_row(str(ev["id"]), Text(str(ev["event"])), Text(dumps(to_plain(details))[:120]))
-    out_console.print(table)
+    title = f"history of {h.info.workflow_id} ({h.info.workflow_type}), run {h.info.run_id}: {h.length()} events"
+    render.print_history(title, render.embedded_rows(h), int(row["start_ns"]))
 
 
 def _read_history_file(file: Path) -> Any:
