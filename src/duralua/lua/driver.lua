@@ -123,7 +123,8 @@ function D.make_require(lookup, load_import, loaded)
     if kind == "module" then
       local t = templates[what]
       if t == nil then error('module "' .. name .. '" is not available in duralua', 2) end
-      v = copy_module(t)
+      -- a function template makes the module value itself (logger: an object, not a table)
+      if type(t) == "function" then v = t() else v = copy_module(t) end
     else
       v = loaded[what]
       if v == LOADING then error('import cycle: "' .. name .. '" is required while it is being loaded', 2) end
@@ -450,174 +451,34 @@ end
 function D.make_value(v) return put(v) end
 
 local subscribe, unsubscribe = H.subscribe, H.unsubscribe
-local inbox_ch, events_ch
-local listens = {}
-
-local process = {}
-process.event = { EXIT = "pid.exit", LINK_DOWN = "pid.link.down", CANCEL = "pid.cancel" }
-
-function process.inbox()
-  if not inbox_ch then
-    inbox_ch = make_channel(0)
-    subscribe("@inbox", chan_id[inbox_ch], true)
-  end
-  return inbox_ch
-end
-
-function process.events()
-  if not events_ch then
-    events_ch = make_channel(0)
-    subscribe("@events", chan_id[events_ch], true)
-  end
-  return events_ch
-end
-
-function process.listen(topic, opts)
-  if type(topic) ~= "string" or topic == "" then return nil, errobj("Invalid", "topic required") end
-  if not utf8len(topic) then return nil, errobj("Invalid", "topic: " .. H.binary) end
-  if byte(topic, 1) == AT then return nil, errobj("Invalid", "cannot listen to @ topics") end
-  local as_message = type(opts) == "table" and rawget(opts, "message") == true
-  local ch = listens[topic]
-  if ch then return ch end
-  ch = make_channel(1)
-  listens[topic] = ch
-  subscribe(topic, chan_id[ch], as_message)
-  return ch
-end
-
-function process.unlisten(ch)
-  for topic, c in rawnext, listens do
-    if rawequal(c, ch) then
-      listens[topic] = nil
-      unsubscribe(topic)
-      return true
-    end
-  end
-  return false
-end
-
-function process.pid() return H.pid() end
-function process.id() return H.entry_id() end
-
-function process.send(dest, topic, ...)
-  if dest == nil or topic == nil then return nil, errobj("Invalid", "process.send requires a destination and a topic") end
-  return args():add(dest, "destination"):add(topic, "topic"):list(pack(...), "payload"):send("psend")
-end
-
-local function spawn_op(op, flags)
-  return function(id, host, ...)
-    if id == nil or host == nil then return nil, errobj("Invalid", "process." .. op .. " requires an entry id and a host") end
-    return args():add(id, "entry id"):add(host, "host"):list(pack(...), "args")
-      :raw("null"):add(flags, "flags"):raw("null"):raw("null"):raw("null"):send(op)
-  end
-end
-
-process.spawn = spawn_op("spawn", "")
-process.spawn_monitored = spawn_op("spawn", "m")
-process.spawn_linked = spawn_op("spawn", "l")
-process.spawn_linked_monitored = spawn_op("spawn", "ml")
-process.exec = spawn_op("exec", "m")
-
-for _, name in ipairs({ "terminate", "cancel", "monitor", "unmonitor", "link", "unlink" }) do
-  process[name] = function(dest, reason)
-    if dest == nil then return nil, errobj("Invalid", "process." .. name .. " requires a PID") end
-    return args():add(dest, "PID"):add(reason, "reason"):send(name)
-  end
-end
-
-local trap_links = false
-function process.get_options() return { trap_links = trap_links } end
-function process.set_options(o)
-  if type(o) ~= "table" then return false, errobj("Invalid", "options must be a table") end
-  for k, v in next, o do  -- sorted: the first bad option named is the same on every replay
-    if k ~= "trap_links" then return false, errobj("Invalid", "option " .. clean(tostring(k)) .. " is not supported") end
-    if type(v) ~= "boolean" then return false, errobj("Invalid", "option trap_links must be a boolean") end
-  end
-  if rawget(o, "trap_links") ~= nil then trap_links = rawget(o, "trap_links") end
-  return true
-end
-
-function process.upgrade(id, ...)
-  return args():add(id, "entry id"):list(pack(...), "args"):send("upgrade")
-end
-
-process.registry = {
-  register = function(name, pid) return args():add(name, "name"):add(pid, "PID"):send("registry_register") end,
-  lookup = function(name) return args():add(name, "name"):send("registry_lookup") end,
-  unregister = function(name) return args():add(name, "name"):send("registry_unregister") end,
-}
-
--- Spawner: immutable builder (process.with_context / process.with_options). Its state is
--- private; options and context are exported when the builder is made, so what is spawned
--- is what was given then.
-local SpawnerMT, Spawner = class("process.Spawner")
-local spawner_of = private()
-local function spawner(self)
-  local s = spawner_of[self]
-  if s == nil then error("not a spawner (use process.with_options(...):method())", 3) end
-  return s
-end
-local function new_spawner(opts, ctxv, name, msgs)
-  local s = setmetatable({}, SpawnerMT)
-  spawner_of[s] = { opts = opts, ctx = ctxv, name = name, msgs = msgs or {} }
-  return s
-end
 local function merged(a, b)
   local t = {}
   if a then for k, v in rawnext, a do t[k] = v end end
   if b then for k, v in rawnext, b do t[k] = v end end
   return t
 end
-function Spawner:with_context(t)
-  if type(t) ~= "table" then error("with_context expects a table", 2) end
-  local s = spawner(self)
-  return new_spawner(s.opts, merged(s.ctx, t), s.name, s.msgs)
+
+-- For modules whose values arrive as deliveries (events): a channel fed by the mailbox topic
+-- `topic` (values, not messages), and its removal (the channel reads as closed after).
+function D.topic_channel(topic, size)
+  local ch = make_channel(size)
+  subscribe(topic, chan_id[ch], false)
+  return ch
 end
-function Spawner:with_options(t)
-  if type(t) ~= "table" then error("with_options expects a table", 2) end
-  local s = spawner(self)
-  return new_spawner(merged(s.opts, t), s.ctx, s.name, s.msgs)
-end
-function Spawner:with_name(n)
-  if not text_ok(n) or n == "" then error("with_name: name must be a non-empty string (valid UTF-8)", 2) end
-  local s = spawner(self)
-  return new_spawner(s.opts, s.ctx, n, s.msgs)
-end
-function Spawner:with_message(topic, ...)
-  if not text_ok(topic) or topic == "" or byte(topic, 1) == AT then
-    error("with_message: topic must be a non-empty string not starting with @", 2)
-  end
-  local s = spawner(self)
-  local payload, reason, where = export_list(pack(...), select("#", ...), "payload")
-  if payload == nil then error("with_message: " .. where .. ": " .. reason, 2) end
-  local msgs = { unpack(s.msgs) }
-  msgs[#msgs + 1] = "[" .. export(topic) .. "," .. payload .. "]"
-  return new_spawner(s.opts, s.ctx, s.name, msgs)
-end
-function Spawner:with_actor() spawner(self) return self end
-function Spawner:with_scope() spawner(self) return self end
-local function spawner_op(op, flags)
-  return function(self, id, host, ...)
-    local s = spawner(self)
-    if id == nil or host == nil then error("spawn requires an entry id and a host", 2) end
-    return args():add(id, "entry id"):add(host, "host"):list(pack(...), "args"):add(s.opts, "options")
-      :add(flags, "flags"):add(s.ctx, "context"):add(s.name, "name"):raw("[" .. concat(s.msgs, ",") .. "]"):send(op)
-  end
-end
-Spawner.spawn = spawner_op("spawn", "")
-Spawner.spawn_monitored = spawner_op("spawn", "m")
-Spawner.spawn_linked = spawner_op("spawn", "l")
-Spawner.spawn_linked_monitored = spawner_op("spawn", "ml")
-function process.with_context(t)
-  if type(t) ~= "table" then error("with_context expects a table", 2) end
-  return new_spawner(nil, merged(nil, t), nil, nil)
-end
-function process.with_options(t)
-  if type(t) ~= "table" then error("with_options expects a table", 2) end
-  return new_spawner(merged(nil, t), nil, nil, nil)
+function D.drop_topic(topic, ch)
+  unsubscribe(topic)
+  local id = chan_id[ch]
+  if id then close_channel(id) end
+  return true
 end
 
-D.process = process
+-- What process_module.lua (the `process` and `security` modules) needs of the driver; only
+-- Python hands it over, user code never sees this table.
+D.internals = {
+  args = args, errobj = errobj, make_channel = make_channel, chan_id = chan_id, subscribe = subscribe,
+  unsubscribe = unsubscribe, merged = merged, class = class, private = private, text_ok = text_ok,
+  export = export, export_list = export_list, clean = clean, rawnext = rawnext, classof = C.classof,
+}
 
 -------------------------------------------------------------------------------------------
 -- funcs
@@ -726,8 +587,14 @@ function Executor:with_context(t)
   local e = executor(self)
   return new_executor(e.opts, merged(e.ctx, t))
 end
-function Executor:with_actor() executor(self) return self end
-function Executor:with_scope() executor(self) return self end
+function Executor:with_actor(a)
+  local e = executor(self)
+  return new_executor(e.opts, merged(e.ctx, { __actor = D.actor_value(a) }))
+end
+function Executor:with_scope(s)
+  local e = executor(self)
+  return new_executor(e.opts, merged(e.ctx, { __scope = D.scope_value(s) }))
+end
 function Executor:call(id, ...) local e = executor(self) return do_call(e.opts, e.ctx, id, ...) end
 function Executor:async(id, ...) local e = executor(self) return do_async(e.opts, e.ctx, id, ...) end
 
@@ -828,11 +695,34 @@ D.workflow = {
 }
 D.workflow.call = D.workflow.exec
 
+-------------------------------------------------------------------------------------------
+-- tenants: one Lua state may serve several processes in turn (runtime process hosts). What
+-- belongs to one process lives in the locals above; switching saves them into the old
+-- tenant's table and loads the new one's. Other chunks with per-process state (process_module)
+-- register their own save/load and reset functions.
+-------------------------------------------------------------------------------------------
+local tenant_hooks, reset_hooks = {}, {}
+function D.add_tenant_state(switch, reset)
+  tenant_hooks[#tenant_hooks + 1] = switch
+  reset_hooks[#reset_hooks + 1] = reset
+end
+
+local current = {}
+function D.new_tenant() return { stash = {}, nstash = 0, threads = {}, futures = {}, timer_seq = 0 } end
+function D.switch(t)
+  local old = current
+  if rawequal(old, t) then return end
+  old.stash, old.nstash, old.threads, old.futures, old.timer_seq = stash, nstash, threads, futures, timer_seq
+  stash, nstash, threads, futures, timer_seq = t.stash, t.nstash, t.threads, t.futures, t.timer_seq
+  for i = 1, #tenant_hooks do tenant_hooks[i](old, t) end
+  current = t
+end
+
 -- Pooled states serve one process after another: forget everything of the last one.
 function D.reset()
-  threads, stash, listens, futures = {}, {}, {}, {}
+  threads, stash, futures = {}, {}, {}
   nstash, timer_seq = 0, 0
-  inbox_ch, events_ch, trap_links = nil, nil, false
+  for i = 1, #reset_hooks do reset_hooks[i]() end
   C.restore_shared()
 end
 

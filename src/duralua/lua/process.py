@@ -28,12 +28,16 @@ from .context import HostContext
 from .convert import BINARY_STRING, LuaState, describe_tag, loads_exported, state_of, to_lua
 from .modules import MODULE_INSTALLERS
 from .modules._support import pyfn
+from .modules.runtime_api import DROP_TOPIC_KEY, TOPIC_CHANNEL_KEY
 from .modules.errors import failure_from_raise, make_error
 from .modules.payload import payload_classes
 from .modules.time import make_time, time_classes
 from .sandbox import LuaSandbox
 
 _DRIVER = resources.files("duralua.lua").joinpath("driver.lua").read_text(encoding="utf-8")
+_PROCESS = resources.files("duralua.lua").joinpath("process_module.lua").read_text(encoding="utf-8")
+# Context keys that carry the security actor and scope (process_module.lua); ctx.get/all hide them.
+HIDDEN_CONTEXT = frozenset({"__actor", "__scope"})
 HOST_OP_KEY = "duralua.host_op"  # LuaState.cache key of the driver's host_op (lua/modules/_ops.py)
 
 
@@ -72,7 +76,7 @@ class LuaVM:
 
     def __init__(
         self,
-        code: EntryCode,
+        code: EntryCode | None,
         ctx: HostContext,
         owner: ProcessOwner,
         *,
@@ -101,13 +105,19 @@ class LuaVM:
         templates = {name: installer(lua, ctx) for name, installer in MODULE_INSTALLERS.items()}
         payload_new = payload_classes(lua).new
         st.host = ctx
-        self._drv: Any = chunks.run(lua, _DRIVER, "=duralua.driver", self._callbacks(st, payload_new),
-                                    self.sb.lua_new_thread)  # fmt: skip
+        callbacks = self._callbacks(st, payload_new)
+        self._drv: Any = chunks.run(lua, _DRIVER, "=duralua.driver", callbacks, self.sb.lua_new_thread)
         drv = self._drv
+        chunks.run(lua, _PROCESS, "=duralua.process", drv, drv.internals, callbacks)
+        # The tenant whose per-process state the driver holds now (see switch); None: the one
+        # the state started with (function calls and workflow runs never switch).
+        self.current: object | None = None
         self._resume_fn = drv.make_resume(self.sb.lua_resume)
         # Module functions that wait for the host (lua/modules/_ops.py: host_op) yield through
         # the driver, which exports their arguments like those of any other op.
         st.cache[HOST_OP_KEY] = drv.host_op
+        st.cache[TOPIC_CHANNEL_KEY] = drv.topic_channel
+        st.cache[DROP_TOPIC_KEY] = drv.drop_topic
         # lupa 2.8 returns garbage for Python-side reads of Lua tables (t[k], t.k) made while
         # a Lua coroutine is running (i.e. inside any callback from user code); everything a
         # callback needs is therefore read here, up front, or through the Lua-side `_get`.
@@ -115,7 +125,7 @@ class LuaVM:
         time_mod = templates["time"]
         for key, value in drv.time.items():
             time_mod[key] = value
-        for name in ("funcs", "workflow", "process", "channel"):
+        for name in ("funcs", "workflow", "process", "channel", "security"):
             templates[name] = drv[name]
         templates["ctx"] = self._ctx_module()
         for name, template in templates.items():
@@ -123,9 +133,9 @@ class LuaVM:
         self._print = self._print_fn()
         # Compiled once: a chunk compiled per run was a measurable share of rebuilding a run.
         self.randomseed: Any = lua.eval("function(seed) math.randomseed(seed) end")
-        self._imports = _imports_by_id(code)
+        self._imports = _imports_by_id(code) if code is not None else {}
         self.poisoned = False
-        self._entry_fn = self._load_entry()
+        self._entry_fn = self._load_entry() if code is not None else None
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -155,10 +165,24 @@ class LuaVM:
                 "subscribe": lambda topic, cid, as_msg: sched().subscribe(str(topic), int(cid), bool(as_msg)),
                 "unsubscribe": lambda topic: sched().unsubscribe(str(topic)),
                 "pid": lambda: self.owner.pid,
-                "entry_id": lambda: self.code.entry_id,
+                "entry_id": lambda: self._entry_id(),
+                "trap": lambda on: self._set_trap(on is True),
+                "context_value": lambda key: to_lua(self.lua, self.owner.context.get(str(key))),
                 "to_ns": time_classes(self.lua).to_ns,
             }
         )
+
+    def _entry_id(self) -> str:
+        entry = getattr(self.owner, "entry_id", None)
+        if isinstance(entry, str):
+            return entry
+        return self.code.entry_id if self.code is not None else ""
+
+    def _set_trap(self, on: bool) -> None:
+        # A runtime process must know whether a LINK_DOWN kills it (it decides before any Lua runs).
+        setter = getattr(self.owner, "set_trap_links", None)
+        if setter is not None:
+            setter(on)
 
     def _print_fn(self) -> Any:
         def emit(text: str) -> None:
@@ -174,19 +198,21 @@ class LuaVM:
             if not isinstance(key, str) or not key:
                 return None, make_error(self.lua, Failure("context key required", INVALID, False))
             values = self.owner.context
-            if key not in values:
+            if key not in values or key in HIDDEN_CONTEXT:
                 return None, make_error(self.lua, Failure(f"context value {key} not found", "NotFound", False))
             return to_lua(self.lua, values[key]), None
 
         def all_values(*_: Any) -> Any:
-            return to_lua(self.lua, dict(self.owner.context)), None
+            values = {k: v for k, v in self.owner.context.items() if k not in HIDDEN_CONTEXT}
+            return to_lua(self.lua, values), None
 
         return self.lua.table_from({"get": pyfn(st, get), "all": pyfn(st, all_values)})
 
     def _load_entry(self) -> Any:
-        return self._load(self.code, self._drv.new_loaded())
+        assert self.code is not None
+        return self._load(self.code, self._drv.new_loaded(), entry=True)
 
-    def _load(self, code: EntryCode, loaded: Any) -> Any:
+    def _load(self, code: EntryCode, loaded: Any, *, entry: bool = False) -> Any:
         """Compile and run one chunk (the entry's, or an import's from inside a run)."""
         env = self.sb.make_globals()
         self._drv.install_globals(env, self._print)
@@ -210,7 +236,7 @@ class LuaVM:
             # Nothing may leave as a Python exception: its traceback would keep this call's
             # Lua arguments (tied to the running coroutine) alive past the coroutine.
             try:
-                return self._load(chunk, shared), None
+                return self._load(chunk, shared, entry=False), None
             except LuaError as exc:
                 return None, exc.message
             except Exception as exc:
@@ -222,7 +248,7 @@ class LuaVM:
             value = self.sb.call(fn)
         except UnicodeDecodeError:
             raise LuaError(f"{code.entry_id}: the chunk returned a {BINARY_STRING}") from None
-        if code.method is None and code is not self.code:
+        if not entry:
             return value
         return self._entry_point(code, value)
 
@@ -315,6 +341,29 @@ class LuaVM:
         self._drv.reset()
         self.scheduler = None
         self._ids = itertools.count(2)
+
+    # -- tenants: one state serving several processes in turn (runtime process hosts) -------
+
+    def new_tenant(self) -> Any:
+        """The driver-side state of one more process (a Lua table made on the main thread)."""
+        return self._drv.new_tenant()
+
+    def switch(self, tenant: Any, key: object, owner: ProcessOwner, scheduler: Scheduler) -> None:
+        """Make ``tenant`` (identified by ``key``) the process the driver and the callbacks serve."""
+        self.owner = owner
+        self.scheduler = scheduler
+        self._drv.switch(tenant)
+        self.current = key
+
+    def load_tenant_entry(self, code: EntryCode) -> Any:
+        """Load ``code`` for the current tenant: fresh globals, modules and entry chunk."""
+        self._imports.update(_imports_by_id(code))
+        return self._load(code, self._drv.new_loaded(), entry=True)
+
+    def start_tenant(self, entry_fn: Any, args: list[JSONValue]) -> None:
+        assert self.scheduler is not None
+        self._drv.start_main(entry_fn, *[to_lua(self.lua, a) for a in args])
+        self.scheduler.add_coroutine(Scheduler.MAIN)
 
     def rebind(self, ctx: HostContext, owner: ProcessOwner, log: Callable[[str, str], None] | None) -> None:
         """Serve a new process with this state: fresh globals, modules and entry chunk, so

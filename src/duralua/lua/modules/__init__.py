@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..context import HostContext
-from . import base64, crypto, errors, hash, http, http_client, json, os, payload, time, uuid
+from . import base64, crypto, errors, hash, http, http_client, json, os, payload, runtime_api, time, uuid
 
 Installer = Callable[[Any, HostContext], Any]
 
@@ -31,6 +31,11 @@ MODULE_INSTALLERS: dict[str, Installer] = {
     "crypto": crypto.install,
     "http": http.install,
     "http_client": http_client.install,
+    "registry": runtime_api.install_registry,
+    "events": runtime_api.install_events,
+    "logger": runtime_api.install_logger,
+    "env": runtime_api.install_env,
+    "io": runtime_api.install_io,
 }
 
 __all__ = ["MODULE_INSTALLERS", "Installer"]
