@@ -32,6 +32,8 @@ from .codec import JSONValue
 from .core.options import OptionError, parse_workflow_options
 from .embedded.clock import Clock, VirtualClock
 from .embedded.engine import EmbeddedEngine
+from .embedded.retention import RetentionPolicy
+from .embedded.retention import set_policy as set_retention
 from .engine import StartRequest
 from .errors import CallError, ConfigError, Failure, Location, invalid
 from .lifecycle import LifecycleBus, log_subscriber
@@ -64,13 +66,18 @@ class App:
         log: Callable[[str, str], None] | None = stderr_log,
         memory_limit: int | None = None,
         instruction_budget: int | None = None,
+        retention: str | int | None = None,
     ) -> None:
+        """``retention``: how long the embedded engine keeps closed runs before pruning them
+        with their history (a duration such as ``"7d"`` or ``"72h"``, or ``"forever"``; default
+        7 days). A ``temporal.worker`` entry's ``meta.retention`` overrides it for its runs."""
         if registry is None:
             if path is None:
                 raise ConfigError("App needs an app directory (or a registry)")
             registry = load_app(path)
         self.registry = registry
         self.catalog = Catalog(registry)
+        self.retention = RetentionPolicy.of(self.catalog, retention)
         # Every engine of this app reports on one lifecycle stream (logs, UI and metrics read it).
         self.lifecycle = LifecycleBus()
         if log is stderr_log:
@@ -154,6 +161,7 @@ class App:
             raise ConfigError("fast_forward needs a VirtualClock (or no clock)")
         engine = EmbeddedEngine(self.catalog, self.runtime, db, synchronous=synchronous, cache_size=cache_size,
                                 clock=clock, log=self.log, events=self.lifecycle)  # fmt: skip
+        set_retention(engine, self.retention)
         return Workflows(self, engine, fast_forward=fast_forward)
 
     # -- HTTP (duralua.http) ---------------------------------------------------------------------

@@ -116,7 +116,7 @@ def _clip(text: str, limit: int = 80) -> str:
 class Ctx:
     """Where the app and its database are, loaded lazily."""
 
-    def __init__(self, directory: Path, db: Path | None = None) -> None:
+    def __init__(self, directory: Path, db: Path | None = None, *, retention: str | None = None) -> None:
         if not directory.exists():
             fail(f"app directory {directory} does not exist", hint="pass the directory that holds wippy.lock")
         if not directory.is_dir():
@@ -125,6 +125,7 @@ class Ctx:
             fail(f"--db {db} is a directory", hint="pass the database file, e.g. --db app.db")
         self.root = directory
         self._db = db
+        self._retention = retention
         self._app: App | None = None
 
     def registry(self) -> Registry:
@@ -134,7 +135,7 @@ class Ctx:
         if self._app is None:
             from ..app import App
 
-            self._app = App(self.root)
+            self._app = App(self.root, retention=self._retention)
         return self._app
 
     def db_path(self) -> Path:

@@ -19,7 +19,7 @@ from .. import __version__
 from ..codec import to_plain
 from ..errors import CallError, ConfigErrors, DuraluaError, Failure, NondeterminismError, Problem
 from ..logs import EVENTS, configure_cli
-from . import helpfmt, ui_cmd, workflow_cmd
+from . import db_cmd, helpfmt, ui_cmd, workflow_cmd
 from .common import (
     Ctx,
     check_synchronous,
@@ -42,6 +42,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(workflow_cmd.app, name="workflow")
+app.add_typer(db_cmd.app, name="db")
 app.command("ui")(ui_cmd.ui)  # UI/telemetry wiring lives in ui_cmd
 
 DirOpt = Annotated[Path, typer.Option("--dir", "-d", help="App directory (with wippy.lock, or the src tree).")]
@@ -162,6 +163,10 @@ def run(
     ] = False,
     ui: ui_cmd.UiOpt = None,
     metrics: ui_cmd.MetricsOpt = None,
+    retention: Annotated[
+        str | None,
+        typer.Option(help="Keep closed runs this long, then prune them (default 7d; forever keeps them)."),
+    ] = None,
 ) -> None:
     """Boot the app: serve its workflows and services until Ctrl-C / SIGTERM.
 
@@ -169,7 +174,7 @@ def run(
     130/143.
     """
     mode = check_synchronous(synchronous)
-    ctx = Ctx(_one_dir(positional, dir_option), db=db)
+    ctx = Ctx(_one_dir(positional, dir_option), db=db, retention=retention)
     configure_cli()
     if engine not in ("embedded", "temporal"):
         fail(f"unknown engine {engine!r}", hint="use --engine embedded or --engine temporal")

@@ -25,7 +25,7 @@ from ..embedded.engine import EmbeddedEngine
 from ..embedded.queries import CLOSED, summary_of
 from ..engine import StartRequest
 from ..errors import CallError, EngineError, Failure
-from . import workflow_show
+from . import db_cmd, workflow_show
 from .common import Ctx, error_line, fail, out_console, parse_json_arg, print_json, report_error, say, use_json
 from .engine_link import (
     ENGINE_GONE_SECONDS,
@@ -388,6 +388,7 @@ app.command()(signal)
 app.command()(terminate)
 app.command()(cancel)
 app.command()(workflow_show.replay)
+app.command()(db_cmd.prune)
 
 # `workflow update` and `workflow query` live in their own module.
 from . import update_cmd  # noqa: E402
