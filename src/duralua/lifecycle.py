@@ -26,6 +26,7 @@ RUN_HELD = "run.held"
 RUN_CONTINUED = "run.continued"
 RUN_TERMINATED = "run.terminated"
 RUN_CANCELED = "run.canceled"
+RUN_HISTORY_LARGE = "run.history_large"  # the history crossed the warning threshold (issue 13)
 ACTIVITY_RETRY = "activity.retry"  # an attempt failed and will be retried
 ACTIVITY_FAILED = "activity.failed"  # the activity failed for good
 ENGINE_NOTICE = "engine.notice"
@@ -37,7 +38,7 @@ ACTIVITY_ATTEMPT = "activity.attempt"  # one attempt ended, whatever its outcome
 ENGINE_COMMIT = "engine.commit"  # one group commit (latency, runs, cache counters in data)
 
 KINDS = (
-    RUN_STARTED, RUN_COMPLETED, RUN_FAILED, RUN_HELD, RUN_CONTINUED, RUN_TERMINATED, RUN_CANCELED,
+    RUN_STARTED, RUN_COMPLETED, RUN_FAILED, RUN_HELD, RUN_CONTINUED, RUN_TERMINATED, RUN_CANCELED, RUN_HISTORY_LARGE,
     ACTIVITY_RETRY, ACTIVITY_FAILED, ENGINE_NOTICE, ENGINE_ERROR, ENGINE_FATAL,
     RUN_SIGNALED, ACTIVITY_ATTEMPT, ENGINE_COMMIT,
 )  # fmt: skip

@@ -1,6 +1,6 @@
 """Cost that stays flat as work grows (issue 13): the cost-aware live-state cache, histories
-decoded and sized without re-encoding, the child lookup a closing run makes. No test here
-asserts on time; the figures are in bench/RESULTS.md."""
+decoded and sized without re-encoding, the child lookup a closing run makes, history limits.
+No test here asserts on time; the figures are in bench/RESULTS.md."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from duralua import App
 from duralua.app import Workflows
 from duralua.codec import dumps
 from duralua.core import model as m
-from duralua.core.history import ActivationRecord, History
+from duralua.core.history import ActivationRecord, History, HistoryLimits
 from duralua.embedded.engine import EmbeddedEngine, load_history
 from duralua.embedded.livecache import STATE_OVERHEAD, LiveCache
+from duralua.embedded.replayer import replay_history
 from duralua.embedded.store import Store
 from duralua.errors import Failure
 
@@ -98,8 +99,12 @@ def test_history_from_stored_records_has_the_sizes_of_the_records() -> None:
     info = m.WorkflowInfo("w", "r", "t:t", "q")
     records = [
         ActivationRecord(1, [m.StartWorkflow(args=[1])], [m.ScheduleActivity(1, "a:b", [1], {}, {})]),
-        ActivationRecord(2, [m.ResolveActivity(seq=1, result=None, failure=Failure("x", "Internal", True))],
-                         [m.CompleteWorkflow(2, result="é")]),  # fmt: skip
+        ActivationRecord(
+            2,
+            [m.ResolveActivity(seq=1, result=None, failure=Failure("x", "Internal", True))],
+            [m.CompleteWorkflow(2, result="é")],
+            True,
+        ),
     ]
     encoded = [dumps(r.to_json()) for r in records]
     loaded = History.from_encoded(info, encoded)
@@ -166,3 +171,69 @@ def test_schema_has_the_parent_index_after_migrating_an_old_database(tmp_path: P
     names = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     store.close()
     assert "runs_parent" in names
+
+
+# -- history limits ----------------------------------------------------------------------------
+
+CONF_APP = Path(__file__).parents[1] / "conformance" / "app"
+ENGINE_APP = Path(__file__).parent / "app"
+
+
+def _limited_run(tmp_path: Path, limits: HistoryLimits, calls: int) -> tuple[Any, Any, list[Any], History]:
+    app = App(CONF_APP, log=None)
+    events: list[Any] = []
+    app.lifecycle.subscribe(events.append)
+
+    async def main() -> tuple[Any, Any, History]:
+        engine = EmbeddedEngine(app.catalog, app.runtime, tmp_path / "x.db", events=app.lifecycle,
+                                history_limits=limits)  # fmt: skip
+        async with Workflows(app, engine) as wf:
+            value, failure = await wf.outcome(await wf.start("conf:long_history", "conf:worker", calls,
+                                                             workflow_id="long"))  # fmt: skip
+            return value, failure, engine.history("long")
+
+    value, failure, history = run(main())
+    return value, failure, events, history
+
+
+def test_a_history_over_the_hard_limit_fails_the_run(tmp_path: Path) -> None:
+    limits = HistoryLimits(suggest_events=0, warn_events=0, max_events=45)
+    value, failure, events, history = _limited_run(tmp_path, limits, 1000)
+    assert value is None and failure is not None and failure.kind == "Internal" and failure.retryable is False
+    assert "over the limit of 45 events" in failure.message and "continue as new" in failure.message.lower()
+    assert 45 <= history.length() < 45 + 3
+    assert [e.kind for e in events if e.kind.startswith("run.")][-1] == "run.failed"
+
+
+def test_a_large_history_warns_once_and_describe_shows_it(tmp_path: Path) -> None:
+    app = App(ENGINE_APP, log=None)
+    events: list[Any] = []
+    app.lifecycle.subscribe(events.append)
+    limits = HistoryLimits(suggest_events=0, warn_events=30, max_events=0)
+
+    async def main() -> tuple[Any, Any]:
+        engine = EmbeddedEngine(app.catalog, app.runtime, tmp_path / "x.db", events=app.lifecycle,
+                                history_limits=limits)  # fmt: skip
+        async with Workflows(app, engine) as wf:
+            pid = await wf.start("eng:grow", "eng:worker", 40, workflow_id="grow")
+            while not any(e.kind == "run.history_large" for e in events):
+                await asyncio.sleep(0.01)
+            await engine.wait_idle()
+            summary = await engine.describe(pid)
+            await wf.signal(pid, "go")
+            return summary, await wf.result(pid)
+
+    summary, result = run(main())
+    warnings = [e for e in events if e.kind == "run.history_large"]
+    assert result == 40 and len(warnings) == 1 and warnings[0].subject == "grow"
+    assert "warning threshold of 30 events" in warnings[0].message and "continue as new" in warnings[0].message
+    assert 30 <= warnings[0].data["history_length"] < 33
+    assert summary.status == "running" and summary.reason == warnings[0].message  # what describe shows
+
+
+def test_replay_sees_the_recorded_suggestion_whatever_the_limits_are_now(tmp_path: Path) -> None:
+    value, failure, _events, history = _limited_run(tmp_path, HistoryLimits(suggest_events=30), 100)
+    assert failure is None and "never" not in value
+    flags = [a.continue_as_new_suggested for a in history.activations]
+    assert flags[0] is False and flags[-1] is True
+    replay_history(App(CONF_APP, log=None), history)  # the default limits would never suggest here

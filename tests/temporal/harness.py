@@ -52,7 +52,9 @@ def dev_server(config: pytest.Config) -> DevServer:
         if _SERVER is None:
             # Before the dev server's readiness probe creates the SDK's default runtime.
             ensure_runtime()
-            server = DevServer(search_attributes=SEARCH_ATTRIBUTES)
+            # A low continue-as-new suggestion keeps tests/conformance/test_history_limits.py cheap.
+            server = DevServer(search_attributes=SEARCH_ATTRIBUTES,
+                               dynamic_config={"limit.historyCount.suggestContinueAsNew": 60})  # fmt: skip
             server.start()
             _SERVER = server
 

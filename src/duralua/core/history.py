@@ -19,19 +19,57 @@ from ..errors import NondeterminismError
 from . import model as m
 from .machine import WorkflowMachine
 
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class HistoryLimits:
+    """How long a run's history may grow, in events and encoded bytes (Temporal's defaults).
+
+    Past ``suggest_*`` the workflow sees ``workflow.info().continue_as_new_suggested``; past
+    ``warn_*`` the engine warns (log line, lifecycle event, ``describe``); past ``max_*`` the
+    run fails. A value of 0 turns that threshold off.
+    """
+
+    suggest_events: int = 4 * 1024
+    suggest_bytes: int = 4 * MIB
+    warn_events: int = 10 * 1024
+    warn_bytes: int = 10 * MIB
+    max_events: int = 50 * 1024
+    max_bytes: int = 50 * MIB
+
+    def suggested(self, length: int, size: int) -> bool:
+        return _over(length, self.suggest_events) or _over(size, self.suggest_bytes)
+
+    def warned(self, length: int, size: int) -> bool:
+        return _over(length, self.warn_events) or _over(size, self.warn_bytes)
+
+    def exceeded(self, length: int, size: int) -> bool:
+        return _over(length, self.max_events) or _over(size, self.max_bytes)
+
+
+def _over(value: int, limit: int) -> bool:
+    return 0 < limit <= value
+
 
 @dataclass
 class ActivationRecord:
     time_ns: int
     jobs: list[m.Job]
     commands: list[m.Command]
+    # What workflow.info().continue_as_new_suggested said in this step: recorded (as Temporal
+    # records it in the task's started event) so a replay sees it even if the limits changed.
+    continue_as_new_suggested: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "time_ns": self.time_ns,
             "jobs": [j.to_json() for j in self.jobs],
             "commands": [c.to_json() for c in self.commands],
         }
+        if self.continue_as_new_suggested:
+            out["continue_as_new_suggested"] = True
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ActivationRecord:
@@ -39,6 +77,7 @@ class ActivationRecord:
             int(data["time_ns"]),
             [m.job_from_json(j) for j in data.get("jobs", [])],
             [m.command_from_json(c) for c in data.get("commands", [])],
+            bool(data.get("continue_as_new_suggested", False)),
         )
 
     def event_count(self) -> int:
@@ -167,9 +206,8 @@ def replay(machine: WorkflowMachine, history: History) -> None:
     size = 0
     for index, (act, act_size) in enumerate(zip(history.activations, history.activation_sizes(), strict=True)):
         length += 1
-        produced = machine.activate(
-            m.Activation(act.time_ns, act.jobs, replaying=True, history_length=length, history_size=size)
-        )
+        step = m.Activation(act.time_ns, act.jobs, True, length, size, act.continue_as_new_suggested)
+        produced = machine.activate(step)
         check_commands(index, act.commands, produced)
         length += len(act.jobs) + len(act.commands)
         size += act_size

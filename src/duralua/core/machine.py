@@ -108,6 +108,7 @@ class WorkflowMachine:
         self._replaying = False
         self._history_length = 0
         self._history_size = 0
+        self._continue_as_new_suggested = False
         self._random: random.Random | None = None  # made on first use: most runs never draw
         # Updates in flight: id -> "new" (no reply yet) | "accepted" (acked) | "done".
         self._updates: dict[str, str] = {}
@@ -155,6 +156,7 @@ class WorkflowMachine:
         self._replaying = activation.replaying
         self._history_length = activation.history_length
         self._history_size = activation.history_size
+        self._continue_as_new_suggested = activation.continue_as_new_suggested
         sched = self.scheduler
         messages: list[Delivery] = []
         exits: list[Delivery] = []
@@ -554,6 +556,7 @@ class WorkflowMachine:
                 "attempt": i.attempt,
                 "history_length": self._history_length,
                 "history_size": self._history_size,
+                "continue_as_new_suggested": self._continue_as_new_suggested,
             },
             None,
         )

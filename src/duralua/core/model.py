@@ -364,6 +364,7 @@ class Activation:
     replaying: bool = False
     history_length: int = 0
     history_size: int = 0
+    continue_as_new_suggested: bool = False  # the history is long: the run should continue as new
 
 
 @dataclass

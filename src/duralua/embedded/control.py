@@ -13,14 +13,17 @@ import asyncio
 import uuid
 from typing import Any
 
+from .. import lifecycle as lc
 from ..codec import JSONValue, decode, encode
 from ..core import model as m
+from ..core.history import MIB
 from ..core.machine import answer_query
 from ..core.validate import check_topic, workflow_id_problem
-from ..errors import INVALID, TIMEOUT, CallError, EncodeError, Failure, WorkflowNotFound, not_found
+from ..errors import INTERNAL, INVALID, TIMEOUT, CallError, EncodeError, Failure, WorkflowNotFound, not_found
+from ..lifecycle import LifecycleEvent
 from .commands import EXECUTION_DEADLINE, RUN_DEADLINE, START_SEQ, RunCommands
 from .queries import CLOSED
-from .state import _Batch, _Pending
+from .state import _Batch, _Live, _Pending, _pylog
 
 
 class RunControl(RunCommands):
@@ -62,6 +65,38 @@ class RunControl(RunCommands):
         batch.sql("DELETE FROM inputs WHERE run_id = ?", run_id)
         failure = Failure(f"workflow {which} timeout", TIMEOUT, False, {"timeout_type": which})
         self._end_run(run_id, row, info, "timed_out", None, failure, self.clock.now_ns(), batch)
+
+    # -- history limits ---------------------------------------------------------------------------
+
+    def _check_history(self, run_id: str, live: _Live, before: tuple[int, int], now: int, batch: _Batch) -> None:
+        """After an activation that left the run open: fail it past the hard limit (its commands
+        were applied, so the history stays what happened; closing drops its timers, tasks and
+        children), or warn once when it crosses the warning threshold."""
+        limits = self.history_limits
+        length, size = live.history.length(), live.history.size()
+        info = live.machine.info
+        if limits.exceeded(length, size):
+            failure = Failure(
+                f"the history of workflow {info.workflow_id} grew to {length:,} events / {size:,} bytes, over the "
+                f"limit of {_limit_text(limits.max_events, limits.max_bytes)}; the run is failed. Continue as new "
+                "before that (workflow.info().continue_as_new_suggested tells when)",
+                INTERNAL, False, {"history_length": length, "history_size": size},
+            )  # fmt: skip
+            batch.eager[:] = [t for t in batch.eager if t.run_id != run_id]
+            self._close(run_id, live.row, "failed", None, failure, now, batch)
+            return
+        if limits.warned(length, size) and not limits.warned(*before):
+            message = (f"the history of workflow {info.workflow_id} has {length:,} events / {size:,} bytes, over "
+                       f"the warning threshold of {_limit_text(limits.warn_events, limits.warn_bytes)}; the run "
+                       f"fails at {_limit_text(limits.max_events, limits.max_bytes)}: continue as new")  # fmt: skip
+            event = LifecycleEvent(lc.RUN_HISTORY_LARGE, subject=info.workflow_id, run_id=run_id,
+                                   entry=info.workflow_type, message=message,
+                                   data={"history_length": length, "history_size": size})  # fmt: skip
+            self._emit_later(batch, event)
+            batch.after.append(lambda: _pylog.warning("%s", message))
+            # describe, list and the UI show a running run's reason: the warning stays visible there.
+            live.row["reason"] = message
+            batch.sql("UPDATE runs SET reason = ? WHERE run_id = ?", message, run_id)
 
     # -- updates ----------------------------------------------------------------------------------
 
@@ -134,6 +169,13 @@ class RunControl(RunCommands):
         except WorkflowNotFound as exc:
             raise CallError(not_found(str(exc))) from None
         return query_row(row, name)
+
+
+def _limit_text(events: int, size: int) -> str:
+    parts = [f"{events:,} events"] if events else []
+    if size:
+        parts.append(f"{size / MIB:g} MB" if size % MIB == 0 else f"{size:,} bytes")
+    return " / ".join(parts) or "none"
 
 
 def query_row(row: dict[str, Any], name: str) -> JSONValue:

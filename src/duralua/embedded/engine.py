@@ -454,16 +454,16 @@ class EmbeddedEngine(RunClock):
         if history.activations and now < history.activations[-1].time_ns:
             now = history.activations[-1].time_ns  # the workflow clock never goes backwards
         jobs = [p.job for p in pend]
-        length = history.length() + 1
-        size = history.size()
+        before = (history.length(), history.size())
+        suggested = self.history_limits.suggested(*before)
         started = time.monotonic()
-        commands = live.machine.activate(m.Activation(now, jobs, False, length, size))
+        commands = live.machine.activate(m.Activation(now, jobs, False, before[0] + 1, before[1], suggested))
         task_timeout = live.row_options().get("task_timeout_ns")
         if task_timeout and (time.monotonic() - started) * 1e9 > int(task_timeout):
             # Temporal drops a late workflow task and retries it; held is this engine's retry.
             raise DuraluaError(f"the workflow task took {humanize_ns(int((time.monotonic() - started) * 1e9))}, "
                                f"over the run's task_timeout of {humanize_ns(int(task_timeout))}")  # fmt: skip
-        record = ActivationRecord(now, jobs, commands)
+        record = ActivationRecord(now, jobs, commands, suggested)
         encoded = dumps(record.to_json())
         history.append(record, encoded)
         fresh = self._fresh_history.setdefault(run_id, [])
@@ -477,7 +477,9 @@ class EmbeddedEngine(RunClock):
             self._save_queries(run_id, live, batch)
         for cmd in commands:
             self._apply(run_id, live, cmd, now, batch)
-        if self.cache_size <= 0 or live.machine.finished is not None:
+        if live.machine.finished is None:
+            self._check_history(run_id, live, before, now, batch)
+        if self.cache_size <= 0 or live.machine.finished is not None or live.row["status"] in CLOSED:
             self._evict(run_id)
         else:
             self._cache.touch(run_id)  # its history and Lua heap grew: renew its priority and size

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 from ..catalog import Catalog
 from ..codec import DEFAULT_PAYLOAD_LIMIT, decode
 from ..core import model as m
-from ..core.history import ActivationRecord, History
+from ..core.history import ActivationRecord, History, HistoryLimits
 from ..core.machine import WorkflowMachine
 from ..core.pid import parse_pid
 from ..errors import (
@@ -126,6 +126,7 @@ class EngineState:
         synchronous: str = "FULL",
         cache_size: int = 256,
         cache_memory: int = DEFAULT_MEMORY,
+        history_limits: HistoryLimits | None = None,
         clock: Clock | None = None,
         payload_limit: int = DEFAULT_PAYLOAD_LIMIT,
         log: Logger | None = None,
@@ -148,6 +149,7 @@ class EngineState:
         self.synchronous = synchronous
         self.cache_size = cache_size
         self.cache_memory = cache_memory
+        self.history_limits = history_limits or HistoryLimits()
         self.clock = clock or Clock()
         self.payload_limit = payload_limit
         self._log = log

@@ -264,6 +264,7 @@ class DuraluaWorkflowBase:
                     replaying=workflow.unsafe.is_replaying(),
                     history_length=ti.get_current_history_length(),
                     history_size=ti.get_current_history_size(),
+                    continue_as_new_suggested=ti.is_continue_as_new_suggested(),
                 )
                 self._spawned = False
                 commands = machine.activate(activation)
