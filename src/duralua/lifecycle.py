@@ -36,11 +36,19 @@ ENGINE_FATAL = "engine.fatal"
 RUN_SIGNALED = "run.signaled"  # a message was committed to the run's mailbox
 ACTIVITY_ATTEMPT = "activity.attempt"  # one attempt ended, whatever its outcome (timing in data)
 ENGINE_COMMIT = "engine.commit"  # one group commit (latency, runs, cache counters in data)
+# Supervised services (runtime/supervisor.py): one event per state change, ``subject`` the service id.
+SERVICE_STARTING = "service.starting"
+SERVICE_RUNNING = "service.running"
+SERVICE_FAILED = "service.failed"
+SERVICE_EXITED = "service.exited"
+SERVICE_STOPPING = "service.stopping"
+SERVICE_STOPPED = "service.stopped"
 
 KINDS = (
     RUN_STARTED, RUN_COMPLETED, RUN_FAILED, RUN_HELD, RUN_CONTINUED, RUN_TERMINATED, RUN_CANCELED, RUN_HISTORY_LARGE,
     ACTIVITY_RETRY, ACTIVITY_FAILED, ENGINE_NOTICE, ENGINE_ERROR, ENGINE_FATAL,
-    RUN_SIGNALED, ACTIVITY_ATTEMPT, ENGINE_COMMIT,
+    RUN_SIGNALED, ACTIVITY_ATTEMPT, ENGINE_COMMIT, SERVICE_STARTING, SERVICE_RUNNING, SERVICE_FAILED,
+    SERVICE_EXITED, SERVICE_STOPPING, SERVICE_STOPPED,
 )  # fmt: skip
 QUIET = frozenset({RUN_SIGNALED, ACTIVITY_ATTEMPT, ENGINE_COMMIT})
 
@@ -139,6 +147,9 @@ def describe(event: LifecycleEvent) -> str:
         return f"activity {event.entry} of {event.subject} failed for good (attempt {d.get('attempt')}): " + _short(
             event.message
         )
+    if k.startswith("service."):
+        text = f"service {event.subject} {k.split('.')[1]}"
+        return text + (f": {_short(event.message)}" if event.message else "")
     return _short(event.message, 1000)
 
 

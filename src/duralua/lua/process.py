@@ -28,9 +28,9 @@ from .context import HostContext
 from .convert import BINARY_STRING, LuaState, describe_tag, loads_exported, state_of, to_lua
 from .modules import MODULE_INSTALLERS
 from .modules._support import pyfn
-from .modules.runtime_api import DROP_TOPIC_KEY, TOPIC_CHANNEL_KEY
 from .modules.errors import failure_from_raise, make_error
 from .modules.payload import payload_classes
+from .modules.runtime_api import DROP_TOPIC_KEY, TOPIC_CHANNEL_KEY
 from .modules.time import make_time, time_classes
 from .sandbox import LuaSandbox
 

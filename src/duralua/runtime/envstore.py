@@ -230,7 +230,8 @@ def build_env(registry: Registry, environ: Mapping[str, str] | None = None) -> E
         elif kind == "env.storage.router":
             refs = data.get("storages")
             if not isinstance(refs, list) or not refs:
-                store.problems.append(Problem("storages must list at least one storage id", entry.location_of("storages")))
+                where = entry.location_of("storages")
+                store.problems.append(Problem("storages must list at least one storage id", where))
                 continue
             routers.append((entry.id, [_full(str(r), entry.namespace) for r in refs], entry))
     for rid, refs, entry in routers:
@@ -258,8 +259,13 @@ def build_env(registry: Registry, environ: Mapping[str, str] | None = None) -> E
             continue
         publics.add(public)
         default = data.get("default")
-        store.variables[entry.id] = Variable(entry.id, public, _full(storage, entry.namespace),
-                                             "" if default is None else str(default), data.get("readonly") is True)
+        store.variables[entry.id] = Variable(
+            entry.id,
+            public,
+            _full(storage, entry.namespace),
+            "" if default is None else str(default),
+            data.get("readonly") is True,
+        )
     return store
 
 

@@ -68,10 +68,11 @@ class EventBus:
             event["data"] = data
         count = 0
         for sub in list(self._subs.values()):
-            if matches(sub.system, system) and matches(sub.kind, kind):
-                # Best effort: a subscriber whose mailbox is full misses the event.
-                if sub.owner.deliver(Delivery(sub.topic, "", [], kind="event", data=event)) is None:
-                    count += 1
+            # Best effort: a subscriber whose mailbox is full misses the event.
+            if not (matches(sub.system, system) and matches(sub.kind, kind)):
+                continue
+            if sub.owner.deliver(Delivery(sub.topic, "", [], kind="event", data=event)) is None:
+                count += 1
         return count
 
     def __len__(self) -> int:

@@ -152,8 +152,8 @@ class Node:
             target.doom(terminated())
         elif action == "cancel":
             text = reason if isinstance(reason, str) else ""
-            target.deliver(Delivery("@events", caller.pid, [], kind="event", data={
-                "kind": CANCEL, "from": caller.pid, "reason": text, "at": self.clock_ns() // 1_000_000_000}))  # fmt: skip
+            event = {"kind": CANCEL, "from": caller.pid, "reason": text, "at": self.clock_ns() // 1_000_000_000}
+            target.deliver(Delivery("@events", caller.pid, [], kind="event", data=event))
         elif action == "monitor":
             if caller.pid in target.monitors:
                 return (None, Failure(f"monitor failed: already monitoring pid {pid}", INTERNAL, None))

@@ -12,7 +12,7 @@ watches each child from a hidden PID (EXIT events):
 * stopping sends CANCEL ("service stopping"), waits ``stop_timeout``, then terminates.
 
 Docs vs code: Wippy's code builds a fresh backoff for every retry, so it always waits
-``initial_delay``; duralua follows the docs: ``initial_delay × backoff_factor^(n-1)``, capped
+``initial_delay``; duralua follows the docs: ``initial_delay * backoff_factor^(n-1)``, capped
 at ``max_delay``, ± ``jitter`` (a fraction). Delays run on the runtime's clock (virtual in
 tests). Each state change is one lifecycle event (``service.*``), so one log line.
 """
