@@ -22,7 +22,7 @@ from ..core.pid import PID, format_uniq, parse_pid
 from ..core.scheduler import Delivery
 from ..errors import INTERNAL, Failure, not_found
 from .names import NameRegistry
-from .proc import CANCEL, EXIT, LINK_DOWN, terminated
+from .proc import CANCEL, EXIT, LINK_DOWN, MAILBOX_LIMIT, terminated
 
 if TYPE_CHECKING:
     from .events import EventBus
@@ -86,6 +86,7 @@ class Node:
         self.loop_ident = threading.get_ident()
         # The runtime's clock (an engine with a virtual clock replaces it: tests skip time).
         self.clock_ns: Callable[[], int] = time.time_ns
+        self.mailbox_limit = MAILBOX_LIMIT
 
     def new_pid(self, host: str) -> str:
         return str(PID(self.node, host, format_uniq(next(self._uniq))))

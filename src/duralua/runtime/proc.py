@@ -229,9 +229,9 @@ class Proc:
             # Consumed: it never shows on process.events(); the process stops (spec §8.2).
             self.doom(Failure(LINKED_FAILED, "", None))
             return None
-        if (delivery.kind == "message" or topic.startswith("@events/")) \
-                and self._sched.pending_messages() >= MAILBOX_LIMIT:  # fmt: skip
-            return Failure(f"mailbox of {self.pid} is full ({MAILBOX_LIMIT} unread messages)", "LimitExceeded", True)
+        limit = self.rt.mailbox_limit
+        if (delivery.kind == "message" or topic.startswith("@events/")) and self._sched.pending_messages() >= limit:
+            return Failure(f"mailbox of {self.pid} is full ({limit} unread messages)", "LimitExceeded", True)
         self._sched.deliver(delivery)
         self._kick()
         return None

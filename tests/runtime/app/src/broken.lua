@@ -1,0 +1,2 @@
+error("this process cannot be loaded")
+return {main = function() end}
