@@ -1,0 +1,38 @@
+"""The embedded engine loads none of the heavy optional libraries (issue 13, item 4): an app that
+runs workflows on it does not pay for the Temporal SDK, OpenTelemetry, prometheus-client or the
+HTTP/UI stack (Starlette, Uvicorn, Jinja2) unless it uses them. Checked in a fresh interpreter."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+APP = Path(__file__).parent / "app"
+HEAVY = ("temporalio", "opentelemetry", "prometheus_client", "starlette", "uvicorn", "jinja2", "httpx", "grpc",
+         "google", "pydantic", "anyio", "typer", "rich")  # fmt: skip
+
+
+def test_running_workflows_on_the_embedded_engine_imports_no_heavy_library(tmp_path: Path) -> None:
+    code = textwrap.dedent(f"""
+        import asyncio, sys
+        from duralua import App
+        from duralua.testing import WorkflowEnvironment
+
+        async def main():
+            app = App({str(APP)!r}, log=None)
+            async with app.engine({str(tmp_path / "x.db")!r}) as wf:
+                pid = await wf.start("eng:grow", "eng:worker", 3)
+                await wf.signal(pid, "go")
+                assert await wf.result(pid) == 3
+            async with WorkflowEnvironment(app, db={str(tmp_path / "y.db")!r}) as env:  # timers, time skipped
+                assert await env.execute("eng:ordered", "eng:worker") == "ab"
+
+        asyncio.run(main())
+        heavy = {HEAVY!r}
+        print(sorted({{m.split(".")[0] for m in sys.modules}} & set(heavy)))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
