@@ -20,10 +20,11 @@ T = TypeVar("T")
 class Served:
     """An app whose workflows, processes and services run (virtual clock)."""
 
-    def __init__(self, app: App, env: WorkflowEnvironment, lines: list[tuple[str, str]]) -> None:
+    def __init__(self, app: App, env: WorkflowEnvironment, lines: list[tuple[str, str]], runtime: Any) -> None:
         self.app = app
         self.env = env
         self.lines = lines
+        self.runtime = runtime  # RuntimeServices: hosts, supervisor, control channel
 
     @property
     def rt(self) -> Any:
@@ -58,6 +59,20 @@ class Served:
     async def scenario(self, name: str, *args: JSONValue) -> Any:
         return await self.call("rt:drive", name, *args)
 
+    async def sleep(self, seconds: float) -> None:
+        """Let ``seconds`` of virtual time pass, the runtime settling between jumps."""
+        engine = self.env.engine
+        target = self.env.clock.now_ns() + int(seconds * 1e9)
+        while True:
+            await engine.wait_idle()
+            await settle()
+            nxt = engine.next_wakeup_ns()
+            if nxt is None or nxt > target:
+                break
+            engine.advance_clock(nxt)
+        engine.advance_clock(target)
+        await settle()
+
     def log_text(self) -> str:
         return "\n".join(f"{src} {text}" for src, text in self.lines)
 
@@ -69,9 +84,13 @@ async def settle(turns: int = 100) -> None:
 
 
 @asynccontextmanager
-async def served(tmp_path: Path, app_dir: Path = APP, *, services: bool = True, **limits: Any) -> AsyncIterator[Served]:
+async def served(tmp_path: Path, app_dir: Path = APP, *, services: bool = True, events: list[Any] | None = None,
+                 **limits: Any) -> AsyncIterator[Served]:  # fmt: skip
+    """The app at ``app_dir`` served; ``events`` collects its lifecycle events from the start."""
     lines: list[tuple[str, str]] = []
     app = App(app_dir, log=lambda src, text: lines.append((src, text)), **limits)
+    if events is not None:
+        app.lifecycle.subscribe(events.append)
     env = WorkflowEnvironment(app, db=tmp_path / "rt.db")
-    async with env, app.serve_runtime(services=services, control=tmp_path / "rt.db"):
-        yield Served(app, env, lines)
+    async with env, app.serve_runtime(services=services, control=tmp_path / "rt.db") as runtime:
+        yield Served(app, env, lines, runtime)

@@ -297,7 +297,14 @@ class Scheduler:
             return
         inbox = self._subs.get("@inbox")
         kept: deque[Delivery] = deque()
+        full: set[int] = set()  # subscribed channels that cannot take more during this flush
         while self._mailbox:
+            if len(full) >= len(self._subs) and all(s.channel in full for s in self._subs.values()):
+                # Nothing further can be handed over now: keep the rest as it is. Without this, a
+                # long queue behind a busy receiver is rescanned on every flush (quadratic).
+                kept.extend(self._mailbox)
+                self._mailbox.clear()
+                break
             d = self._mailbox.popleft()
             sub = self._subs.get(d.topic)
             if sub is None and inbox is not None and not d.topic.startswith("@"):
@@ -308,6 +315,7 @@ class Scheduler:
             ch = self._channels.get(sub.channel)
             if ch is None or ch.closed or not self._can_accept(ch):
                 kept.append(d)
+                full.add(sub.channel)
                 continue
             handle = self._vm.materialize(d, sub.as_message)
             if d.kind == "message":

@@ -141,8 +141,8 @@ class Supervisor:
 
     def _set(self, svc: Service, state: str, message: str = "", **data: Any) -> None:
         svc.state = state
-        self.events.emit(LifecycleEvent(STATE_KINDS[state], subject=svc.entry.id, entry=svc.process,
-                                        message=message, data={"pid": svc.pid, **data}))  # fmt: skip
+        self.events.emit(LifecycleEvent(STATE_KINDS[state], subject=svc.entry.id, entry=svc.process, message=message,
+                                        data={"pid": svc.pid, **data}, time_ns=self.rt.clock_ns()))  # fmt: skip
 
     async def start(self) -> None:
         auto = [sid for sid, s in self.services.items() if s.lifecycle.auto_start]
