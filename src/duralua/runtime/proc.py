@@ -103,7 +103,7 @@ class Proc:
         self._view: ProcVM | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._timer_topics: set[str] = set()
-        self._unwatched: set[tuple[str, str]] = set()
+        self._watched: dict[str, set[str]] = {}  # workflow pid -> {"m", "l"} (one watch per target)
         self._running = False
         self._doomed: Failure | None = None
         self._paused: list[tuple[int, tuple[Any, ...]]] = []
@@ -440,7 +440,7 @@ class Proc:
             if not wait:
                 for kind in ("m", "l"):
                     if kind in flags:
-                        self._later(lambda k=kind: self._watch(pid, k))  # type: ignore[misc]
+                        self._watch(pid, kind)
                 self._resolve(coro, (pid, None))
                 return
             value, failure = await engine.result(pid)
@@ -469,19 +469,27 @@ class Proc:
                  ctx: Any, name: Any = None, msgs: Any = None) -> Any:  # fmt: skip
         return self._op_spawn(coro, target, host, args, opts, flags, ctx, name, msgs, wait=True)
 
-    async def _watch(self, pid: str, kind: str) -> None:
-        """Monitor ("m") or link ("l") a workflow: its outcome becomes an EXIT / LINK_DOWN."""
+    def _watch(self, pid: str, kind: str) -> None:
+        """Monitor ("m") or link ("l") a workflow: its outcome becomes EXIT / LINK_DOWN (in that
+        order for one exit, as for processes)."""
+        kinds = self._watched.get(pid)
+        if kinds is not None:
+            kinds.add(kind)
+            return
+        self._watched[pid] = {kind}
+        self._later(lambda: self._await_workflow(pid))
+
+    async def _await_workflow(self, pid: str) -> None:
         engine = self._engine()
         assert engine is not None
         value, failure = await engine.result(pid)
-        if (pid, kind) in self._unwatched:
-            return
-        if kind == "l" and failure is None:
-            return  # a normal exit only removes the link
-        event = EXIT if kind == "m" else LINK_DOWN
-        self.deliver(Delivery("@events", pid, [], kind="event", data={
-            "kind": event, "from": pid, "at": self.rt.clock_ns() // 1_000_000_000,
-            "result": {"value": value if failure is None else None, "error": failure}}))  # fmt: skip
+        kinds = self._watched.pop(pid, set())
+        at = self.rt.clock_ns() // 1_000_000_000
+        result = {"value": value if failure is None else None, "error": failure}
+        for kind, event in (("m", EXIT), ("l", LINK_DOWN)):
+            if kind in kinds and (kind == "m" or failure is not None):  # a normal exit only drops a link
+                self.deliver(Delivery("@events", pid, [], kind="event",
+                                      data={"kind": event, "from": pid, "at": at, "result": result}))  # fmt: skip
 
     def _resolve_dest(self, dest: Any) -> tuple[str | None, Failure | None]:
         """A PID string, or the PID a local name stands for."""
@@ -530,12 +538,10 @@ class Proc:
         engine = self._engine()
         assert engine is not None
         if action in ("monitor", "link"):
-            kind = "m" if action == "monitor" else "l"
-            self._unwatched.discard((pid, kind))
-            self._later(lambda: self._watch(pid, kind))
+            self._watch(pid, "m" if action == "monitor" else "l")
             return (True, None)
         if action in ("unmonitor", "unlink"):
-            self._unwatched.add((pid, "m" if action == "unmonitor" else "l"))
+            self._watched.get(pid, set()).discard("m" if action == "unmonitor" else "l")
             return (True, None)
 
         async def run() -> None:

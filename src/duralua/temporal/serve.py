@@ -6,6 +6,7 @@ import asyncio
 import json
 import signal
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..codec import to_plain
@@ -16,7 +17,11 @@ if TYPE_CHECKING:
     from ..app import App
 
 
-async def serve_temporal(app: App, *, then_call: str | None = None) -> None:
+def _note(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+async def serve_temporal(app: App, *, then_call: str | None = None, control: str | Path | None = None) -> None:
     """Connect the app's clients, run its workers until SIGINT/SIGTERM, then stop cleanly.
 
     With ``then_call`` the function entry is called once the workers run, its result is printed
@@ -32,7 +37,8 @@ async def serve_temporal(app: App, *, then_call: str | None = None) -> None:
         except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
             pass
     try:
-        async with TemporalHost(app) as host:
+        # Process hosts, services and the CLI's control channel (``control``: the database path).
+        async with TemporalHost(app) as host, app.serve_runtime(control=control, notify=_note):
             workers = ", ".join(
                 f"{w.id} (queue {w.task_queue})" for w in app.catalog.workers.values() if w.id in host.workers
             )
