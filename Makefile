@@ -9,13 +9,15 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,otel]'
+	$(BIN)/pip install -q -e '.[dev,otel,temporal]'
 	touch $(STAMP)
 
 setup: $(STAMP)
 
+# The demo runs on a throw-away database, so the README's tour starts from an empty one.
 run: $(STAMP)
-	$(BIN)/duralua run examples/shop --call app:demo --fast-forward
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  $(BIN)/duralua run examples/shop --call app:demo --fast-forward --db "$$tmp/demo.db"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -27,7 +29,7 @@ test: lint browser
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
-	$(BIN)/pip install -q -e '.[dev,bench]'
+	$(BIN)/pip install -q -e '.[dev,bench,temporal]'
 	$(BIN)/python bench/functions.py
 
 # Debian's Chromium and ChromeDriver for the web UI's browser tests (tests/ui); nothing to do

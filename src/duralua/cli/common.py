@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -27,6 +27,31 @@ out_console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+ENGINES = ("embedded", "temporal")
+
+EngineOpt = Annotated[
+    str,
+    typer.Option("--engine", envvar="DURALUA_ENGINE", show_envvar=False,
+                 help="embedded (the SQLite database) or temporal (the server of the app's temporal.client entry)."),
+]  # fmt: skip
+AddressOpt = Annotated[
+    str | None,
+    typer.Option("--address", envvar="TEMPORAL_ADDRESS", show_envvar=False,
+                 help="With --engine temporal: the server's host:port (default: the client entry's address; "
+                 "env TEMPORAL_ADDRESS)."),
+]  # fmt: skip
+NamespaceOpt = Annotated[
+    str | None,
+    typer.Option("--namespace", envvar="TEMPORAL_NAMESPACE", show_envvar=False,
+                 help="With --engine temporal: the namespace (default: the client entry's; env TEMPORAL_NAMESPACE)."),
+]  # fmt: skip
+
+
+def on_temporal(engine: str) -> bool:
+    """True for ``--engine temporal``; a one-line error for an engine that does not exist."""
+    if engine not in ENGINES:
+        fail(f"unknown engine {engine!r}", hint="use --engine embedded or --engine temporal")
+    return engine == "temporal"
 
 
 def print_json(value: Any) -> None:

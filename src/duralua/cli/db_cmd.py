@@ -16,7 +16,8 @@ import typer
 from ..embedded import retention
 from ..embedded.store import Store
 from ..errors import ConfigError
-from .common import Ctx, fail, print_json, say, use_json
+from . import temporal_cmd
+from .common import Ctx, EngineOpt, fail, on_temporal, print_json, say, use_json
 from .workflow_show import DbOpt, DirOpt, JsonOpt
 
 app = typer.Typer(help="Look after the embedded engine's database (backups).", no_args_is_help=True)
@@ -33,6 +34,7 @@ def prune(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be pruned.")] = False,
     directory: DirOpt = Path("."),
     db: DbOpt = None,
+    engine: EngineOpt = "embedded",
     as_json: JsonOpt = False,
 ) -> None:
     """Delete closed runs past their retention, with their history (open runs are kept).
@@ -41,6 +43,8 @@ def prune(
     no engine serves, or to prune with another period.
     """
     use_json(as_json)
+    if on_temporal(engine):
+        temporal_cmd.no_prune()
     ctx = Ctx(directory, db)
     path = ctx.db_path()
     if not path.exists():

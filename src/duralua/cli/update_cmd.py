@@ -31,7 +31,20 @@ from ..embedded.owner import OwnerLock
 from ..embedded.queries import CLOSED, summary_of
 from ..embedded.store import Store
 from ..errors import CallError, EngineError, Failure
-from .common import Ctx, fail, out_console, parse_json_arg, print_json
+from . import temporal_cmd
+from .common import (
+    AddressOpt,
+    Ctx,
+    EngineOpt,
+    NamespaceOpt,
+    fail,
+    on_temporal,
+    out_console,
+    parse_json_arg,
+    print_json,
+    use_json,
+)
+from .temporal_cmd import Server
 
 POLL_SECONDS = 0.05
 DEFAULT_WAIT = 30.0
@@ -117,16 +130,24 @@ def update(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the answer.", min=0)] = DEFAULT_WAIT,
     directory: DirOpt = Path("."),
     db: DbOpt = None,
+    engine: EngineOpt = "embedded",
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Send an update and print the workflow's answer (ok result, or the nak/error message)."""
+    use_json(as_json)
     ctx = Ctx(directory, db)
     args = _args(arg)
+    uid = update_id or str(uuid.uuid4())
+    if on_temporal(engine):
+        summary, found = temporal_cmd.update(ctx, Server(address, namespace), ident, name, args, uid, timeout)
+        _answer(summary.pid, uid, name, found, timeout, as_json)
+        return
     row = _run_row(ctx.db_path(), ident)
     pid = summary_of(row).pid
     if row["status"] in CLOSED:
         fail(f"workflow {row['workflow_id']} is not running (status {row['status']})")
-    uid = update_id or str(uuid.uuid4())
     try:
         if _serving(ctx.db_path()):
             found = _through_engine(ctx.db_path(), pid, name, args, uid, timeout)
@@ -139,6 +160,11 @@ def update(
                 found = _through_engine(ctx.db_path(), pid, name, args, uid, timeout)
     except CallError as exc:
         found = None, exc.failure
+    _answer(pid, uid, name, found, timeout, as_json)
+
+
+def _answer(pid: str, uid: str, name: str, found: tuple[JSONValue, Failure | None] | None, timeout: float,
+            as_json: bool) -> None:  # fmt: skip
     if found is None:
         fail(f"update {uid} ({name}) was not answered within {timeout:g} s; it stays admitted",
              hint=f"ask again with --update-id {uid} to keep waiting", code=2)  # fmt: skip
@@ -160,17 +186,29 @@ def query(
     name: Annotated[str, typer.Argument(help="pid, state, or a name the workflow set with workflow.set_query.")],
     directory: DirOpt = Path("."),
     db: DbOpt = None,
+    engine: EngineOpt = "embedded",
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Print what a query of the run answers (from its last committed step)."""
+    use_json(as_json)
     ctx = Ctx(directory, db)
+    if on_temporal(engine):
+        summary, value = temporal_cmd.query(ctx, Server(address, namespace), ident, name)
+        _print_query(summary.pid, name, value, as_json)
+        return
     row = _run_row(ctx.db_path(), ident)
     try:
         value = query_row(row, name)
     except CallError as exc:
         fail(exc.failure.message, hint="the built-in queries are pid and state")
+    _print_query(summary_of(row).pid, name, value, as_json)
+
+
+def _print_query(pid: str, name: str, value: JSONValue, as_json: bool) -> None:
     if as_json:
-        print_json({"pid": summary_of(row).pid, "query": name, "result": value})
+        print_json({"pid": pid, "query": name, "result": value})
     else:
         out_console.print_json(json.dumps(to_plain(value)))
 

@@ -25,8 +25,22 @@ from ..embedded.engine import EmbeddedEngine
 from ..embedded.queries import CLOSED, summary_of
 from ..engine import StartRequest
 from ..errors import CallError, EngineError, Failure
-from . import db_cmd, workflow_show
-from .common import Ctx, error_line, fail, out_console, parse_json_arg, print_json, report_error, say, use_json
+from . import db_cmd, temporal_cmd, workflow_show
+from .common import (
+    AddressOpt,
+    Ctx,
+    EngineOpt,
+    NamespaceOpt,
+    error_line,
+    fail,
+    on_temporal,
+    out_console,
+    parse_json_arg,
+    print_json,
+    report_error,
+    say,
+    use_json,
+)
 from .engine_link import (
     ENGINE_GONE_SECONDS,
     REQUEST_TIMEOUT,
@@ -38,6 +52,7 @@ from .engine_link import (
     engine_serving,
     queue_request,
 )
+from .temporal_cmd import Server
 from .workflow_show import DbOpt, DirOpt, JsonOpt, find_row, open_store
 
 app = typer.Typer(help="Start, inspect, signal and replay workflows.", no_args_is_help=True)
@@ -71,6 +86,9 @@ def start(
     ] = None,
     directory: DirOpt = Path("."),
     db: DbOpt = None,
+    engine: EngineOpt = "embedded",
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Start a workflow; prints its PID.
@@ -92,6 +110,9 @@ def start(
     except OptionError as exc:  # pragma: no cover - empty options always parse
         fail(str(exc))
     request = StartRequest(workflow, worker or wf_def.worker_id, values, opts, {}, workflow_id)
+    if on_temporal(engine):
+        _start_on_temporal(ctx, Server(address, namespace), request, wait, timeout, as_json)
+        return
     db_path = ctx.db_path()
     if engine_serving(db_path):
         _start_queued(ctx, request, wait, timeout, as_json)
@@ -110,6 +131,19 @@ def start(
         _start_queued(ctx, request, wait, timeout, as_json)
         return
     _report_started(ctx, pid, as_json, note=" — it runs when `duralua run` serves the app")
+
+
+def _start_on_temporal(ctx: Ctx, server: Server, request: StartRequest, wait: bool, timeout: float | None,
+                       as_json: bool) -> None:  # fmt: skip
+    summary, found = temporal_cmd.start(ctx, server, request, wait, timeout)
+    if not wait:
+        _started(summary.pid, summary.workflow_id, summary.status, as_json)
+    elif found is None:
+        _emit({"pid": summary.pid, "status": summary.status, "timed_out": True}, as_json,
+              f"{summary.pid} is still {summary.status} after {timeout:g} s")  # fmt: skip
+        raise typer.Exit(2)
+    else:
+        emit_outcome(summary.pid, found[0], found[1], as_json)
 
 
 def _start_queued(ctx: Ctx, request: StartRequest, wait: bool, timeout: float | None, as_json: bool) -> None:
@@ -159,9 +193,12 @@ def _report_started(ctx: Ctx, pid: str, as_json: bool, note: str = "") -> None:
         row = find_row(store, pid)
     finally:
         store.close()
-    status = row["status"]
+    _started(pid, row["workflow_id"], row["status"], as_json, note)
+
+
+def _started(pid: str, workflow_id: str, status: str, as_json: bool, note: str = "") -> None:
     note = "" if status in CLOSED else note
-    data = {"pid": pid, "workflow_id": row["workflow_id"], "status": status}
+    data = {"pid": pid, "workflow_id": workflow_id, "status": status}
     if as_json:
         print_json(data)
     else:
@@ -206,11 +243,26 @@ def result(
     timeout: Annotated[float | None, typer.Option(help="With --wait: give up after this many seconds.", min=0)] = None,
     directory: DirOpt = Path("."),
     db: DbOpt = None,
+    engine: EngineOpt = "embedded",
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Print a run's result (exit 1 if it failed, 2 if it is still running)."""
     use_json(as_json)
-    wait_for_result(Ctx(directory, db), ident, as_json, wait=wait, timeout=timeout)
+    ctx = Ctx(directory, db)
+    if on_temporal(engine):
+        summary, found = temporal_cmd.outcome(ctx, Server(address, namespace), ident, wait, timeout)
+        if found is not None:
+            emit_outcome(summary.pid, found[0], found[1], as_json)
+            return
+        data = {"workflow_id": summary.workflow_id, "status": summary.status}
+        if not wait:
+            _emit(data, as_json, f"{summary.workflow_id} is {summary.status}")
+            raise typer.Exit(2)
+        text = f"workflow {summary.workflow_id} is still {summary.status} after {timeout or 0:g} s"
+        _open_run_report({**data, "timed_out": True}, as_json, text)
+    wait_for_result(ctx, ident, as_json, wait=wait, timeout=timeout)
 
 
 def _latest(store: Any, row: dict[str, Any]) -> dict[str, Any]:
@@ -317,12 +369,22 @@ def signal(
     timeout: TimeoutOpt = None,
     directory: DirOpt = Path("."),
     db: DbOpt = None,
+    engine: EngineOpt = "embedded",
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Send a message to a workflow's inbox (process.send); `sent` means it was delivered."""
     use_json(as_json)
     ctx = Ctx(directory, db)
     payloads = [] if payload is None else [parse_json_arg(payload, "the payload")]
+    if on_temporal(engine):
+        summary, sent = temporal_cmd.change(ctx, Server(address, namespace), ident,
+                                            lambda e, pid: e.signal(pid, topic, payloads))  # fmt: skip
+        if not sent:
+            fail(f"workflow {summary.workflow_id} is not running (status {summary.status})", kind="NotFound")
+        _emit({"pid": summary.pid, "topic": topic, "sent": True}, as_json, f"sent {topic} to {summary.pid}")
+        return
     pid, row = _open_pid(ctx, ident)
     if row["status"] in CLOSED:
         fail(f"workflow {row['workflow_id']} is not running (status {row['status']})", kind="NotFound")
@@ -338,11 +400,23 @@ def terminate(
     timeout: TimeoutOpt = None,
     directory: DirOpt = Path("."),
     db: DbOpt = None,
+    engine: EngineOpt = "embedded",
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Stop a run at once (no Lua code runs)."""
     use_json(as_json)
     ctx = Ctx(directory, db)
+    if on_temporal(engine):
+        summary, done = temporal_cmd.change(ctx, Server(address, namespace), ident,
+                                            lambda e, pid: e.terminate(pid, reason))  # fmt: skip
+        if not done:
+            _emit({"pid": summary.pid, "terminated": False, "status": summary.status}, as_json,
+                  f"{summary.pid} is already {summary.status}")  # fmt: skip
+            return
+        _emit({"pid": summary.pid, "terminated": True}, as_json, f"terminated {summary.pid}")
+        return
     pid, row = _open_pid(ctx, ident)
     if row["status"] in CLOSED:
         _emit({"pid": pid, "terminated": False, "status": row["status"]}, as_json,
@@ -361,11 +435,22 @@ def cancel(
     timeout: TimeoutOpt = None,
     directory: DirOpt = Path("."),
     db: DbOpt = None,
+    engine: EngineOpt = "embedded",
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ask a run to cancel (it receives a pid.cancel event)."""
     use_json(as_json)
     ctx = Ctx(directory, db)
+    if on_temporal(engine):
+        summary, done = temporal_cmd.change(ctx, Server(address, namespace), ident, lambda e, pid: e.cancel(pid))
+        if not done:
+            _emit({"pid": summary.pid, "cancel_requested": False, "status": summary.status}, as_json,
+                  f"{summary.pid} is already {summary.status}")  # fmt: skip
+            return
+        _emit({"pid": summary.pid, "cancel_requested": True}, as_json, f"cancel requested for {summary.pid}")
+        return
     pid, row = _open_pid(ctx, ident)
     if row["status"] in CLOSED:
         _emit({"pid": pid, "cancel_requested": False, "status": row["status"]}, as_json,

@@ -19,9 +19,11 @@ from ..codec import check_value, decode
 from ..core.history import History
 from ..embedded.queries import CLOSED, list_runs, load_history, pending_of, summary_of
 from ..embedded.store import Store
+from ..engine import RunSummary
 from ..errors import DuraluaError, EncodeError, NondeterminismError, WorkflowNotFound
-from . import render
-from .common import Ctx, fail, out_console, print_json, use_json, warn
+from . import render, temporal_cmd
+from .common import AddressOpt, Ctx, EngineOpt, NamespaceOpt, fail, on_temporal, out_console, print_json, use_json, warn
+from .temporal_cmd import Server
 
 DirOpt = Annotated[Path, typer.Option("--dir", "-d", help="App directory.")]
 DbOpt = Annotated[Path | None, typer.Option("--db", help="SQLite file (default: <app>/.duralua/duralua.db).")]
@@ -71,6 +73,9 @@ def list_cmd(
     limit: Annotated[int | None, typer.Option(help="Show at most this many runs (the newest).", min=1)] = None,
     directory: DirOpt = Path("."),
     db: DbOpt = None,
+    engine: EngineOpt = "embedded",
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List workflow runs, newest first, with filters."""
@@ -79,7 +84,15 @@ def list_cmd(
     if status is not None and status not in STATUSES:
         fail(f"unknown status {status!r}", hint=f"use one of: {', '.join(STATUSES)}")
     query = dict(_search_value(item) for item in search or [])
-    found = list_runs(open_store(ctx), status=status, workflow_type=workflow_type, query=query or None)
+    if on_temporal(engine):
+        found = temporal_cmd.list_runs(ctx, Server(address, namespace), status, workflow_type, query or None, limit)
+    else:
+        found = list_runs(open_store(ctx), status=status, workflow_type=workflow_type, query=query or None)
+    print_runs(found, limit, as_json)
+
+
+def print_runs(found: list[RunSummary], limit: int | None, as_json: bool) -> None:
+    """The runs (oldest first) as a table, newest first, at most ``limit`` of them."""
     runs = found[::-1][:limit]
     if as_json:
         print_json([r.to_json() for r in runs])
@@ -100,6 +113,9 @@ def describe(
     ident: Annotated[str, typer.Argument(help="Workflow id or PID.")],
     directory: DirOpt = Path("."),
     db: DbOpt = None,
+    engine: EngineOpt = "embedded",
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show one run: status, why it is held or failed, and what it waits for.
@@ -109,6 +125,9 @@ def describe(
     """
     use_json(as_json)
     ctx = Ctx(directory, db)
+    if on_temporal(engine):
+        temporal_cmd.describe(ctx, Server(address, namespace), ident, as_json)
+        return
     store = open_store(ctx)
     row = find_row(store, ident)
     s = summary_of(row)
@@ -126,11 +145,17 @@ def history(
     ident: Annotated[str, typer.Argument(help="Workflow id or PID.")],
     directory: DirOpt = Path("."),
     db: DbOpt = None,
+    engine: EngineOpt = "embedded",
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Print a run's history: events with their times (`--json` exports it for `workflow replay --file`)."""
     use_json(as_json)
     ctx = Ctx(directory, db)
+    if on_temporal(engine):
+        temporal_cmd.history(ctx, Server(address, namespace), ident, as_json)
+        return
     store = open_store(ctx)
     row = find_row(store, ident)
     h = load_history(store, row)
@@ -174,6 +199,7 @@ def _check_temporal_export(file: Path, data: dict[str, Any]) -> None:
     is not WorkflowExecutionStarted instead of failing."""
     if not isinstance(data["events"], list):
         fail(f"history file {file} is not a Temporal history export (events is not a list)")
+    temporal_cmd.require_temporal("replaying a Temporal history export")
     from temporalio.api.enums.v1 import EventType
     from temporalio.client import WorkflowHistory
 
@@ -191,12 +217,18 @@ def replay(
     all_runs: Annotated[bool, typer.Option("--all", help="Replay every run in the database.")] = False,
     directory: DirOpt = Path("."),
     db: DbOpt = None,
+    engine: EngineOpt = "embedded",
+    address: AddressOpt = None,
+    namespace: NamespaceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Replay stored histories against the current code; exit 1 on non-determinism (use in CI)."""
     use_json(as_json)
     ctx = Ctx(directory, db)
     histories: list[History] = []
+    if file is None and on_temporal(engine):
+        _replay_report(temporal_cmd.replay(ctx, Server(address, namespace), ident, all_runs), as_json)
+        return
     if file is not None:
         data = _read_history_file(file)
         if isinstance(data, dict) and "events" in data:
