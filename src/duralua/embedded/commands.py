@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import heapq
-import uuid
 from typing import Any
 
 from .. import lifecycle as lc
@@ -27,7 +26,7 @@ from ..errors import (
 )
 from ..lifecycle import LifecycleEvent
 from .activities import ActivityTask, backoff_ns
-from .queries import CLOSED, seed
+from .queries import CLOSED, new_run_id, seed
 from .state import EngineState, _Batch, _Live
 
 # Timers of the engine itself share the timers table with the run's own (whose seq is >= 1).
@@ -101,7 +100,7 @@ class RunCommands(EngineState):
             self._end_run(run_id, live.row, info, status, None, failure, now, batch)
         elif isinstance(cmd, m.ContinueAsNew):
             self._close(run_id, live.row, "continued", None, None, now, batch, notify=False)
-            new_info = m.WorkflowInfo(**{**info.to_json(), "run_id": str(uuid.uuid4()), "workflow_type":
+            new_info = m.WorkflowInfo(**{**info.to_json(), "run_id": new_run_id(), "workflow_type":
                                          cmd.workflow_type, "seed": seed(), "start_time_ns": now})  # fmt: skip
             carried = [(str(d.get("topic", "")), list(d.get("payloads") or []), str(d.get("sender", "")))
                        for d in cmd.messages]  # fmt: skip
@@ -194,7 +193,7 @@ class RunCommands(EngineState):
         deadline = options.get("execution_deadline_ns")
         if deadline is not None and now >= int(deadline):
             return None
-        fresh = {"run_id": str(uuid.uuid4()), "seed": seed(), "start_time_ns": now}
+        fresh = {"run_id": new_run_id(), "seed": seed(), "start_time_ns": now}
         policy = options.get("retry_policy")
         timed_out_run = status == "timed_out" and (failure is None or (failure.details or {}).get("timeout_type") ==
                                                    "run")  # fmt: skip
@@ -253,12 +252,15 @@ class RunCommands(EngineState):
             # the start request (a start delay or cron wait included), as Temporal's; the run
             # timeout counts from the run's first task.
             options["execution_deadline_ns"] = now + int(options["execution_timeout_ns"])
+        info_text, options_text = dumps(data), dumps(options)
+        search = options.get("search_attributes")
+        memo = options.get("memo")
+        search_text, memo_text = dumps(search) if search else "{}", dumps(memo) if memo else "{}"
         batch.sql(
             "INSERT INTO runs(run_id, workflow_id, workflow_type, worker_id, task_queue, status, info, options, "
             "search, memo, start_ns, parent_run, parent_seq) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
-            info.run_id, info.workflow_id, info.workflow_type, info.worker_id, info.task_queue, dumps(data),
-            dumps(options), dumps(options.get("search_attributes") or {}), dumps(options.get("memo") or {}),
-            now, parent[0], parent[1],
+            info.run_id, info.workflow_id, info.workflow_type, info.worker_id, info.task_queue, info_text,
+            options_text, search_text, memo_text, now, parent[0], parent[1],
         )  # fmt: skip
         previous = self._fresh_runs.get(info.workflow_id)
 
@@ -279,11 +281,10 @@ class RunCommands(EngineState):
             siblings.append(info.run_id)
         self._fresh_rows[info.run_id] = {
             "run_id": info.run_id, "workflow_id": info.workflow_id, "workflow_type": info.workflow_type,
-            "worker_id": info.worker_id, "task_queue": info.task_queue, "status": "running", "info": dumps(data),
-            "options": dumps(options), "result": None, "failure": None, "reason": "",
-            "search": dumps(options.get("search_attributes") or {}), "memo": dumps(options.get("memo") or {}),
-            "start_ns": now, "close_ns": None, "parent_run": parent[0], "parent_seq": parent[1], "activations": 0,
-            "queries": "{}",
+            "worker_id": info.worker_id, "task_queue": info.task_queue, "status": "running", "info": info_text,
+            "options": options_text, "result": None, "failure": None, "reason": "", "search": search_text,
+            "memo": memo_text, "start_ns": now, "close_ns": None, "parent_run": parent[0], "parent_seq": parent[1],
+            "activations": 0, "queries": "{}",
         }  # fmt: skip
         if first > now:
             self._add_timer(info.run_id, START_SEQ, first, batch)
@@ -326,7 +327,7 @@ class RunCommands(EngineState):
             batch.inputs.append((run_id, m.ResolveChildStart(seq=cmd.seq, failure=failure)))
             return
         child = m.WorkflowInfo(
-            workflow_id=cmd.workflow_id, run_id=str(uuid.uuid4()), workflow_type=cmd.workflow_type,
+            workflow_id=cmd.workflow_id, run_id=new_run_id(), workflow_type=cmd.workflow_type,
             task_queue=cmd.task_queue, namespace=worker.namespace, client_id=info.client_id,
             worker_id=cmd.task_queue, seed=seed(), context=dict(cmd.context), parent_pid=info.pid,
             start_time_ns=now,
@@ -369,7 +370,7 @@ class RunCommands(EngineState):
                 raise CallError(Failure(f"search attribute {key}: unsupported value type", INVALID, False))
         workflow_id = request.workflow_id or self.new_workflow_id()
         info = m.WorkflowInfo(
-            workflow_id=workflow_id, run_id=str(uuid.uuid4()), workflow_type=request.workflow_type,
+            workflow_id=workflow_id, run_id=new_run_id(), workflow_type=request.workflow_type,
             task_queue=str(request.options.get("task_queue") or worker.task_queue), namespace=worker.namespace,
             client_id=worker.client_id, worker_id=request.worker_id, seed=seed(),
             # In the caller's task: propagators (telemetry) add its trace context to the run's.

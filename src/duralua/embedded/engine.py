@@ -41,6 +41,7 @@ from ..errors import (
 )
 from ..lifecycle import LifecycleEvent
 from ..lua.process import LuaWorkflowProgram
+from . import retention
 from .activities import ActivityTask
 from .clockwork import RunClock
 from .queries import CLOSED, list_runs, load_history, outcome, summary_of, task_from_row
@@ -311,6 +312,9 @@ class EmbeddedEngine(RunClock):
                 # Its eager activities finished: continue this run first, while its Lua state is
                 # still cached (breadth-first over hundreds of runs would evict and replay).
                 self._ready.move_to_end(run_id, last=False)
+        for run_id, entries in self._fresh_history.items():
+            if entries:  # once per run and batch, not per activation (a workflow often runs 4 in one)
+                batch.sql("UPDATE runs SET activations = ? WHERE run_id = ?", entries[-1][2], run_id)
         for run_id, pend in batch.taken:
             for p in pend:
                 if p.input_id is not None:
@@ -416,8 +420,10 @@ class EmbeddedEngine(RunClock):
             return live
         self.cache_misses += 1
         info = m.WorkflowInfo.from_json(decode(row["info"]))
-        history = History.from_encoded(info, self._db().history_records(run_id))
-        for record, encoded in self._fresh_history.get(run_id, []):  # this batch's, not committed yet
+        # A run that has not been activated before has no history rows to read.
+        stored = self._db().history_records(run_id) if int(row.get("activations") or 0) > 0 else []
+        history = History.from_encoded(info, stored)
+        for record, encoded, _idx in self._fresh_history.get(run_id, []):  # this batch's, not committed yet
             history.append(record, encoded)
         program, machine = self._new_machine(info, history)
         try:
@@ -466,13 +472,12 @@ class EmbeddedEngine(RunClock):
         record = ActivationRecord(now, jobs, commands, suggested)
         encoded = dumps(record.to_json())
         history.append(record, encoded)
+        idx = len(history.activations)
         fresh = self._fresh_history.setdefault(run_id, [])
-        entry = (record, encoded)
+        entry = (record, encoded, idx)
         fresh.append(entry)
         batch.undo.append(lambda: _remove_identical(fresh, entry))
-        idx = len(history.activations)
         batch.sql("INSERT INTO history(run_id, idx, record) VALUES (?, ?, ?)", run_id, idx, encoded)
-        batch.sql("UPDATE runs SET activations = ? WHERE run_id = ?", idx, run_id)
         if live.machine.queries != live.saved_queries:
             self._save_queries(run_id, live, batch)
         for cmd in commands:
@@ -649,6 +654,7 @@ class EmbeddedEngine(RunClock):
 
     async def _request_loop(self) -> None:
         last_purge = 0.0
+        last_prune = self.clock.now_ns() - retention.PRUNE_EVERY_NS  # engine clock: a virtual one expires runs too
         while True:
             await asyncio.sleep(self.poll_interval)
             problem = self._lock.file_changed()
@@ -665,6 +671,11 @@ class EmbeddedEngine(RunClock):
                 last_purge = time.monotonic()
                 self._outbox.sql("DELETE FROM requests WHERE state != 'queued' AND created_ns < ?",
                                  time.time_ns() - REQUEST_RETENTION_NS)  # fmt: skip
+            if self.clock.now_ns() - last_prune >= retention.PRUNE_EVERY_NS:
+                last_prune = self.clock.now_ns()
+                for sql, params in retention.engine_prune_statements(self):  # closed runs past retention
+                    self._outbox.sql(sql, *params)
+                self._kick.set()
 
     def _handle_request(self, req_id: int, kind: str, body: Any) -> None:
         """Apply a request from another process. Its outcome is written in the same transaction

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
 from typing import Any
 
@@ -22,6 +24,17 @@ CLOSED = ("completed", "failed", "terminated", "canceled", "continued", "timed_o
 
 def seed() -> int:
     return uuid.uuid4().int & ((1 << 62) - 1)
+
+
+def new_run_id() -> str:
+    """A time-ordered UUID (version 7 layout: Unix milliseconds, then random bits).
+
+    Run ids key the runs and history B-trees: random ids put every insert on a random page
+    (a large database then reads and rewrites pages all over the file), ordered ones append.
+    """
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (time.time_ns() // 1_000_000) << 80 | 0x7 << 76 | (rand >> 68) << 64 | 0b10 << 62 | (rand & ((1 << 62) - 1))
+    return str(uuid.UUID(int=value))
 
 
 def task_from_row(row: dict[str, Any]) -> ActivityTask:

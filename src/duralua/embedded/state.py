@@ -176,7 +176,7 @@ class EngineState:
         self._fresh_runs: dict[str, str] = {}
         # Children started by this batch, by parent run (not in the database's index yet).
         self._fresh_children: dict[str, list[str]] = {}
-        self._fresh_history: dict[str, list[tuple[ActivationRecord, str]]] = {}  # (record, encoded)
+        self._fresh_history: dict[str, list[tuple[ActivationRecord, str, int]]] = {}  # (record, encoded, idx)
         self.eager_activities = eager_activities
         self._clock_waiters: list[asyncio.Future[None]] = []
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
