@@ -19,16 +19,16 @@ from .. import __version__
 from ..codec import to_plain
 from ..errors import CallError, ConfigErrors, DuraluaError, Failure, NondeterminismError, Problem
 from ..logs import EVENTS, configure_cli
-from . import db_cmd, helpfmt, temporal_cmd, ui_cmd, workflow_cmd
+from . import command_run, db_cmd, helpfmt, service_cmd, temporal_cmd, test_cmd, ui_cmd, workflow_cmd
 from .common import (
     AddressOpt,
     Ctx,
     EngineOpt,
     NamespaceOpt,
-    on_temporal,
     check_synchronous,
     error_line,
     fail,
+    on_temporal,
     out_console,
     parse_json_arg,
     print_json,
@@ -47,6 +47,8 @@ app = typer.Typer(
 )
 app.add_typer(workflow_cmd.app, name="workflow")
 app.add_typer(db_cmd.app, name="db")
+app.add_typer(service_cmd.app, name="service")
+app.command("test")(test_cmd.test)
 app.command("ui")(ui_cmd.ui)  # UI/telemetry wiring lives in ui_cmd
 
 DirOpt = Annotated[Path, typer.Option("--dir", "-d", help="App directory (with wippy.lock, or the src tree).")]
@@ -124,13 +126,23 @@ def call(
     args: Annotated[list[str] | None, typer.Argument(help="Arguments, each a JSON value.")] = None,
     directory: DirOpt = Path("."),
     as_json: JsonOpt = False,
+    db: Annotated[
+        Path | None, typer.Option(help="The database a running app serves (default: <app>/.duralua/duralua.db).")
+    ] = None,
 ) -> None:
-    """Call a function of the app and print its result as JSON."""
-    ctx = Ctx(directory)
+    """Call a function of the app and print its result as JSON.
+
+    While `duralua run` serves the app, the function runs inside it (its spawns and sends reach
+    the served workflows and processes); otherwise here."""
+    ctx = Ctx(directory, db=db)
     values = [parse_json_arg(a, f"argument {i}") for i, a in enumerate(args or [], 1)]
+    served, result, failure = service_cmd.call_served(ctx, entry, values)
     app_ = ctx.app()
     try:
-        result = app_.call(entry, *values)
+        if failure is not None:
+            raise CallError(failure)
+        if not served:
+            result = service_cmd.call_here(app_, entry, values)
     except CallError as exc:
         _print_failure(exc.failure, as_json)
         if not as_json and entry not in app_.runtime.functions:
@@ -152,7 +164,12 @@ def _print_failure(failure: Failure, as_json: bool) -> None:
 @app.command()
 def run(
     positional: PosDir = None,
+    rest: command_run.RestArg = None,
     dir_option: OptDir = None,
+    list_commands: command_run.ListOpt = False,
+    exec_entry: command_run.ExecOpt = None,
+    host: command_run.HostOpt = None,
+    verbose: command_run.VerboseOpt = False,
     db: Annotated[Path | None, typer.Option(help="SQLite file (default: <app>/.duralua/duralua.db).")] = None,
     engine: EngineOpt = "embedded",
     address: AddressOpt = None,
@@ -180,6 +197,10 @@ def run(
     130/143.
     """
     mode = check_synchronous(synchronous)
+    if command_run.is_command_invocation(positional, rest, list_commands, exec_entry):
+        command_run.dispatch(positional, rest, dir_option, listing=list_commands, exec_entry=exec_entry, host=host,
+                             engine=engine, address=address, namespace=namespace, db=db, synchronous=mode,
+                             verbose=verbose, as_json=False)  # fmt: skip
     ctx = Ctx(_one_dir(positional, dir_option), db=db, retention=retention)
     configure_cli()
     if on_temporal(engine):
@@ -210,7 +231,8 @@ async def _serve_embedded(
     # HTTP services (duralua.http) start after the engine and stop before it.
     from ..http.server import stderr_line
 
-    async with extras.serving(app_, wf), app_.http_services(announce=stderr_line):
+    async with extras.serving(app_, wf), app_.serve_runtime(control=ctx.db_path(), notify=stderr_line), \
+            app_.http_services(announce=stderr_line):  # fmt: skip
         workers = ", ".join(f"{w.id} (queue {w.task_queue})" for w in app_.catalog.workers.values()) or "none"
         EVENTS.info("serving %s on the embedded engine — db %s, workers: %s. Ctrl-C to stop.", ctx.root,
                     ctx.db_path(), workers)  # fmt: skip
@@ -246,8 +268,8 @@ async def _serve_temporal_with_http(ctx: Ctx, then_call: str | None) -> None:
     app_ = ctx.app()
     ready = lambda: app_.runtime.engine is not None or not app_.catalog.workers  # noqa: E731
     web = app_.http_services(announce=stderr_line)
-    _, sig = await serve_around(web, serve_temporal(app_, then_call=then_call), engine_ready=ready,
-                                announce=stderr_line)  # fmt: skip
+    main = serve_temporal(app_, then_call=then_call, control=ctx.db_path())
+    _, sig = await serve_around(web, main, engine_ready=ready, announce=stderr_line)
     if sig is not None:
         raise typer.Exit(128 + sig)
 

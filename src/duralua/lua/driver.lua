@@ -150,19 +150,25 @@ function D.new_loaded() return {} end
 -- Globals of an environment: copies of the driver modules, and the globals built on first
 -- use (errors, payload, os: most entries never touch some of them).
 local LAZY = { errors = true, payload = true, os = true }
+-- Copied on first use as well: a process that never touches it costs nothing for it.
+local LAZY_DRIVER = { channel = true }
+local function lazy_global(t, k)
+  local v
+  if LAZY[k] then
+    v = copy_module(templates[k])
+  elseif LAZY_DRIVER[k] then
+    v = copy_module(D[k])
+  else
+    return nil
+  end
+  rawset(t, k, v)
+  return v
+end
 function D.install_globals(env, print)
   env.process = copy_module(D.process)
-  env.channel = copy_module(D.channel)
-  env.coroutine = copy_module(D.coroutine)
+  env.coroutine = copy_module(D.coroutine)  -- replaces the sandbox's (no spawn there)
   env.print = print
-  setmetatable(env, { __index = function(t, k)
-    if LAZY[k] then
-      local v = copy_module(templates[k])
-      rawset(t, k, v)
-      return v
-    end
-    return nil
-  end })
+  setmetatable(env, { __index = lazy_global })  -- its own: user code may change _G's metatable
 end
 
 -- Reads a field for Python (lupa mis-reads tables from callbacks run inside coroutines).
@@ -190,6 +196,36 @@ local EXPORTED = {}
 function D.start_main(fn, ...)
   local a = pack(...)
   local co = new_thread(function()
+    local v, err = fn(unpack(a, 1, a.n))
+    if err == nil or err == false then return EXPORTED, export(v, "result") end
+    return v, err
+  end)
+  threads[1] = co
+  own[co] = true
+end
+
+-- A process of a shared state (runtime hosts): its globals, require and entry chunk are made
+-- here, in one call, and the chunk runs in the main coroutine's first step (compiled once per
+-- state: `factory(env)` runs it with these globals). Errors read as LuaVM._entry_point's.
+local make_env = H.make_env
+local function entry_of(v, method, entry_id)
+  local kind = type(v)
+  if kind == "function" then return v end
+  if kind == "table" then
+    local fn = v[method]
+    if type(fn) == "function" then return fn end
+    error('method "' .. method .. '" not found: the module of ' .. entry_id .. " returns a table without a "
+      .. "function named " .. method, 0)
+  end
+  error(entry_id .. ": the chunk must return a function or a table of functions (got " .. kind .. ")", 0)
+end
+function D.start_process(factory, print, lookup, load_import, method, entry_id, ...)
+  local env = make_env()
+  D.install_globals(env, print)
+  env.require = D.make_require(lookup, load_import, {})
+  local a = pack(...)
+  local co = new_thread(function()
+    local fn = entry_of(factory(env), method, entry_id)
     local v, err = fn(unpack(a, 1, a.n))
     if err == nil or err == false then return EXPORTED, export(v, "result") end
     return v, err
@@ -478,6 +514,9 @@ D.internals = {
   args = args, errobj = errobj, make_channel = make_channel, chan_id = chan_id, subscribe = subscribe,
   unsubscribe = unsubscribe, merged = merged, class = class, private = private, text_ok = text_ok,
   export = export, export_list = export_list, clean = clean, rawnext = rawnext, classof = C.classof,
+  new_error = new_error,
+  -- yield an op whose arguments are already one JSON array text
+  op = function(name, text) return yield(OP, name, text) end,
 }
 
 -------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from .modules.payload import payload_classes
 from .modules.runtime_api import DROP_TOPIC_KEY, TOPIC_CHANNEL_KEY
 from .modules.time import make_time, time_classes
 from .sandbox import LuaSandbox
+from .typestrip import prepare
 
 _DRIVER = resources.files("duralua.lua").joinpath("driver.lua").read_text(encoding="utf-8")
 _PROCESS = resources.files("duralua.lua").joinpath("process_module.lua").read_text(encoding="utf-8")
@@ -134,6 +135,8 @@ class LuaVM:
         # Compiled once: a chunk compiled per run was a measurable share of rebuilding a run.
         self.randomseed: Any = lua.eval("function(seed) math.randomseed(seed) end")
         self._imports = _imports_by_id(code) if code is not None else {}
+        self._resolver_cache: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._factories: dict[tuple[str, str], Any] = {}
         self.poisoned = False
         self._entry_fn = self._load_entry() if code is not None else None
 
@@ -167,8 +170,10 @@ class LuaVM:
                 "pid": lambda: self.owner.pid,
                 "entry_id": lambda: self._entry_id(),
                 "trap": lambda on: self._set_trap(on is True),
+                "send": self._send_now,
                 "context_value": lambda key: to_lua(self.lua, self.owner.context.get(str(key))),
                 "to_ns": time_classes(self.lua).to_ns,
+                "make_env": self.sb._priv.make_env,
             }
         )
 
@@ -177,6 +182,17 @@ class LuaVM:
         if isinstance(entry, str):
             return entry
         return self.code.entry_id if self.code is not None else ""
+
+    def _send_now(self, text: str) -> Any:
+        """``process.send`` answered without a yield when the owner can (a runtime process);
+        False: use the op. Never raises into Lua (see the class docstring)."""
+        send = getattr(self.owner, "send_now", None)
+        if send is None:
+            return False
+        try:
+            return send(str(text))
+        except Exception:
+            return False
 
     def _set_trap(self, on: bool) -> None:
         # A runtime process must know whether a LINK_DOWN kills it (it decides before any Lua runs).
@@ -212,10 +228,32 @@ class LuaVM:
         assert self.code is not None
         return self._load(self.code, self._drv.new_loaded(), entry=True)
 
-    def _load(self, code: EntryCode, loaded: Any, *, entry: bool = False) -> Any:
-        """Compile and run one chunk (the entry's, or an import's from inside a run)."""
+    def _load(self, code: EntryCode, loaded: Any, *, entry: bool = False, factory: Any = None) -> Any:
+        """Compile and run one chunk (the entry's, or an import's from inside a run). With
+        ``factory`` (see :meth:`_factory`) the chunk is not compiled again, only run."""
         env = self.sb.make_globals()
         self._drv.install_globals(env, self._print)
+        env["require"] = self._drv.make_require(*self._resolvers(code), loaded)
+        args: tuple[Any, ...] = ()
+        if factory is not None:
+            fn, args = factory, (env,)
+        else:
+            fn = self.sb.compile(code.source, code.chunkname, env=env, first_line=code.first_line)
+        try:
+            value = self.sb.call(fn, *args)
+        except UnicodeDecodeError:
+            raise LuaError(f"{code.entry_id}: the chunk returned a {BINARY_STRING}") from None
+        if not entry:
+            return value
+        return self._entry_point(code, value)
+
+    def _resolvers(self, code: EntryCode) -> tuple[Any, Any]:
+        """``require``'s lookup and import loader for ``code`` (made once per entry and state:
+        every process of a shared state that runs the entry uses the same two)."""
+        key = (code.entry_id, code.source)  # imports come as fresh EntryCode objects: not id()
+        found = self._resolver_cache.get(key)
+        if found is not None:
+            return found
         allowed = set(code.modules) | {"errors"}
 
         def lookup(name: str) -> tuple[str, str]:
@@ -242,15 +280,28 @@ class LuaVM:
             except Exception as exc:
                 return None, f"{entry_id} could not be loaded: {type(exc).__name__}: {exc}"
 
-        env["require"] = self._drv.make_require(lookup, load_import, loaded)
-        fn = self.sb.compile(code.source, code.chunkname, env=env, first_line=code.first_line)
-        try:
-            value = self.sb.call(fn)
-        except UnicodeDecodeError:
-            raise LuaError(f"{code.entry_id}: the chunk returned a {BINARY_STRING}") from None
-        if not entry:
-            return value
-        return self._entry_point(code, value)
+        self._resolver_cache[key] = (lookup, load_import)
+        return lookup, load_import
+
+    def _factory(self, code: EntryCode) -> Any:
+        """The entry chunk compiled once per state as ``function(_ENV, ...) <chunk> end``: each
+        process then runs it with its own globals, sharing the compiled code (a process costs
+        its closures, not a copy of the prototype). None when the chunk needs the typed-Lua
+        wrapper (runtime type values), which binds its own environment."""
+        key = (code.entry_id, code.source)
+        if key in self._factories:
+            return self._factories[key]
+        factory = None
+        source = code.source
+        if prepare(source).spec is None and not source.startswith("#"):
+            wrapped = "return function(_ENV, ...) " + source + "\nend"
+            try:
+                outer = self.sb.compile(wrapped, code.chunkname, env=self.sb.make_globals(), first_line=code.first_line)
+                factory = self.sb.call(outer)
+            except LuaError:
+                factory = None  # compiled as a chunk below, for the user's own error message
+        self._factories[key] = factory
+        return factory
 
     def _entry_point(self, code: EntryCode, value: Any) -> Any:
         kind = self.sb.lua_type(value)
@@ -358,7 +409,22 @@ class LuaVM:
     def load_tenant_entry(self, code: EntryCode) -> Any:
         """Load ``code`` for the current tenant: fresh globals, modules and entry chunk."""
         self._imports.update(_imports_by_id(code))
-        return self._load(code, self._drv.new_loaded(), entry=True)
+        return self._load(code, self._drv.new_loaded(), entry=True, factory=self._factory(code))
+
+    def start_tenant_code(self, code: EntryCode, args: list[JSONValue]) -> bool:
+        """Start ``code`` for the current tenant in one call, its chunk run by the main
+        coroutine's first step; False when the chunk cannot be shared (typed Lua with type
+        values): then :meth:`load_tenant_entry` and :meth:`start_tenant`."""
+        factory = self._factory(code)
+        if factory is None:
+            return False
+        assert self.scheduler is not None
+        self._imports.update(_imports_by_id(code))
+        lookup, load_import = self._resolvers(code)
+        self._drv.start_process(factory, self._print, lookup, load_import, code.method or "main", code.entry_id,
+                                *[to_lua(self.lua, a) for a in args])  # fmt: skip
+        self.scheduler.add_coroutine(Scheduler.MAIN)
+        return True
 
     def start_tenant(self, entry_fn: Any, args: list[JSONValue]) -> None:
         assert self.scheduler is not None

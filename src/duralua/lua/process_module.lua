@@ -75,9 +75,19 @@ end
 function process.pid() return H.pid() end
 function process.id() return H.entry_id() end
 
+-- A send to a local process or function is answered by the host at once (H.send: true, or
+-- kind, message, retryable; false when it cannot, e.g. a workflow's signal or inside a
+-- workflow): no yield for the common case. Otherwise it is the "psend" op.
+local send_now, op, new_error = H.send, I.op, I.new_error
 function process.send(dest, topic, ...)
   if dest == nil or topic == nil then return nil, errobj("Invalid", "process.send requires a destination and a topic") end
-  return args():add(dest, "destination"):add(topic, "topic"):list(pack(...), "payload"):send("psend")
+  local a = args():add(dest, "destination"):add(topic, "topic"):list(pack(...), "payload")
+  if a.err then return nil, errobj("Invalid", a.err) end
+  local text = "[" .. concat(a, ",", 1, a.n) .. "]"
+  local kind, message, retryable = send_now(text)
+  if kind == true then return true end
+  if kind then return nil, new_error(kind, message, retryable) end
+  return op("psend", text)
 end
 
 local function spawn_op(op, flags, label)

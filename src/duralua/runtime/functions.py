@@ -201,6 +201,8 @@ class _RuntimeContext(SystemContext):
 class _Call(Proc):
     """One function invocation (a process with a PID, alive until the function returns)."""
 
+    __slots__ = ("_deferred", "_py_task", "_vm", "_wake", "args", "finish_async_needed", "fn")
+
     def __init__(
         self,
         rt: FunctionRuntime,

@@ -173,16 +173,16 @@ _NOBODY = _Nobody()
 class LuaProcess(Proc):
     """A ``process.lua`` process on a host: driven by the event loop until ``main`` returns."""
 
+    __slots__ = ("_loop", "_scheduled", "_state", "args", "code", "host")
+
     def __init__(self, host: ProcessHost, code: EntryCode, args: list[JSONValue], context: dict[str, Any]) -> None:
         super().__init__(host.rt, host.rt.new_pid(host.id), code.entry_id, context)
         self.host = host
         self.code = code
         self.args = args
         self._state: SharedState | None = None
-        self._queued: list[Delivery] | None = []
         self._scheduled = False
         self._loop = asyncio.get_running_loop()
-        self.started_ns = host.rt.clock_ns()
         sched = Scheduler(None, self._on_op)
         self._sched = sched
 
@@ -202,8 +202,8 @@ class LuaProcess(Proc):
         self._sched.attach(view)
         try:
             view._enter()
-            fn = vm.load_tenant_entry(self.code)
-            vm.start_tenant(fn, self.args)
+            if not vm.start_tenant_code(self.code, self.args):
+                vm.start_tenant(vm.load_tenant_entry(self.code), self.args)
         except (_Budget, MemoryLimitExceeded) as exc:
             vm.poisoned = True
             self._fail(Failure(f"{self.entry_id} could not start: {exc}", INTERNAL, False))
@@ -222,9 +222,9 @@ class LuaProcess(Proc):
     def _kick(self) -> None:
         if not self._scheduled and not self.finished and self._view is not None:
             self._scheduled = True
-            self._loop.call_soon(self._step)
+            self.rt.runnable(self)
 
-    def _step(self) -> None:
+    def step(self) -> None:
         self._scheduled = False
         self._run()
 

@@ -11,6 +11,7 @@ not recurse.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
 import time
@@ -23,6 +24,10 @@ from ..core.scheduler import Delivery
 from ..errors import INTERNAL, Failure, not_found
 from .names import NameRegistry
 from .proc import CANCEL, EXIT, LINK_DOWN, MAILBOX_LIMIT, terminated
+
+#: A batch of process steps ends after this many steps or this long (then the loop gets a turn).
+BATCH_STEPS = 512
+BATCH_SECONDS = 0.002
 
 if TYPE_CHECKING:
     from .events import EventBus
@@ -87,12 +92,41 @@ class Node:
         # The runtime's clock (an engine with a virtual clock replaces it: tests skip time).
         self.clock_ns: Callable[[], int] = time.time_ns
         self.mailbox_limit = MAILBOX_LIMIT
+        # Host processes with something to do; run in batches from one loop callback (a message
+        # hop between processes then costs no event-loop turn), a batch bounded for fairness.
+        self._runnable: deque[Any] = deque()
+        self._batch_scheduled = False
 
     def new_pid(self, host: str) -> str:
         return str(PID(self.node, host, format_uniq(next(self._uniq))))
 
     def next_uniq(self) -> int:
         return next(self._uniq)
+
+    # -- running host processes ------------------------------------------------------------------
+
+    def runnable(self, proc: Any) -> None:
+        """``proc`` (a host process) should run its next step soon."""
+        self._runnable.append(proc)
+        if not self._batch_scheduled:
+            self._batch_scheduled = True
+            asyncio.get_running_loop().call_soon(self._run_batch)
+
+    def _run_batch(self) -> None:
+        queue = self._runnable
+        deadline = time.perf_counter() + BATCH_SECONDS
+        steps = 0
+        try:
+            while queue:
+                queue.popleft().step()
+                steps += 1
+                if steps >= BATCH_STEPS or time.perf_counter() > deadline:
+                    break
+        finally:
+            if queue:
+                asyncio.get_running_loop().call_soon(self._run_batch)
+            else:
+                self._batch_scheduled = False
 
     # -- delivery -------------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from ..core.scheduler import PENDING, YIELD, Deadlock, Delivery, ProcessFailed, 
 from ..engine import Engine, StartRequest
 from ..errors import INTERNAL, INVALID, BudgetExceeded, CallError, EncodeError, Failure, LuaError, MemoryLimitExceeded
 from ..errors import invalid as invalid_failure
+from ..lua.convert import loads_exported
 from ..lua.modules._ops import MODULE_OPS
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ class ProcVM:
     """The scheduler's view of a process's Lua state: slices its steps, switches the tenant of a
     shared state, and stops running Lua code at once for a process that must die."""
 
-    __slots__ = ("proc", "steps", "tenant", "vm")
+    __slots__ = ("__weakref__", "proc", "steps", "tenant", "vm")
 
     def __init__(self, proc: Proc, vm: Any, tenant: Any = None) -> None:
         self.proc = proc
@@ -85,6 +86,11 @@ class ProcVM:
 class Proc:
     """A running program with a PID: its ops, its mailbox and its relationships."""
 
+    # Slots, and sets made on first use: ten thousand idle processes are a few KB each.
+    __slots__ = ("__weakref__", "_doomed", "_exit_waiters", "_paused", "_running", "_sched", "_tasks",
+                 "_timer_set", "_view", "_watched", "context", "entry_id", "event_topics", "failure", "finished",
+                 "links", "monitors", "pid", "result", "rt", "terminal", "trap_links", "values")  # fmt: skip
+
     def __init__(self, rt: FunctionRuntime, pid: str, entry_id: str, context: dict[str, Any],
                  values: Mapping[str, Any] | None = None) -> None:  # fmt: skip
         self.rt = rt
@@ -101,9 +107,9 @@ class Proc:
         self.terminal: Any = None  # set for a command on a terminal host (io module)
         self._sched: Scheduler | None = None
         self._view: ProcVM | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._timer_topics: set[str] = set()
-        self._watched: dict[str, set[str]] = {}  # workflow pid -> {"m", "l"} (one watch per target)
+        self._tasks: set[asyncio.Task[Any]] | None = None
+        self._timer_set: set[str] | None = None
+        self._watched: dict[str, set[str]] | None = None  # workflow pid -> {"m", "l"} (one watch each)
         self._running = False
         self._doomed: Failure | None = None
         self._paused: list[tuple[int, tuple[Any, ...]]] = []
@@ -189,8 +195,8 @@ class Proc:
         if self.finished:
             return
         self.finished = True
-        self._timer_topics.clear()
-        for task in self._tasks:
+        self._timer_set = None
+        for task in self._tasks or ():
             task.cancel()
         self._release(reusable)
         self._sched = None
@@ -242,8 +248,16 @@ class Proc:
         self._sched.resolve(coro, values)
         self._kick()
 
+    @property
+    def _timer_topics(self) -> set[str]:
+        if self._timer_set is None:
+            self._timer_set = set()
+        return self._timer_set
+
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
+        if self._tasks is None:
+            self._tasks = set()
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -472,6 +486,8 @@ class Proc:
     def _watch(self, pid: str, kind: str) -> None:
         """Monitor ("m") or link ("l") a workflow: its outcome becomes EXIT / LINK_DOWN (in that
         order for one exit, as for processes)."""
+        if self._watched is None:
+            self._watched = {}
         kinds = self._watched.get(pid)
         if kinds is not None:
             kinds.add(kind)
@@ -483,7 +499,7 @@ class Proc:
         engine = self._engine()
         assert engine is not None
         value, failure = await engine.result(pid)
-        kinds = self._watched.pop(pid, set())
+        kinds = self._watched.pop(pid, set()) if self._watched is not None else set()
         at = self.rt.clock_ns() // 1_000_000_000
         result = {"value": value if failure is None else None, "error": failure}
         for kind, event in (("m", EXIT), ("l", LINK_DOWN)):
@@ -514,6 +530,29 @@ class Proc:
             return self._local(coro, lambda: self._send_now(coro, dest, topic, payloads))
         return self._send_now(coro, dest, topic, payloads)
 
+    def send_now(self, text: str) -> Any:
+        """``process.send`` from Lua without a yield (lua/process_module.lua): ``True``, the
+        error as ``kind, message, retryable``, or ``False`` when the op must do it (a workflow
+        target, a call running off the runtime's thread)."""
+        if not self._on_loop():
+            return False
+        dest, topic, payloads = loads_exported(text)
+        if not isinstance(topic, str) or not topic or topic.startswith("@") or not isinstance(payloads, list):
+            return False  # the op reports it
+        pid = dest if isinstance(dest, str) and dest in self.rt.procs else None
+        if pid is None:
+            pid, failure = self._resolve_dest(dest)
+            if pid is None:
+                assert failure is not None
+                return failure.kind, failure.message, failure.retryable
+            engine = self._engine()
+            if engine is not None and engine.owns(pid):
+                return False
+        failure = self.rt.route(pid, Delivery(topic, self.pid, payloads))
+        if failure is None:
+            return True
+        return failure.kind, failure.message, failure.retryable
+
     def _send_now(self, coro: int, dest: Any, topic: str, payloads: list[JSONValue]) -> Any:
         pid, failure = self._resolve_dest(dest)
         if pid is None:
@@ -541,7 +580,8 @@ class Proc:
             self._watch(pid, "m" if action == "monitor" else "l")
             return (True, None)
         if action in ("unmonitor", "unlink"):
-            self._watched.get(pid, set()).discard("m" if action == "unmonitor" else "l")
+            if self._watched is not None:
+                self._watched.get(pid, set()).discard("m" if action == "unmonitor" else "l")
             return (True, None)
 
         async def run() -> None:
