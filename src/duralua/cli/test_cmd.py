@@ -38,6 +38,10 @@ def test(
     """Run the app's tests (entries with meta.type: test) while the app is served; exit 1 on a failure."""
     from ..app import App, stderr_log
 
+    words = list(filters or [])
+    if words and directory == Path(".") and Path(words[0]).is_dir():
+        directory = Path(words.pop(0))  # `duralua test DIR [filters]`, like `duralua run DIR`
+    filters = words
     ctx = Ctx(directory, db=db)
     app = App(ctx.root, log=stderr_log if verbose else None)
     tests = discover(app.registry, filters)

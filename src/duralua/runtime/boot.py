@@ -88,6 +88,7 @@ class RuntimeServices:
                 self._started_hosts.append(host)
         if self.with_services:
             await self.supervisor.start()
+            await self.rt.settled()  # the services' first steps ran (names registered...)
         if self.control_path is not None:
             server = ControlServer(self.control_path, self.handle)
             if await server.start():

@@ -123,7 +123,7 @@ class ProcessHost:
         self._relate(proc, parent, monitor, link)
         for topic, payloads in messages or []:
             proc.queue(Delivery(topic, parent, list(payloads)))
-        asyncio.get_running_loop().call_soon(proc.boot)
+        self.rt.runnable(proc)  # its first step boots it
         return proc, None
 
     def _relate(self, proc: Any, parent: str, monitor: bool, link: bool) -> None:
@@ -226,7 +226,10 @@ class LuaProcess(Proc):
 
     def step(self) -> None:
         self._scheduled = False
-        self._run()
+        if self._view is None:
+            self.boot()
+        else:
+            self._run()
 
     def _later(self, make: Callable[[], Any]) -> None:
         self._spawn(make())

@@ -112,6 +112,13 @@ class Node:
             self._batch_scheduled = True
             asyncio.get_running_loop().call_soon(self._run_batch)
 
+    async def settled(self, limit_s: float = 1.0) -> None:
+        """Return once no host process has a step pending (boot: services have started), or
+        after ``limit_s``."""
+        deadline = time.monotonic() + limit_s
+        while (self._runnable or self._batch_scheduled) and time.monotonic() < deadline:
+            await asyncio.sleep(0)
+
     def _run_batch(self) -> None:
         queue = self._runnable
         deadline = time.perf_counter() + BATCH_SECONDS

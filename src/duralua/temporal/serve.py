@@ -17,6 +17,15 @@ if TYPE_CHECKING:
     from ..app import App
 
 
+def started_workers(app: App) -> list[str]:
+    from ..runtime.boot import explicit_auto_start
+
+    entries = app.registry.entries
+    return [w.id for w in app.catalog.workers.values()
+            if explicit_auto_start(entries[w.id]) and (w.client_id not in entries
+                                                       or explicit_auto_start(entries[w.client_id]))]  # fmt: skip
+
+
 def _note(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
@@ -38,7 +47,9 @@ async def serve_temporal(app: App, *, then_call: str | None = None, control: str
             pass
     try:
         # Process hosts, services and the CLI's control channel (``control``: the database path).
-        async with TemporalHost(app) as host, app.serve_runtime(control=control, notify=_note):
+        # A worker whose lifecycle says auto_start: false (or whose client's does) is not started.
+        async with TemporalHost(app, workers=started_workers(app)) as host, \
+                app.serve_runtime(control=control, notify=_note):  # fmt: skip
             workers = ", ".join(
                 f"{w.id} (queue {w.task_queue})" for w in app.catalog.workers.values() if w.id in host.workers
             )
