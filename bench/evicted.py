@@ -2,15 +2,21 @@
 
 * ``long``: one workflow of ``--calls`` activity calls (3 history events each: 1,000 calls is a
   3,000-event history), run with the default live-state cache and with its state evicted after
-  every activation (``cache_size=0``: every activation rebuilds the Lua state by replay).
-  Target: total time evicted / cached <= 5.
+  every activation (``cache_size=0``: every activation rebuilds the Lua state by replaying the
+  whole history, so the total is quadratic in the history's length). Target: ratio <= 5.
+* ``pressure``: the same length of history, but its activity is an async Python function (its
+  results arrive in later batches, so other runs activate between two of its steps) while
+  ``--churn`` short runs (5 such calls each, a new one as soon as one ends) go through a cache
+  of 8 entries. Measured with the engine's cost-aware eviction and with plain LRU (emulated:
+  every entry the same cost and size), against the long run alone.
 * ``many``: ``--n`` workflows started concurrently, each sleeping 200 ms then calling three
-  Python activities, with the default cache and with a cache that holds every run.
-  Target: throughput with the default cache >= 70% of the all-cached one.
+  Python activities, with the default cache, with a cache that holds every run, and the same
+  workflows without the timer (every activation a cache hit: the "cached" throughput).
+  Target: throughput with the default cache >= 70% of the cached one.
 
 Each measurement runs in its own subprocess on a fresh database (synchronous=FULL).
 
-    python bench/evicted.py [--calls 1000] [--n 5000] [--json]
+    python bench/evicted.py [--calls 1000] [--n 5000] [--only long|pressure|many] [--json]
 """
 
 from __future__ import annotations
@@ -36,37 +42,12 @@ from _common import machine_facts  # noqa: E402
 ALL_CACHED = 1_000_000  # a cache_size no run count here reaches
 
 
-def _engine_kwargs(cache: str) -> dict[str, Any]:
-    if cache == "default":
-        return {}
-    if cache == "none":
-        return {"cache_size": 0}
-    return {"cache_size": ALL_CACHED}
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def _long(db: str, calls: int, cache: str) -> dict[str, Any]:
+def _app_and_engine(db: str, cache: str) -> tuple[Any, Any]:
     from duralua import App
-    from duralua.app import Workflows
-    from duralua.embedded.engine import EmbeddedEngine
-
-    app = App(APP, log=None)
-    engine = EmbeddedEngine(app.catalog, app.runtime, db, events=app.lifecycle, **_engine_kwargs(cache))
-    async with Workflows(app, engine) as wf:
-        t0 = time.perf_counter()
-        c0 = time.process_time()
-        result = await wf.result(await wf.start("bench:long", "bench:worker", calls, workflow_id="long"))
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        length = engine.history("long").length()
-    assert result == calls * (calls + 1) // 2, result
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"calls": calls, "events": length, "wall_s": wall, "cpu_s": cpu,
-            "ms_per_activation": wall * 1000 / (calls + 1), "hits": engine.cache_hits,
-            "misses": engine.cache_misses, "rss_mb": rss}  # fmt: skip
-
-
-async def _many(db: str, n: int, cache: str) -> dict[str, Any]:
-    from duralua import App
-    from duralua.app import Workflows
     from duralua.embedded.engine import EmbeddedEngine
 
     app = App(APP, log=None)
@@ -75,33 +56,112 @@ async def _many(db: str, n: int, cache: str) -> dict[str, Any]:
     def py_step(x: int) -> int:
         return x + 1
 
-    engine = EmbeddedEngine(app.catalog, app.runtime, db, events=app.lifecycle, **_engine_kwargs(cache))
+    @app.function("bench:aecho", worker="bench:worker")
+    async def aecho(x: int) -> int:
+        return x
+
+    kw: dict[str, Any] = {}
+    if cache == "none":
+        kw = {"cache_size": 0}
+    elif cache == "all":
+        kw = {"cache_size": ALL_CACHED, "cache_memory": 1 << 40}
+    elif cache in ("small", "small-lru"):
+        kw = {"cache_size": 8}
+        if cache == "small-lru":
+            from duralua.embedded import livecache
+
+            # Plain LRU, for comparison: GreedyDual-Size with equal costs and sizes is LRU.
+            livecache.rebuild_cost = lambda live: 1  # type: ignore[assignment]
+            livecache.entry_size = lambda live: 1  # type: ignore[assignment]
+    return app, EmbeddedEngine(app.catalog, app.runtime, db, events=app.lifecycle, **kw)
+
+
+async def _long(db: str, calls: int, cache: str) -> dict[str, Any]:
+    from duralua.app import Workflows
+
+    app, engine = _app_and_engine(db, cache)
     async with Workflows(app, engine) as wf:
-        t0 = time.perf_counter()
-        c0 = time.process_time()
-        pids = await asyncio.gather(*[wf.start("bench:timer_steps", "bench:worker", i) for i in range(n)])
+        t0, c0 = time.perf_counter(), time.process_time()
+        result = await wf.result(await wf.start("bench:long", "bench:worker", calls, workflow_id="long"))
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        length = engine.history("long").length()
+    assert result == calls * (calls + 1) // 2, result
+    per_activation = wall * 1000 / (calls + 1)
+    return {"calls": calls, "events": length, "wall_s": wall, "cpu_s": cpu, "ms_per_activation": per_activation,
+            "misses": engine.cache_misses, "rss_mb": _rss_mb()}  # fmt: skip
+
+
+async def _pressure(db: str, calls: int, churn: int, cache: str) -> dict[str, Any]:
+    from duralua.app import Workflows
+
+    app, engine = _app_and_engine(db, cache)
+    misses: dict[str, int] = {}
+    replayed: dict[str, int] = {}
+    rebuild = engine._machine
+
+    def counting(run_id: str, row: dict[str, Any]) -> Any:
+        miss = engine._cache.get(run_id) is None
+        live = rebuild(run_id, row)
+        if miss:
+            misses[run_id] = misses.get(run_id, 0) + 1
+            replayed[run_id] = replayed.get(run_id, 0) + len(live.history.activations)
+        return live
+
+    engine._machine = counting  # type: ignore[method-assign]
+    async with Workflows(app, engine) as wf:
+        t0, c0 = time.perf_counter(), time.process_time()
+        long_pid = await wf.start("bench:long_async", "bench:worker", calls, workflow_id="long")
+        long_done = asyncio.ensure_future(wf.result(long_pid))
+        started = 0
+
+        async def feeder() -> None:
+            # Keeps `churn` short runs (5 calls each) in flight for as long as the long run lasts.
+            nonlocal started
+            while not long_done.done():
+                started += 1
+                await wf.result(await wf.start("bench:long_async", "bench:worker", 5))
+
+        feeders = [asyncio.ensure_future(feeder()) for _ in range(churn)]
+        result = await long_done
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        await asyncio.gather(*feeders)
+        long_run = (await engine.describe("long")).run_id
+    assert result == calls * (calls + 1) // 2, result
+    return {"calls": calls, "churn": churn, "short_runs": started, "cache": cache, "wall_s": wall, "cpu_s": cpu,
+            "long_misses": misses.get(long_run, 0), "long_replayed": replayed.get(long_run, 0),
+            "all_misses": engine.cache_misses, "rss_mb": _rss_mb()}  # fmt: skip
+
+
+async def _many(db: str, n: int, cache: str, timer_ms: int) -> dict[str, Any]:
+    from duralua.app import Workflows
+
+    app, engine = _app_and_engine(db, cache)
+    async with Workflows(app, engine) as wf:
+        t0, c0 = time.perf_counter(), time.process_time()
+        pids = await asyncio.gather(*[wf.start("bench:timer_steps", "bench:worker", i, timer_ms) for i in range(n)])
         started = time.perf_counter() - t0
         results = await asyncio.gather(*[wf.result(p) for p in pids])
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     wrong = sum(1 for i, r in enumerate(results) if r != i + 3)
-    return {"n": n, "wall_s": wall, "start_s": started, "cpu_s": cpu, "wf_per_s": n / wall,
-            "wf_per_cpu_s": n / cpu, "wrong": wrong, "hits": engine.cache_hits, "misses": engine.cache_misses,
-            "evictions": engine.cache_evictions,
-            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}  # fmt: skip
+    return {"n": n, "cache": cache, "timer_ms": timer_ms, "wall_s": wall, "start_s": started, "cpu_s": cpu,
+            "wf_per_s": n / wall, "wf_per_cpu_s": n / cpu, "wrong": wrong, "hits": engine.cache_hits,
+            "misses": engine.cache_misses, "evictions": engine.cache_evictions, "rss_mb": _rss_mb()}  # fmt: skip
 
 
 def _child(args: argparse.Namespace) -> None:
     if args.child == "long":
         out = asyncio.run(_long(args.db, args.calls, args.cache))
+    elif args.child == "pressure":
+        out = asyncio.run(_pressure(args.db, args.calls, args.churn, args.cache))
     else:
-        out = asyncio.run(_many(args.db, args.n, args.cache))
+        out = asyncio.run(_many(args.db, args.n, args.cache, args.timer_ms))
     print(json.dumps(out))
 
 
-def _run(kind: str, cache: str, args: argparse.Namespace) -> dict[str, Any]:
+def _run(kind: str, cache: str, args: argparse.Namespace, *extra: str) -> dict[str, Any]:
     db = tempfile.mkdtemp(prefix="duralua-evicted-") + "/e.db"
     cmd = [sys.executable, __file__, "--child", kind, "--db", db, "--cache", cache, "--calls", str(args.calls),
-           "--n", str(args.n)]  # fmt: skip
+           "--n", str(args.n), "--churn", str(args.churn), *extra]  # fmt: skip
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
         raise SystemExit(f"{kind}/{cache} failed:\n{res.stderr[-3000:]}")
@@ -111,49 +171,69 @@ def _run(kind: str, cache: str, args: argparse.Namespace) -> dict[str, Any]:
     return json.loads(res.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--calls", type=int, default=1000)
     p.add_argument("--n", type=int, default=5000)
-    p.add_argument("--only", choices=("long", "many"))
+    p.add_argument("--churn", type=int, default=50)
+    p.add_argument("--only", choices=("long", "pressure", "many"))
     p.add_argument("--json", action="store_true")
-    p.add_argument("--child", choices=("long", "many"))
+    p.add_argument("--child", choices=("long", "pressure", "many"))
     p.add_argument("--db")
-    p.add_argument("--cache", default="default", choices=("default", "none", "all"))
+    p.add_argument("--cache", default="default", choices=("default", "none", "all", "small", "small-lru"))
+    p.add_argument("--timer-ms", type=int, default=200)
     args = p.parse_args()
     if args.child:
         _child(args)
         return
-    out: dict[str, Any] = {"facts": machine_facts(("lupa",), tempfile.gettempdir())}
+    out: dict[str, Any] = {"facts": machine_facts(("lupa",), tempfile.gettempdir()), "load": os.getloadavg()[0]}
     if args.only in (None, "long"):
         out["long_cached"] = _run("long", "default", args)
         out["long_evicted"] = _run("long", "none", args)
+    if args.only in (None, "pressure"):
+        out["pressure_alone"] = _run("pressure", "default", args, "--churn", "0")
+        out["pressure_cost"] = _run("pressure", "small", args)
+        out["pressure_lru"] = _run("pressure", "small-lru", args)
     if args.only in (None, "many"):
         out["many_default"] = _run("many", "default", args)
         out["many_all_cached"] = _run("many", "all", args)
+        out["many_no_timer"] = _run("many", "default", args, "--timer-ms", "0")
     if args.json:
         print(json.dumps(out, indent=2))
         return
     f = out["facts"]
     print(f"evicted live states, embedded engine (synchronous=FULL), {f['cpus_usable']} CPUs {f['cpu_model']}, "
-          f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+          f"load average {out['load']:.1f}")  # fmt: skip
     if "long_cached" in out:
         c, e = out["long_cached"], out["long_evicted"]
         ratio = e["wall_s"] / c["wall_s"]
-        print(f"  long ({c['events']} events, {c['calls']} calls): cached {c['wall_s']:.2f}s "
-              f"({c['ms_per_activation']:.2f} ms/activation), evicted every activation {e['wall_s']:.2f}s "
-              f"({e['ms_per_activation']:.2f} ms/activation); ratio {ratio:.1f}x (target <= 5x: "
-              f"{'PASS' if ratio <= 5 else 'FAIL'}); CPU ratio {e['cpu_s'] / c['cpu_s']:.1f}x")  # fmt: skip
+        print(f"  long ({c['events']} events): cached {c['wall_s']:.2f}s ({c['ms_per_activation']:.2f} ms/activation), "
+              f"evicted every activation {e['wall_s']:.2f}s ({e['ms_per_activation']:.2f} ms/activation): "
+              f"{ratio:.1f}x (target <= 5x: {_verdict(ratio <= 5)}); CPU {e['cpu_s'] / c['cpu_s']:.1f}x")  # fmt: skip
+    if "pressure_alone" in out:
+        a, cost, lru = out["pressure_alone"], out["pressure_cost"], out["pressure_lru"]
+        print(f"  pressure ({a['calls']}-call run, async activity; {cost['churn']} short runs in flight, "
+              f"{cost['short_runs']} in all, cache of 8): alone "
+              f"{a['wall_s']:.2f}s; cost-aware {cost['wall_s']:.2f}s, the long run rebuilt {cost['long_misses']} "
+              f"times replaying {cost['long_replayed']:,} activations ({cost['all_misses']:,} rebuilds in all); "
+              f"LRU {lru['wall_s']:.2f}s, rebuilt {lru['long_misses']} times replaying {lru['long_replayed']:,} "
+              f"({lru['all_misses']:,} in all)")  # fmt: skip
     if "many_default" in out:
-        d, a = out["many_default"], out["many_all_cached"]
-        ratio = d["wf_per_s"] / a["wf_per_s"]
+        d, a, nt = out["many_default"], out["many_all_cached"], out["many_no_timer"]
+        ratio = d["wf_per_s"] / nt["wf_per_s"]
         print(f"  many ({d['n']} concurrent, 200 ms timer + 3 Python activities): default cache {d['wf_per_s']:.0f} "
-              f"wf/s ({d['misses']} misses, peak RSS {d['rss_mb']:.0f} MB), all cached {a['wf_per_s']:.0f} wf/s "
-              f"(peak RSS {a['rss_mb']:.0f} MB); ratio {ratio:.2f} (target >= 0.70: "
-              f"{'PASS' if ratio >= 0.7 else 'FAIL'}); per CPU-second {d['wf_per_cpu_s']:.0f} vs "
-              f"{a['wf_per_cpu_s']:.0f}")  # fmt: skip
-        if d["wrong"] or a["wrong"]:
-            print(f"  WRONG RESULTS: {d['wrong']} / {a['wrong']}")
+              f"wf/s ({d['misses']} rebuilds, peak RSS {d['rss_mb']:.0f} MB); every state cached "
+              f"{a['wf_per_s']:.0f} wf/s (peak RSS {a['rss_mb']:.0f} MB); no timer (all hits) {nt['wf_per_s']:.0f} "
+              f"wf/s")  # fmt: skip
+        print(f"    default / no timer {ratio:.2f} (target >= 0.70: {_verdict(ratio >= 0.7)}); default / all cached "
+              f"{d['wf_per_s'] / a['wf_per_s']:.2f}; per CPU-second {d['wf_per_cpu_s']:.0f} / {a['wf_per_cpu_s']:.0f}"
+              f" / {nt['wf_per_cpu_s']:.0f}")  # fmt: skip
+        if d["wrong"] or a["wrong"] or nt["wrong"]:
+            print(f"  WRONG RESULTS: {d['wrong']} / {a['wrong']} / {nt['wrong']}")
 
 
 if __name__ == "__main__":
