@@ -38,7 +38,7 @@ from .engine import StartRequest
 from .errors import CallError, ConfigError, Failure, Location, invalid
 from .lifecycle import LifecycleBus, log_subscriber
 from .logs import ensure_default_handler, events_subscriber, log_line
-from .registry import Registry, load_app
+from .registry import Registry, is_app_dir, load_app
 from .runtime.boot import RuntimeServices
 from .runtime.boot import configure as configure_runtime
 from .runtime.functions import FunctionDef, FunctionRuntime
@@ -74,6 +74,10 @@ class App:
         if registry is None:
             if path is None:
                 raise ConfigError("App needs an app directory (or a registry)")
+            if Path(path).is_dir() and not is_app_dir(path):
+                # Loading would scan every file below (a home directory, /tmp) for definitions.
+                raise ConfigError(f"{path} is not an app: it has no wippy.lock and no definition files at its top "
+                                  "level", hint="pass the app's directory (the one with wippy.lock)")  # fmt: skip
             registry = load_app(path)
         self.registry = registry
         self.catalog = Catalog(registry)

@@ -250,7 +250,9 @@ def test_db_option_errors(op: Path, tmp_path: Path) -> None:
     not_dir = tmp_path / "file"
     not_dir.write_text("x")
     one_error(duralua_cli("workflow", "list", "--dir", not_dir), "is not a directory")
-    one_error(duralua_cli("run", not_dir, "--call", "op:hello"), "is not a directory")
+    # `run NAME` with NAME not a directory runs the command NAME of the app in "." (as
+    # `wippy run NAME`); here "." is no app, which is said instead of scanning it.
+    one_error(duralua_cli("run", not_dir, "--call", "op:hello", cwd=tmp_path), "is not an app")
     proc = duralua_cli("check", not_dir)
     assert proc.returncode == 1
     assert_no_traceback(proc)

@@ -159,6 +159,12 @@ class Ctx:
     def app(self) -> App:
         if self._app is None:
             from ..app import App
+            from ..registry import is_app_dir
+
+            if not is_app_dir(self.root):
+                # Loading would scan every file below (a home directory, /tmp) for definitions.
+                fail(f"{self.root} is not an app: it has no wippy.lock and no definition files at its top level",
+                     hint="run the command in the app's directory, or pass it with --dir")  # fmt: skip
 
             self._app = App(self.root, retention=self._retention)
         return self._app

@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from ..codec import check_value, decode
+from ..codec import check_value, decode, to_plain
 from ..core.history import History
 from ..embedded.queries import CLOSED, list_runs, load_history, pending_of, summary_of
 from ..embedded.store import Store
@@ -133,12 +133,47 @@ def describe(
     s = summary_of(row)
     history = load_history(store, row)
     pending = pending_of(store, row["run_id"]) if s.status not in CLOSED else None
+    if pending is not None:
+        unread = unread_messages(ctx, history)
+        if unread is not None:
+            pending["inbox"] = unread + pending["inbox"]
     data = render.describe_json(s, history_length=history.length(), args=decode(row["info"]).get("args", []),
                                 pending=pending)  # fmt: skip
     if as_json:
         print_json(data)
         return
     render.print_describe(data, s)
+
+
+def unread_messages(ctx: Ctx, history: History) -> list[dict[str, Any]] | None:
+    """The messages a run received but its code has not read yet, by replaying its history
+    with the app's code (the database keeps only those not delivered to the run yet); None
+    when that cannot be known here (no app in --dir, or the code no longer replays it)."""
+    from ..core.history import replay
+    from ..core.machine import WorkflowMachine
+    from ..lua.process import LuaWorkflowProgram
+    from ..registry import is_app_dir
+
+    if not is_app_dir(ctx.root):
+        return None
+    try:
+        app = ctx.app()
+        wf = app.catalog.workflows.get(history.info.workflow_type)
+        if wf is None:
+            return None
+        program = LuaWorkflowProgram(wf.code)
+        machine = WorkflowMachine(history.info, program, activity_defaults=app.catalog.activity_defaults,
+                                  recorded_versions=history.recorded_versions())  # fmt: skip
+    except DuraluaError:
+        return None
+    try:
+        replay(machine, history)
+        return [{"topic": d.topic, "sender": d.sender, "payloads": to_plain(d.payloads)}
+                for d in machine.scheduler.unread_messages()]  # fmt: skip
+    except Exception:  # the run's code fails or diverges on replay: describe still shows the rest
+        return None
+    finally:
+        machine.close()
 
 
 def history(

@@ -2,7 +2,7 @@
 
 from .env import resolve_env
 from .kinds import HTTP_METHODS, SUPPORTED_KINDS, WORKFLOW_MODULES, parse_lifecycle
-from .loader import load_app, load_documents
+from .loader import is_app_dir, load_app, load_documents
 from .model import (
     LUA_KINDS,
     Entry,
@@ -30,6 +30,7 @@ __all__ = [
     "activity_is_local",
     "activity_worker",
     "is_activity_kind",
+    "is_app_dir",
     "load_app",
     "load_documents",
     "parse_id",

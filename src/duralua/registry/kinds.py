@@ -231,6 +231,30 @@ class _Ref:
     kinds: frozenset[str] | None  # None: any kind
 
 
+# Wippy kinds duralua loads but does not run (a warning, not an error: the app may still work
+# without them). A kind close to one of these or to a supported kind is a misspelling.
+WIPPY_KINDS = frozenset({
+    "env.variable", "env.storage.memory", "env.storage.file", "env.storage.os", "env.storage.router",
+    "env.storage.static", "db.sql.sqlite", "db.sql.postgres", "db.sql.mysql", "db.sql.oracle", "db.sql.duckdb",
+    "store.memory", "store.sql", "fs.directory", "fs.embed", "security.policy", "security.policy.expr",
+    "security.token_store", "contract.definition", "contract.binding", "cloudstorage.s3", "exec.native",
+    "exec.docker", "template.jet", "template.set", "view.page", "http.static", "ns.definition", "ns.requirement",
+    "ns.dependency", "queue.driver.memory", "queue.queue", "queue.consumer", "websocket.relay", "process.supervisor",
+})  # fmt: skip
+
+
+def unknown_kind(entry: Entry) -> Problem:
+    """A kind without a handler: a misspelling (an error naming the kind meant) or a kind
+    duralua does not run (a warning)."""
+    known = sorted(set(_HANDLERS) | WIPPY_KINDS)
+    if entry.kind not in WIPPY_KINDS:
+        close = difflib.get_close_matches(entry.kind, known, n=1, cutoff=0.8)
+        if close:
+            return Problem(f"unknown kind {entry.kind} (did you mean {close[0]}?)", entry.location_of("kind"))
+    return Problem(f"kind {entry.kind} is not supported yet; entry loaded but ignored",
+                   entry.location, severity="warning")  # fmt: skip
+
+
 def _expected(kinds: frozenset[str]) -> str:
     return " or ".join(sorted(kinds))
 
@@ -252,13 +276,7 @@ class _Checker:
         for entry in self.entries.values():
             handler = _HANDLERS.get(entry.kind)
             if handler is None:
-                self.problems.append(
-                    Problem(
-                        f"kind {entry.kind} is not supported yet; entry loaded but ignored",
-                        entry.location,
-                        severity="warning",
-                    )
-                )
+                self.problems.append(unknown_kind(entry))
                 continue
             handler(self, entry)
             self.lifecycle(entry)

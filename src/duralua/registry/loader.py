@@ -416,6 +416,7 @@ def _load(
     src: Path,
     node_name: str,
     env: Mapping[str, str],
+    lenient: bool = False,
 ) -> Registry:
     problems: list[Problem] = []
     reader = _DefinitionReader(files, problems)
@@ -433,22 +434,31 @@ def _load(
                 continue
             entries[entry.id] = entry
     validate_entries(entries, problems, env)
+    if any(p.message.startswith(_SYNTAX_ERRORS) for p in problems):
+        # The entries of a file that does not parse are missing: references to them would only
+        # repeat the syntax error, once per referring entry.
+        problems = [p for p in problems if not _MISSING_REF.search(p.message)]
     problems.sort(key=_problem_order)
-    if any(p.severity == "error" for p in problems):
+    if not lenient and any(p.severity == "error" for p in problems):
         raise ConfigErrors(problems)
     return Registry(root=root, src=src, node_name=node_name, entries=entries, problems=problems)
+
+
+_SYNTAX_ERRORS = ("invalid YAML", "invalid JSON")
+_MISSING_REF = re.compile(r": no entry \S+")
 
 
 def _problem_order(problem: Problem) -> tuple[str, int]:
     return (problem.location.file or "", problem.location.line or 0)
 
 
-def load_app(path: str | Path, *, env: Mapping[str, str] | None = None) -> Registry:
+def load_app(path: str | Path, *, env: Mapping[str, str] | None = None, lenient: bool = False) -> Registry:
     """Load the app at ``path`` (a dir with ``wippy.lock``, or a src dir without one).
 
     Raises :class:`ConfigErrors` listing every error found; warnings stay in
     ``registry.problems``. ``env`` replaces ``os.environ`` for placeholders and
-    ``SKIP_TEST_DIRS``.
+    ``SKIP_TEST_DIRS``. ``lenient`` returns the registry anyway, errors in ``problems``
+    (``duralua check`` lints what loaded); such a registry is not meant to be run.
     """
     environ: Mapping[str, str] = os.environ if env is None else env
     root = Path(path)
@@ -465,7 +475,32 @@ def load_app(path: str | Path, *, env: Mapping[str, str] | None = None) -> Regis
         )
     node_name = _node_name(root / RUNTIME_CONFIG)
     skip = ALWAYS_SKIPPED_DIRS | {d.strip() for d in environ.get("SKIP_TEST_DIRS", "").split(",") if d.strip()}
-    return _load(_DirFiles(root, src, frozenset(skip)), root, src, node_name, environ)
+    return _load(_DirFiles(root, src, frozenset(skip)), root, src, node_name, environ, lenient)
+
+
+_NAMESPACE_KEY = re.compile(r'^(namespace\s*:|\s*\{?\s*"namespace"\s*:)', re.MULTILINE)
+
+
+def is_app_dir(path: str | Path) -> bool:
+    """True for a directory that holds an app: a ``wippy.lock``, or definition files (YAML or
+    JSON with a ``namespace``) at its top level. Loading anything else would scan every file
+    below it (a home directory, ``/tmp``) for definitions."""
+    root = Path(path)
+    if (root / LOCK_FILE).is_file():
+        return True
+    try:
+        candidates = [p for p in root.iterdir() if p.suffix in DEFINITION_SUFFIXES and p.is_file()]
+    except OSError:
+        return False
+    for candidate in candidates:
+        try:
+            with candidate.open(encoding="utf-8", errors="replace") as f:
+                head = f.read(65536)
+        except OSError:
+            continue
+        if _NAMESPACE_KEY.search(head):
+            return True
+    return False
 
 
 def load_documents(
