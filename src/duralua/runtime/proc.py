@@ -272,7 +272,9 @@ class Proc:
             return answer()
 
         async def later() -> None:
-            self._resolve(coro, answer())
+            values = answer()
+            if values is not PENDING:  # else the answer itself comes later (a workflow signal)
+                self._resolve(coro, values)
 
         self._later(later)
         return PENDING
