@@ -9,6 +9,7 @@ import os
 import signal
 import sqlite3
 import sys
+import time
 from collections.abc import Awaitable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -213,11 +214,24 @@ def run(
     _run_async(_serve_embedded(ctx, then_call, mode, fast_forward, extras))
 
 
+async def _let_a_command_finish(db: Path, patience: float = 5.0) -> None:
+    """A `duralua workflow ...` command run just before (`duralua run &` then `workflow start`)
+    may hold the database for a moment with an engine of its own: wait for it, so `run` does
+    not refuse a database that is about to be free. A `duralua run` that holds it is refused
+    after the wait, by the engine's start."""
+    from .engine_link import engine_serving
+
+    deadline = time.monotonic() + patience
+    while engine_serving(db) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+
+
 async def _serve_embedded(
     ctx: Ctx, then_call: str | None, synchronous: str, fast_forward: bool, extras: ui_cmd.RunExtras
 ) -> None:
     app_ = ctx.app()
     wf = app_.engine(ctx.db_path(), synchronous=synchronous, fast_forward=fast_forward)
+    await _let_a_command_finish(ctx.db_path())
     stop = asyncio.Event()
     received: list[int] = []
 

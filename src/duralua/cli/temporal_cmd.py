@@ -38,7 +38,11 @@ OPEN = ("running", "held")
 
 
 def require_temporal(what: str = "--engine temporal") -> None:
-    if importlib.util.find_spec("temporalio") is None:
+    try:
+        found = importlib.util.find_spec("temporalio") is not None
+    except (ImportError, ValueError):  # a broken or blocked install counts as missing
+        found = False
+    if not found:
         fail(f"{what} needs the Temporal SDK, which is not installed", hint=EXTRA_HINT)
 
 
