@@ -204,10 +204,14 @@ def replay(machine: WorkflowMachine, history: History) -> None:
     """Bring ``machine`` to the state at the end of ``history``, checking determinism."""
     length = 1
     size = 0
-    for index, (act, act_size) in enumerate(zip(history.activations, history.activation_sizes(), strict=True)):
-        length += 1
-        step = m.Activation(act.time_ns, act.jobs, True, length, size, act.continue_as_new_suggested)
-        produced = machine.activate(step)
-        check_commands(index, act.commands, produced)
-        length += len(act.jobs) + len(act.commands)
-        size += act_size
+    machine.replay_only = True
+    try:
+        for index, (act, act_size) in enumerate(zip(history.activations, history.activation_sizes(), strict=True)):
+            length += 1
+            step = m.Activation(act.time_ns, act.jobs, True, length, size, act.continue_as_new_suggested)
+            produced = machine.activate(step)
+            check_commands(index, act.commands, produced)
+            length += len(act.jobs) + len(act.commands)
+            size += act_size
+    finally:
+        machine.replay_only = False

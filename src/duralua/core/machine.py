@@ -109,6 +109,11 @@ class WorkflowMachine:
         self._history_length = 0
         self._history_size = 0
         self._continue_as_new_suggested = False
+        # Set by history.replay(): the commands produced are only compared with the recorded ones
+        # (kind and name) and then dropped, so what only matters for a new command (options
+        # parsed, payloads checked against the limit, context copied) is skipped. Temporal's
+        # replay hands its commands to the SDK and never sets it.
+        self.replay_only = False
         self._random: random.Random | None = None  # made on first use: most runs never draw
         # Updates in flight: id -> "new" (no reply yet) | "accepted" (acked) | "done".
         self._updates: dict[str, str] = {}
@@ -311,6 +316,10 @@ class WorkflowMachine:
         problem = _check_function_id(target)
         if problem:
             return problem
+        if self.replay_only and self._replaying:
+            seq = self._next()
+            self._emit(m.ScheduleActivity(seq, target, args))
+            return seq
         merged = dict(self._activity_defaults(target))
         if options:
             merged.update(options)
