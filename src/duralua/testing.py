@@ -1,13 +1,28 @@
 """Test support: run an app's workflows on a throw-away database with a virtual clock.
 
-```python
-from duralua.testing import WorkflowEnvironment
+In a test file (``async def`` tests run under plain pytest: duralua's pytest plugin)::
 
-async def test_order():
-    async with WorkflowEnvironment("examples/shop") as env:
-        pid = await env.start("shop:order", "shop:worker", {"id": 1, "total": 10})
-        assert (await env.result(pid))["status"] == "completed"   # the 1h sleep takes no time
-```
+    from duralua.testing import WorkflowEnvironment
+
+    async def test_order():
+        async with WorkflowEnvironment("examples/shop") as env:
+            pid = await env.start("app:order_workflow", None,
+                                  {"id": 1, "total": 30, "customer_id": "ada", "shipping_address": "x"})
+            assert (await env.result(pid))["status"] == "completed"   # the 1h sleep takes no time
+
+The same, as a doctest run from the repository root:
+
+>>> import asyncio
+>>> from duralua.testing import WorkflowEnvironment
+>>> async def order():
+...     async with WorkflowEnvironment("examples/shop") as env:
+...         pid = await env.start("app:order_workflow", None,
+...                               {"id": 1, "total": 30, "customer_id": "ada", "shipping_address": "x"})
+...         before = env.clock.now_ns()
+...         result = await env.result(pid)
+...         return result["status"], round((env.clock.now_ns() - before) / 3600e9)
+>>> asyncio.run(order())      # completed, one virtual hour later
+('completed', 1)
 
 With ``time_skipping=True`` (the default) the clock jumps to the next timer whenever the
 engine has nothing else to do, so ``time.sleep("24h")`` completes instantly while the

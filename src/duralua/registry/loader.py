@@ -509,15 +509,16 @@ def load_documents(
     root: str | Path = ".",
     env: Mapping[str, str] | None = None,
     node_name: str = "local",
+    lenient: bool = False,
 ) -> Registry:
     """Build a registry from in-memory files ``{path: text}`` (tests, embedding).
 
     Paths are relative to the src root; non-definition files (``.lua``) are what
-    ``file://`` references read.
+    ``file://`` references read. ``lenient`` as for :func:`load_app`.
     """
     environ: Mapping[str, str] = os.environ if env is None else env
     root_path = Path(root)
-    return _load(_MemoryFiles(documents), root_path, root_path, node_name, environ)
+    return _load(_MemoryFiles(documents), root_path, root_path, node_name, environ, lenient)
 
 
 def _read_yaml(path: Path) -> Any:
