@@ -34,7 +34,6 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 
 from _common import machine_facts  # noqa: E402
-
 from duralua import App  # noqa: E402
 from duralua.runtime.node import Mailbox  # noqa: E402
 
@@ -203,14 +202,20 @@ def main() -> None:
     if opts.json:
         print(json.dumps(result, indent=2))
         return
-    print(f"round trip (send + reply): {result['round_trip_us']} µs vs asyncio queues "
-          f"{result['asyncio_round_trip_us']} µs ({result['round_trip_ratio']}x)")
-    print(f"spawn + exit:              {result['spawn_exit_us']} µs vs asyncio task "
-          f"{result['asyncio_spawn_exit_us']} µs ({result['spawn_exit_ratio']}x)")
+    print(
+        f"round trip (send + reply): {result['round_trip_us']} µs vs asyncio queues "
+        f"{result['asyncio_round_trip_us']} µs ({result['round_trip_ratio']}x)"
+    )
+    print(
+        f"spawn + exit:              {result['spawn_exit_us']} µs vs asyncio task "
+        f"{result['asyncio_spawn_exit_us']} µs ({result['spawn_exit_ratio']}x)"
+    )
     idle = result["idle"]
-    print(f"{idle['processes']} idle processes: {idle['kb_per_process']} KB each beyond the baseline "
-          f"({idle['lua_states']} shared Lua states, spawned in {idle['spawn_s']} s); asyncio tasks "
-          f"blocked on a queue: {result['asyncio_idle']['kb_per_task']} KB each")
+    print(
+        f"{idle['processes']} idle processes: {idle['kb_per_process']} KB each beyond the baseline "
+        f"({idle['lua_states']} shared Lua states, spawned in {idle['spawn_s']} s); asyncio tasks "
+        f"blocked on a queue: {result['asyncio_idle']['kb_per_task']} KB each"
+    )
 
 
 if __name__ == "__main__":

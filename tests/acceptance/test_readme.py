@@ -132,9 +132,12 @@ def test_the_workflow_at_the_top_runs(clone: Path, tmp_path: Path) -> None:
 def test_quick_start_and_install_lines(clone: Path) -> None:
     quick, install = readme_blocks()[1:3]
     assert [PROMPT_NOTE.sub("", ln).strip() for ln in quick.text.splitlines()] == ["make run", "make test"]
-    # `make run`, with this session's environment (VENV= points make at it: nothing to install).
-    proc = subprocess.run(["make", "run", f"VENV={VENV_BIN.parent}"], cwd=clone, env=env_for(clone),
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    # `make run`, with this session's environment (VENV= points make at it). `-o` keeps make from
+    # reinstalling into it when the copied pyproject looks newer than its stamp: that would repoint
+    # the session's editable install at this temporary copy, under every later test.
+    venv = VENV_BIN.parent
+    argv = ["make", "-o", str(venv / ".installed"), "run", f"VENV={venv}"]
+    proc = subprocess.run(argv, cwd=clone, env=env_for(clone), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     demo = json.loads(proc.stdout[proc.stdout.index("{") :])
     assert demo["order"]["status"] == "completed" and demo["approval"]["status"] == "approved"

@@ -459,7 +459,14 @@ end
 function Message:topic() return message(self).topic end
 function Message:from() return message(self).from end
 function Message:payload()
-  local p = message(self).payloads
+  local m = message(self)
+  local p = m.payloads
+  if p == nil then  -- made on first use: most receivers of a message never look at it twice
+    local values = m.values
+    p = { n = values.n }
+    for i = 1, values.n do p[i] = make_payload(values[i]) end
+    m.payloads, m.values = p, nil
+  end
   if p.n == 0 then return nil end
   if p.n == 1 then return p[1] end
   return { unpack(p, 1, p.n) }
@@ -473,10 +480,8 @@ end
 function D.make_message(topic, from, as_message, ...)
   local values = pack(...)
   if as_message then
-    local payloads = { n = values.n }
-    for i = 1, values.n do payloads[i] = make_payload(values[i]) end
     local m = setmetatable({}, MessageMT)
-    msg_of[m] = { topic = topic, from = from or "", payloads = payloads }
+    msg_of[m] = { topic = topic, from = from or "", values = values }
     return put(m)
   end
   if values.n == 0 then return put(nil) end
@@ -755,6 +760,25 @@ function D.switch(t)
   stash, nstash, threads, futures, timer_seq = t.stash, t.nstash, t.threads, t.futures, t.timer_seq
   for i = 1, #tenant_hooks do tenant_hooks[i](old, t) end
   current = t
+end
+
+-- The entry points of a state serving several processes: each switches to tenant `t` first,
+-- so a step of a process costs one call from Python, not two.
+function D.tenant_calls(resume_fn)
+  local switch, make_message = D.switch, D.make_message
+  local function resume_in(t, id, ...)
+    if not rawequal(current, t) then switch(t) end
+    return resume_fn(id, ...)
+  end
+  local function message_in(t, ...)
+    if not rawequal(current, t) then switch(t) end
+    return make_message(...)
+  end
+  local function call_in(t, name, ...)
+    if not rawequal(current, t) then switch(t) end
+    return D[name](...)
+  end
+  return resume_in, message_in, call_in
 end
 
 -- Pooled states serve one process after another: forget everything of the last one.

@@ -101,9 +101,12 @@ class LuaVM:
         self.lua = lua
         st = state_of(lua)
         self._st = st
-        # Every module's template is built now, on the main thread (see the class docstring);
-        # require() copies one in Lua.
-        templates = {name: installer(lua, ctx) for name, installer in MODULE_INSTALLERS.items()}
+        # The templates of the modules the entry can reach are built now, on the main thread (see
+        # the class docstring); require() copies one in Lua. Building every module's made a new
+        # state cost ~5 ms, most of it for modules the entry does not declare.
+        wanted = _modules_of(code)
+        templates = {name: installer(lua, ctx) for name, installer in MODULE_INSTALLERS.items()
+                     if wanted is None or name in wanted}  # fmt: skip
         payload_new = payload_classes(lua).new
         st.host = ctx
         callbacks = self._callbacks(st, payload_new)
@@ -114,6 +117,7 @@ class LuaVM:
         # the state started with (function calls and workflow runs never switch).
         self.current: object | None = None
         self._resume_fn = drv.make_resume(self.sb.lua_resume)
+        self._resume_in, self._message_in, self._call_in = drv.tenant_calls(self._resume_fn)
         # Module functions that wait for the host (lua/modules/_ops.py: host_op) yield through
         # the driver, which exports their arguments like those of any other op.
         st.cache[HOST_OP_KEY] = drv.host_op
@@ -123,9 +127,10 @@ class LuaVM:
         # a Lua coroutine is running (i.e. inside any callback from user code); everything a
         # callback needs is therefore read here, up front, or through the Lua-side `_get`.
         self._get: Any = drv.get
-        time_mod = templates["time"]
-        for key, value in drv.time.items():
-            time_mod[key] = value
+        time_mod = templates.get("time")
+        if time_mod is not None:
+            for key, value in drv.time.items():
+                time_mod[key] = value
         for name in ("funcs", "workflow", "process", "channel", "security"):
             templates[name] = drv[name]
         templates["ctx"] = self._ctx_module()
@@ -325,13 +330,14 @@ class LuaVM:
         self._drv.start_main(self._entry_fn, *[to_lua(self.lua, a) for a in args])
         self.scheduler.add_coroutine(Scheduler.MAIN)
 
-    def resume(self, coro: int, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    def resume(self, coro: int, args: tuple[Any, ...], tenant: Any = None) -> tuple[Any, ...]:
         """Never raises for what the run did: results and errors come back converted (a
-        Failure for RAISE); only budget and memory exhaustion raise (the run is held)."""
+        Failure for RAISE); only budget and memory exhaustion raise (the run is held).
+        ``tenant``: the process of a shared state this coroutine belongs to (see switch)."""
         lua = self.lua
         conv = [a if a is None or type(a) is bool or type(a) is int else to_lua(lua, a) for a in args]
         try:
-            out = self._resume_fn(coro, *conv)
+            out = self._resume_fn(coro, *conv) if tenant is None else self._resume_in(tenant, coro, *conv)
         except (BudgetExceeded, MemoryLimitExceeded):
             self.poisoned = True
             raise
@@ -359,24 +365,23 @@ class LuaVM:
             return (RETURN, *_result(out[1:]))
         return (RAISE, _failure(out[1], out[2] if len(out) > 2 else None, None))
 
-    def materialize(self, delivery: Delivery, as_message: bool) -> int:
+    def materialize(self, delivery: Delivery, as_message: bool, tenant: Any = None) -> int:
         try:
-            return self._materialize(delivery, as_message)
+            return self._materialize(delivery, as_message, tenant)
         except lupa.LuaMemoryError as exc:
             self.poisoned = True
             raise MemoryLimitExceeded(f"memory limit exceeded while delivering a message: {exc}") from None
 
-    def _materialize(self, delivery: Delivery, as_message: bool) -> int:
+    def _materialize(self, delivery: Delivery, as_message: bool, tenant: Any = None) -> int:
         lua = self.lua
         drv = self._drv
         kind = delivery.kind
         if kind == "message":
-            return int(
-                drv.make_message(
-                    to_lua(lua, delivery.topic), to_lua(lua, delivery.sender), as_message,
-                    *[to_lua(lua, p) for p in delivery.payloads],
-                )
-            )  # fmt: skip
+            args = (to_lua(lua, delivery.topic), to_lua(lua, delivery.sender), as_message,
+                    *[to_lua(lua, p) for p in delivery.payloads])  # fmt: skip
+            return int(drv.make_message(*args) if tenant is None else self._message_in(tenant, *args))
+        if tenant is not None:
+            self._call_in(tenant, "stash_take", 0)  # a no-op that switches to the tenant
         if kind == "time":
             return int(drv.make_value(make_time(lua, int(delivery.data))))
         if kind == "future":
@@ -384,8 +389,11 @@ class LuaVM:
             return int(drv.resolve_future(to_lua(lua, delivery.topic), ok, to_lua(lua, value)))
         return int(drv.make_value(to_lua(lua, delivery.data)))
 
-    def release(self, handle: int) -> None:
-        self._drv.stash_take(handle)
+    def release(self, handle: int, tenant: Any = None) -> None:
+        if tenant is None:
+            self._drv.stash_take(handle)
+        else:
+            self._call_in(tenant, "stash_take", handle)
 
     def reset(self) -> None:
         """Forget the previous process's coroutines, channels and subscriptions (pool reuse)."""
@@ -399,11 +407,14 @@ class LuaVM:
         """The driver-side state of one more process (a Lua table made on the main thread)."""
         return self._drv.new_tenant()
 
-    def switch(self, tenant: Any, key: object, owner: ProcessOwner, scheduler: Scheduler) -> None:
-        """Make ``tenant`` (identified by ``key``) the process the driver and the callbacks serve."""
+    def switch(self, tenant: Any, key: object, owner: ProcessOwner, scheduler: Scheduler, *, lua: bool = True) -> None:
+        """Make ``tenant`` (identified by ``key``) the process the callbacks serve, and (``lua``)
+        the driver's current one. The tenant-aware calls (``resume``, ``materialize``,
+        ``release`` with ``tenant``) switch the driver themselves."""
         self.owner = owner
         self.scheduler = scheduler
-        self._drv.switch(tenant)
+        if lua:
+            self._drv.switch(tenant)
         self.current = key
 
     def load_tenant_entry(self, code: EntryCode) -> Any:
@@ -472,6 +483,20 @@ def _result(out: tuple[Any, ...]) -> tuple[JSONValue, Failure | None]:
     if out[0] == "ok":
         return loads_exported(str(out[1])), None
     return None, _failure(out[1], out[2] if len(out) > 2 else None, False)
+
+
+# Modules every environment reaches as globals without declaring them (driver.lua: install_globals).
+_GLOBAL_MODULES = frozenset({"errors", "payload", "os"})
+
+
+def _modules_of(code: EntryCode | None) -> frozenset[str] | None:
+    """The modules ``code`` and its imports can require (None: any, for a state shared by entries)."""
+    if code is None:
+        return None
+    names = set(_GLOBAL_MODULES) | set(code.modules)
+    for imp in _imports_by_id(code).values():
+        names.update(imp.modules)
+    return frozenset(names)
 
 
 def _imports_by_id(code: EntryCode) -> dict[str, EntryCode]:

@@ -62,25 +62,25 @@ class ProcVM:
         self.tenant = tenant
         self.steps = 0
 
-    def _enter(self) -> None:
+    def _enter(self, lua: bool = True) -> None:
         if self.tenant is not None and self.vm.current is not self:
-            self.vm.switch(self.tenant, self, self.proc, self.proc._sched)
+            self.vm.switch(self.tenant, self, self.proc, self.proc._sched, lua=lua)
 
     def resume(self, coro: int, args: tuple[Any, ...]) -> tuple[Any, ...]:
         if self.proc._doomed is not None or self.steps >= SLICE:
             return (YIELD, PAUSE, *args)
         self.steps += 1
-        self._enter()
-        out: tuple[Any, ...] = self.vm.resume(coro, args)
+        self._enter(lua=False)
+        out: tuple[Any, ...] = self.vm.resume(coro, args, self.tenant)
         return out
 
     def materialize(self, delivery: Delivery, as_message: bool) -> int:
-        self._enter()
-        return int(self.vm.materialize(delivery, as_message))
+        self._enter(lua=False)
+        return int(self.vm.materialize(delivery, as_message, self.tenant))
 
     def release(self, handle: int) -> None:
-        self._enter()
-        self.vm.release(handle)
+        self._enter(lua=False)
+        self.vm.release(handle, self.tenant)
 
 
 class Proc:
