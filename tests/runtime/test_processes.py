@@ -130,6 +130,46 @@ def test_exec_and_links_to_workflows(tmp_path: Path) -> None:
     assert scenario(tmp_path, "monitor_workflow_fail", "rt:worker") == {"a": "pid.exit", "b": "pid.link.down"}
 
 
+def test_unmonitor_and_unlink_of_a_workflow_stop_its_events(tmp_path: Path) -> None:
+    cases = (("both", False), ("monitor", True), ("link", False), ("none", True))
+
+    async def body(s: Served) -> list[Any]:
+        return [await s.scenario("unwatch_workflow", "rt:worker", drop, trap) for drop, trap in cases]
+
+    both, monitor, link, none = run(tmp_path, body)
+    # the helper saw the workflow end; within the window after its report this call got nothing
+    # (and, not trapping, was not failed by a LINK_DOWN)
+    assert both == {"unmonitor": True, "unlink": True, "report": "pid.exit", "seen": []}
+    assert monitor == {"unmonitor": True, "report": "pid.exit", "seen": ["pid.link.down"]}
+    assert link == {"unlink": True, "report": "pid.exit", "seen": ["pid.exit"]}
+    assert none == {"report": "pid.exit", "seen": ["pid.exit", "pid.link.down"]}  # the window catches both
+
+
+def test_a_call_linked_to_a_failing_workflow_fails_unless_it_traps(tmp_path: Path) -> None:
+    trapped = scenario(tmp_path, "linked_workflow", "rt:worker", True)
+    assert trapped["from_ok"] is True and trapped["event"]["kind"] == "pid.link.down"
+    assert trapped["event"]["error"].endswith("wf.lua:11: boom")
+    with pytest.raises(CallError) as info:
+        scenario(tmp_path, "linked_workflow", "rt:worker", False)
+    assert info.value.failure.message == "linked process failed" and info.value.failure.kind == ""
+
+
+def test_trap_links_does_not_outlive_the_call_that_set_it(tmp_path: Path) -> None:
+    async def body(s: Served) -> tuple[Any, Any, CallError | None]:
+        first = await s.scenario("trap_options", True)
+        second = await s.scenario("trap_options", False)
+        try:
+            await s.scenario("linked_caller")
+        except CallError as exc:
+            return first, second, exc
+        return first, second, None
+
+    first, second, failed = run(tmp_path, body)
+    assert first == {"before": False, "after": True, "calls": 1}
+    assert second == {"before": False, "after": False, "calls": 2}  # the same pooled Lua state
+    assert failed is not None and failed.failure.message == "linked process failed"
+
+
 def test_faults_end_only_the_faulty_process(tmp_path: Path) -> None:
     async def body(s: Served) -> Any:
         s.rt.mailbox_limit = 2000

@@ -4,11 +4,13 @@ dev server's workflow tasks are slow), and the project's Lua suite through ``dur
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from duralua.errors import CallError
 from duralua.temporal.worker import TemporalHost
 from tests.acceptance.cli_support import duralua_cli
 from tests.temporal.harness import BackgroundHost, dev_server
@@ -36,10 +38,25 @@ def test_processes_and_workflows_on_temporal(request: pytest.FixtureRequest) -> 
 
         async def body() -> dict[str, Any]:
             out: dict[str, Any] = {}
-            for name, args in (("workflow_roundtrip", ["rt:worker"]), ("background_job", ["rt:worker"]),
-                               ("exec_workflow", ["rt:worker"]), ("monitor_workflow_fail", ["rt:worker"]),
-                               ("echo", []), ("link", [False])):  # fmt: skip
-                out[name] = await asyncio.wait_for(host.call("rt:drive", name, *args), 120)
+            for label, name, args in (
+                ("workflow_roundtrip", "workflow_roundtrip", ["rt:worker"]),
+                ("background_job", "background_job", ["rt:worker"]),
+                ("exec_workflow", "exec_workflow", ["rt:worker"]),
+                ("monitor_workflow_fail", "monitor_workflow_fail", ["rt:worker"]),
+                ("echo", "echo", []), ("link", "link", [False]),
+                ("unwatch_both", "unwatch_workflow", ["rt:worker", "both", False]),
+                ("unwatch_monitor", "unwatch_workflow", ["rt:worker", "monitor", True]),
+                ("unwatch_link", "unwatch_workflow", ["rt:worker", "link", False]),
+                ("linked_trapped", "linked_workflow", ["rt:worker", True]),
+                ("linked_untrapped", "linked_workflow", ["rt:worker", False]),
+                ("trap_set", "trap_options", [True]), ("trap_next", "trap_options", [False]),
+            ):  # fmt: skip
+                started = time.monotonic()
+                try:
+                    out[label] = await asyncio.wait_for(host.call("rt:drive", name, *args), 120)
+                except CallError as exc:
+                    out[label] = {"failed": exc.failure.message, "kind": exc.failure.kind,
+                                  "seconds": time.monotonic() - started}  # fmt: skip
             return out
 
         res = asyncio.run(body())
@@ -55,6 +72,18 @@ def test_processes_and_workflows_on_temporal(request: pytest.FixtureRequest) -> 
     assert res["monitor_workflow_fail"] == {"a": "pid.exit", "b": "pid.link.down"}
     assert res["echo"]["reply"] == "hello ada"
     assert res["link"]["exit"]["error"] == "linked process failed"
+    # watchers of a workflow: after the helper's report of its EXIT, nothing within 2 s
+    assert res["unwatch_both"] == {"unmonitor": True, "unlink": True, "report": "pid.exit", "seen": []}
+    assert res["unwatch_monitor"] == {"unmonitor": True, "report": "pid.exit", "seen": ["pid.link.down"]}
+    assert res["unwatch_link"] == {"unlink": True, "report": "pid.exit", "seen": ["pid.exit"]}
+    trapped = res["linked_trapped"]
+    assert trapped["from_ok"] is True and trapped["event"]["kind"] == "pid.link.down"
+    assert trapped["event"]["error"].endswith("boom")
+    untrapped = res["linked_untrapped"]
+    assert untrapped["failed"] == "linked process failed" and untrapped["kind"] == ""
+    assert untrapped["seconds"] < 30  # the LINK_DOWN ended the call's 60 s wait, not a timeout
+    assert res["trap_set"]["after"] is True and res["trap_set"]["before"] is False
+    assert res["trap_next"]["before"] is False and res["trap_next"]["calls"] == res["trap_set"]["calls"] + 1
 
 
 def test_the_project_suite_on_temporal(request: pytest.FixtureRequest) -> None:

@@ -237,6 +237,53 @@ function S.monitor_workflow_fail(worker)
   return {a = a and a.kind, b = b and b.kind}
 end
 
+-- Watches a workflow that fails after 1 s (monitor and link), then drops the watches named in
+-- `drop` ("monitor", "link" or "both"). A helper process monitoring the same workflow reports its
+-- EXIT; after that report, every event this call gets within `window` is collected. `trap` says
+-- whether a LINK_DOWN is an event here or fails the call.
+function S.unwatch_workflow(worker, drop, trap, window)
+  local events = process.events()
+  if trap then process.set_options({trap_links = true}) end
+  local wf, err = process.spawn_linked_monitored("rt:wf_fail", worker, "boom")
+  if err then return nil, err end
+  local out = {}
+  if drop == "monitor" or drop == "both" then out.unmonitor = process.unmonitor(wf) end
+  if drop == "link" or drop == "both" then out.unlink = process.unlink(wf) end
+  local _, jerr = process.spawn("rt:job", HOST, wf, process.pid())
+  if jerr then return nil, jerr end
+  local report = data(recv("report", "60s"))
+  out.report = report and report.kind
+  out.seen = {}
+  local deadline = time.after(window or "2s")
+  while true do
+    local r = channel.select({events:case_receive(), deadline:case_receive()})
+    if r.channel ~= events then break end
+    out.seen[#out.seen + 1] = r.value.kind
+  end
+  return out
+end
+
+-- Linked (by process.link after spawn) to a workflow that fails after 1 s.
+function S.linked_workflow(worker, trap)
+  if trap then process.set_options({trap_links = true}) end
+  local wf, err = process.spawn("rt:wf_fail", worker, "boom")
+  if err then return nil, err end
+  assert(process.link(wf))
+  local ev = event("60s")
+  return {event = exit_info(ev), from_ok = ev ~= nil and ev.from == wf}
+end
+
+-- Calls of this entry served by this Lua state: a pooled state serves one call after another.
+local served_calls = 0
+
+-- What a call sees of trap_links when it starts, after it may set it.
+function S.trap_options(set)
+  served_calls = served_calls + 1
+  local before = process.get_options().trap_links
+  if set then assert(process.set_options({trap_links = true})) end
+  return {before = before, after = process.get_options().trap_links, calls = served_calls}
+end
+
 local function run(name, ...)
   local fn = S[name]
   if not fn then return nil, "unknown scenario " .. tostring(name) end
