@@ -1,6 +1,8 @@
 """The embedded engine loads none of the heavy optional libraries (issue 13, item 4): an app that
 runs workflows on it does not pay for the Temporal SDK, OpenTelemetry, prometheus-client or the
-HTTP/UI stack (Starlette, Uvicorn, Jinja2) unless it uses them. Checked in a fresh interpreter."""
+HTTP/UI stack (Starlette, Uvicorn, Jinja2), nor the libraries behind crypto's ciphers and JWT and
+json.validate (cryptography, PyJWT, jsonschema), unless it uses them. Checked in a fresh
+interpreter."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ from pathlib import Path
 
 APP = Path(__file__).parent / "app"
 HEAVY = ("temporalio", "opentelemetry", "prometheus_client", "starlette", "uvicorn", "jinja2", "httpx", "grpc",
-         "google", "pydantic", "anyio", "typer", "rich")  # fmt: skip
+         "google", "pydantic", "anyio", "typer", "rich", "cryptography", "jwt", "jsonschema", "referencing",
+         "rpds")  # fmt: skip
 
 
 def test_running_workflows_on_the_embedded_engine_imports_no_heavy_library(tmp_path: Path) -> None:

@@ -23,12 +23,13 @@ def _refuse(obj: Any, name: Any, is_setting: bool) -> Any:
 class RecordingContext:
     deterministic = True
 
-    def __init__(self, replay: dict[str, list[Any]] | None = None) -> None:
+    def __init__(self, replay: dict[str, list[Any]] | None = None, now_s: int = 0) -> None:
         self.replay = {k: list(v) for k, v in (replay or {}).items()}
         self.recorded: list[tuple[str, Any]] = []
+        self.now_s = now_s
 
     def now_ns(self) -> int:
-        return 0
+        return self.now_s * 1_000_000_000
 
     def monotonic_s(self) -> float:
         return 0.0
@@ -104,7 +105,17 @@ def test_random_string_charset(lua: Any, ctx: RecordingContext) -> None:
 
 
 @pytest.mark.parametrize(
-    "call", ["crypto.random.bytes(0)", "crypto.random.bytes(1024 * 1024 + 1)", "crypto.random.string(0)"]
+    "call",
+    [
+        "crypto.random.bytes(0)",
+        "crypto.random.bytes(-1)",
+        "crypto.random.bytes(1024 * 1024 + 1)",
+        "crypto.random.bytes(math.maxinteger)",
+        "crypto.random.string(0)",
+        "crypto.random.string(-5)",
+        "crypto.random.string(1024 * 1024 + 1)",
+        "crypto.random.string(8, '')",
+    ],
 )
 def test_random_bounds(lua: Any, ctx: RecordingContext, call: str) -> None:
     assert run(lua, f"local v, e = {call} return v, e:kind()") == (None, "Invalid")
@@ -142,6 +153,26 @@ def test_pbkdf2(lua: Any) -> None:
     assert run(lua, "local v, e = crypto.pbkdf2('pw', 'salt', 0, 16) return v, e:kind()") == (None, "Invalid")
 
 
+@pytest.mark.parametrize(
+    ("call", "part"),
+    [
+        ("crypto.pbkdf2('', 'salt', 1, 16)", "password must not be empty"),
+        ("crypto.pbkdf2('pw', '', 1, 16)", "salt must not be empty"),
+        ("crypto.pbkdf2('pw', 'salt', -1, 16)", "iterations must be positive"),
+        ("crypto.pbkdf2('pw', 'salt', 1, 0)", "key length between 1 and"),
+        ("crypto.pbkdf2('pw', 'salt', 1, -16)", "key length between 1 and"),
+        ("crypto.pbkdf2('pw', 'salt', 1, 1024 * 1024 + 1)", "key length between 1 and"),
+        # work that would stall the runtime's thread for minutes
+        ("crypto.pbkdf2('pw', 'salt', 10000001, 32)", "exceed 10000000"),
+        ("crypto.pbkdf2('pw', 'salt', 1000000, 32 * 11)", "(1000000 x 11) exceed"),
+        ("crypto.pbkdf2('pw', 'salt', 1, 16, '')", "unsupported hash ''"),
+    ],
+)
+def test_pbkdf2_invalid(lua: Any, call: str, part: str) -> None:
+    value, kind, msg = run(lua, f"local v, e = {call} return v, e:kind(), e:message()")
+    assert (value, kind) == (None, "Invalid") and part in msg, msg
+
+
 def test_constant_time_compare(lua: Any) -> None:
     assert run(
         lua,
@@ -150,15 +181,33 @@ def test_constant_time_compare(lua: Any) -> None:
     ) == (True, False, True)
 
 
-def test_encrypt_decrypt_unsupported(lua: Any) -> None:
-    for call in ("crypto.encrypt.aes('x', string.rep('k', 32))", "crypto.decrypt.chacha20('x', 'k')"):
-        value, kind, msg = run(lua, f"local v, e = {call} return v, e:kind(), e:message()")
-        assert value is None and kind == "Internal" and "not supported" in msg
+@pytest.mark.parametrize(
+    ("call", "part"),
+    [
+        ("crypto.hmac.sha256({}, 'x')", "crypto.hmac.sha256: argument #1: string expected, got table"),
+        ("crypto.hmac.sha512('k')", "crypto.hmac.sha512: argument #2: string expected, got nil"),
+        ("crypto.random.bytes()", "crypto.random.bytes: argument #1: number expected, got nil"),
+        ("crypto.random.bytes('8')", "crypto.random.bytes: argument #1: number expected, got string"),
+        ("crypto.random.bytes(1.5)", "crypto.random.bytes: argument #1: number has no integer representation"),
+        ("crypto.random.string(4, 5)", "crypto.random.string: argument #2: string expected, got number"),
+        ("crypto.pbkdf2(nil, 'salt', 1, 16)", "crypto.pbkdf2: argument #1: string expected, got nil"),
+        ("crypto.pbkdf2('pw', 'salt', '1', 16)", "crypto.pbkdf2: argument #3: number expected, got string"),
+        ("crypto.pbkdf2('pw', 'salt', 1, 16, 256)", "crypto.pbkdf2: argument #5: string expected, got number"),
+        ("crypto.constant_time_compare('a')", "crypto.constant_time_compare: argument #2: string expected"),
+    ],
+)
+def test_wrong_argument_types_raise(lua: Any, call: str, part: str) -> None:
+    ok, msg = run(lua, f"return pcall(function() local v = {call} return v end)")
+    assert ok is False and msg.startswith(f"user.lua:1: {part}"), msg
 
 
-def test_wrong_argument_types_raise(lua: Any) -> None:
-    ok, msg = run(lua, "return pcall(function() local v = crypto.hmac.sha256({}, 'x') return v end)")
-    assert ok is False and msg.startswith("user.lua:1: crypto.hmac.sha256: argument #1: string expected")
+def test_empty_inputs_that_are_valid(lua: Any) -> None:
+    # empty data has a MAC, and empty strings compare equal
+    assert run(lua, "return crypto.hmac.sha256('k', '')")[0] == hmac.new(b"k", b"", "sha256").hexdigest()
+    assert run(lua, "return crypto.constant_time_compare('', ''), crypto.constant_time_compare('', 'a')") == (
+        True,
+        False,
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from duralua.errors import Failure
 from duralua.lua.context import SystemContext
 from duralua.lua.convert import to_python
 from duralua.lua.modules import MODULE_INSTALLERS
-from duralua.lua.modules.json import validate_schema
 from duralua.lua.modules.payload import make_payload
 
 
@@ -83,6 +82,8 @@ def test_decode(lua: Any) -> None:
 
 
 def test_decode_errors(lua: Any) -> None:
+    assert err_of(lua, "json.decode('')") == (None, "Invalid", "json.decode: empty string (no JSON document)")
+    assert err_of(lua, "json.decode(' \\n\\t')")[:2] == (None, "Invalid")
     value, kind, msg = err_of(lua, "json.decode('{bad')")
     assert value is None and kind == "Internal" and "invalid JSON" in msg
     assert err_of(lua, "json.decode('NaN')")[1] == "Internal"
@@ -97,7 +98,7 @@ def test_roundtrip_keeps_object_and_array_empties(lua: Any) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# json.validate (subset)
+# json.validate (jsonschema)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -115,36 +116,162 @@ def test_validate_ok_and_failures(lua: Any) -> None:
     )
     ok, kind, msg = err_of(lua, f"json.validate({schema}, {{name = 'B', age = 3.5, tags = {{1, 'a', 'b'}}, x = 1}})")
     assert ok is False and kind == "Invalid"
+    assert msg.startswith("validation failed: ")
     for part in (
-        "$.name: string is shorter",
-        "$.age: expected integer",
-        "$.tags[1]: expected string",
-        "more than 2 items",
-        "property 'x' is not allowed",
-        "pattern",
+        "$.name: 'B' is too short",
+        "$.name: 'B' does not match '^[a-z]+$'",
+        "$.age: 3.5 is not of type 'integer'",
+        "$.tags[1]: 1 is not of type 'string'",  # Lua's index of the first item
+        "$.tags: [1, 'a', 'b'] is too long",
+        "$: Additional properties are not allowed ('x' was unexpected)",
     ):
         assert part in msg, part
-    assert "missing required property 'age'" in err_of(lua, f"json.validate({schema}, {{name = 'bob'}})")[2]
-    assert "not one of" in err_of(lua, f"json.validate({schema}, {{name = 'bob', age = 1, kind = 'z'}})")[2]
+    assert "$: 'age' is a required property" in err_of(lua, f"json.validate({schema}, {{name = 'bob'}})")[2]
+    assert (
+        "$.kind: 'z' is not one of ['a', 'b']"
+        in err_of(lua, f"json.validate({schema}, {{name = 'bob', age = 1, kind = 'z'}})")[2]
+    )
+
+
+def test_validate_details_list_each_problem(lua: Any) -> None:
+    got = run(
+        lua,
+        "local ok, e = json.validate({type = 'array', items = {type = 'integer', minimum = 1}}, {1, 0, 'x'})"
+        " local d = e:details().errors"
+        " return ok, #d, d[1].path, d[1].keyword, d[2].path, d[2].keyword, d[2].message",
+    )
+    assert got == (False, 2, "$[2]", "minimum", "$[3]", "type", "'x' is not of type 'integer'")
+
+
+def test_validate_reports_at_most_ten_problems(lua: Any) -> None:
+    got = run(
+        lua,
+        "local v = {} for i = 1, 50 do v[i] = 'x' end"
+        " local ok, e = json.validate({type = 'array', items = {type = 'integer'}}, v)"
+        " return #e:details().errors, e:message()",
+    )
+    assert got[0] == 10 and got[1].endswith("(and more)") and "$[10]" in got[1] and "$[11]" not in got[1]
 
 
 def test_validate_string_and_json_schema_text(lua: Any) -> None:
     schema = '{"type":"array","items":{"type":"number","exclusiveMinimum":0}}'
     assert run(lua, f"return json.validate_string('{schema}', '[1, 2.5]')") == (True, None)
-    assert "must be greater than 0" in err_of(lua, f"json.validate_string('{schema}', '[1, 0]')")[2]
+    assert (
+        "$[2]: 0 is less than or equal to the minimum of 0"
+        in err_of(lua, f"json.validate_string('{schema}', '[1, 0]')")[2]
+    )
     assert "invalid JSON" in err_of(lua, f"json.validate_string('{schema}', '[1,')")[2]
-    assert err_of(lua, 'json.validate(\'{"$ref": "#/x"}\', 1)')[1] == "Internal"
+    assert err_of(lua, f"json.validate('{schema}', {{1, -1}})")[:2] == (False, "Invalid")
+    # a JSON-text value keeps its types: "{}" is an object, not an array
+    assert err_of(lua, "json.validate_string('{\"type\": \"array\"}', '{}')")[:2] == (False, "Invalid")
 
 
-def test_validate_schema_combinators() -> None:
-    assert validate_schema({"anyOf": [{"type": "string"}, {"type": "integer"}]}, 3) == []
-    assert validate_schema({"oneOf": [{"type": "number"}, {"type": "integer"}]}, 3) != []
-    assert validate_schema({"not": {"type": "null"}}, None) != []
-    assert validate_schema({"allOf": [{"minimum": 1}, {"maximum": 2}]}, 5) != []
-    assert validate_schema({"type": "object"}, []) == []  # an empty Lua table is both
-    assert validate_schema({"const": 1}, 1.0) == []
-    assert validate_schema({"type": "array", "uniqueItems": True}, [1, 2, 1]) != []
-    assert validate_schema(False, 1) != [] and validate_schema(True, 1) == []
+def test_validate_ref(lua: Any) -> None:
+    schema = (
+        "{['$defs'] = {pos = {type = 'integer', minimum = 1}, pair = {type = 'array',"
+        " prefixItems = {{['$ref'] = '#/$defs/pos'}, {['$ref'] = '#/$defs/pos'}}}},"
+        " type = 'object', properties = {p = {['$ref'] = '#/$defs/pair'}}}"
+    )
+    assert run(lua, f"return json.validate({schema}, {{p = {{1, 2}}}})") == (True, None)
+    assert err_of(lua, f"json.validate({schema}, {{p = {{1, 0}}}})") == (
+        False,
+        "Invalid",
+        "validation failed: $.p[2]: 0 is less than the minimum of 1",
+    )
+    text = '{"definitions": {"s": {"type": "string"}}, "$ref": "#/definitions/s"}'
+    assert run(lua, f"return json.validate_string('{text}', '\"x\"')") == (True, None)
+    assert err_of(lua, f"json.validate_string('{text}', '1')")[:2] == (False, "Invalid")
+
+
+def test_validate_ref_never_fetches(lua: Any) -> None:
+    for ref in ("https://example.invalid/schema.json", "#/$defs/missing"):
+        ok, kind, msg = err_of(lua, f"json.validate({{['$ref'] = '{ref}'}}, 1)")
+        assert (ok, kind) == (False, "Invalid") and "invalid schema: unresolvable $ref" in msg, msg
+    # the meta-schemas are known without fetching them
+    meta = "{['$ref'] = 'https://json-schema.org/draft/2020-12/schema'}"
+    assert run(lua, f"return json.validate({meta}, {{type = 'string'}})") == (True, None)
+    assert err_of(lua, f"json.validate({meta}, {{type = 5}})")[:2] == (False, "Invalid")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "good", "bad"),
+    [
+        ("date-time", "2024-05-01T10:00:00Z", "2024-05-01"),
+        ("date", "2024-05-01", "2024-13-01"),
+        ("email", "a@example.com", "nope"),
+        ("ipv4", "10.0.0.1", "10.0.0.256"),
+        ("uuid", "f47ac10b-58cc-4372-a567-0e02b2c3d479", "f47ac10b"),
+        ("uri", "https://example.com/x", "not a uri"),
+    ],
+)
+def test_validate_format(lua: Any, fmt: str, good: str, bad: str) -> None:
+    schema = f"{{type = 'string', format = '{fmt}'}}"
+    assert run(lua, f"return json.validate({schema}, '{good}')") == (True, None)
+    assert err_of(lua, f"json.validate({schema}, '{bad}')") == (
+        False,
+        "Invalid",
+        f"validation failed: $: '{bad}' is not a '{fmt}'",
+    )
+
+
+def test_validate_unknown_format_is_an_annotation(lua: Any) -> None:
+    assert run(lua, "return json.validate({type = 'string', format = 'shoe-size'}, 'x')") == (True, None)
+
+
+def test_validate_empty_lua_tables(lua: Any) -> None:
+    # an empty table is both an empty array and an empty object...
+    for schema in ("{type = 'object'}", "{type = 'array'}", "{type = 'object', properties = {}}", "{items = {}}"):
+        assert run(lua, f"return json.validate({schema}, {{}})") == (True, None), schema
+    assert "'a' is a required property" in err_of(lua, "json.validate({type = 'object', required = {'a'}}, {})")[2]
+    assert "should be non-empty" in err_of(lua, "json.validate({type = 'array', minItems = 1}, {})")[2]
+    got = err_of(lua, "json.validate({patternProperties = {['^x'] = {type = 'string'}}, additionalItems = false}, {})")
+    assert got == (True, None, None)
+    assert run(lua, "return json.validate({enum = {{}}}, {}), json.validate({const = {}}, {})") == (True, True, None)
+    # ...but a table json.decode made from {} stays an object
+    assert err_of(lua, "json.validate({type = 'array'}, json.decode('{}'))")[:2] == (False, "Invalid")
+    # an empty schema table accepts anything
+    assert run(lua, "return json.validate({}, {a = 1}), json.validate({anyOf = {{}, {type = 'null'}}}, 3)") == (
+        True,
+        True,
+        None,
+    )
+
+
+def test_validate_combinators_and_booleans(lua: Any) -> None:
+    assert run(lua, "return json.validate({anyOf = {{type = 'string'}, {type = 'integer'}}}, 3)") == (True, None)
+    assert err_of(lua, "json.validate({oneOf = {{type = 'number'}, {type = 'integer'}}}, 3)")[:2] == (False, "Invalid")
+    assert err_of(lua, "json.validate({['not'] = {type = 'null'}}, nil)")[:2] == (False, "Invalid")
+    assert err_of(lua, "json.validate({allOf = {{minimum = 1}, {maximum = 2}}}, 5)")[:2] == (False, "Invalid")
+    assert run(lua, "return json.validate({const = 1}, 1.0)") == (True, None)
+    assert err_of(lua, "json.validate({type = 'array', uniqueItems = true}, {1, 2, 1})")[:2] == (False, "Invalid")
+    assert run(lua, "return json.validate(true, 1)") == (True, None)
+    assert err_of(lua, "json.validate(false, 1)")[:2] == (False, "Invalid")
+    assert run(lua, "return json.validate_string('true', '1')") == (True, None)
+
+
+@pytest.mark.parametrize(
+    ("call", "part"),
+    [
+        ("json.validate({type = 'nope'}, 1)", "invalid schema: $.type: 'nope' is not valid under any"),
+        ("json.validate({pattern = '('}, 'x')", "invalid schema: $.pattern: '(' is not a 'regex'"),
+        ("json.validate('[1]', 1)", "invalid schema: a schema is an object or a boolean, not an array"),
+        ("json.validate('{bad', 1)", "invalid schema"),
+        ("json.validate('', 1)", "invalid schema: empty string"),
+        ("json.validate(nil, 1)", "invalid schema: schema is nil"),
+        ("json.validate_string({type = 'string'}, '')", "empty string"),
+        ("json.validate_string({type = 'string'}, '  ')", "empty string"),
+        ("json.validate({type = 'string'}, {f = print})", "json.validate: value.f"),
+    ],
+)
+def test_validate_errors(lua: Any, call: str, part: str) -> None:
+    ok, kind, msg = err_of(lua, call)
+    assert (ok, kind) == (False, "Invalid") and part in msg, msg
+
+
+def test_validate_wrong_argument_types_raise(lua: Any) -> None:
+    for call in ("json.validate(42, 1)", "json.validate_string({}, 42)", "json.validate_string({})"):
+        ok, msg = run(lua, f"return pcall(function() local v = {call} return v end)")
+        assert ok is False and "string expected" in msg, (call, msg)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,15 +1,17 @@
-"""The ``crypto`` module (spec lua-modules.md §11), without third-party dependencies.
+"""The ``crypto`` module (spec lua-modules.md §11).
 
 * ``crypto.random.bytes(n)`` (binary string), ``crypto.random.string(n, charset?)``,
   ``crypto.random.uuid()``: go through ``ctx.side_effect`` (recorded in workflows). ``n`` must be
-  in [1, 1 MiB] (else ``nil, err`` ``Invalid``). Byte results are recorded base64-encoded.
+  in [1, 1 MiB] and a charset must not be empty (else ``nil, err`` ``Invalid``). Byte results
+  are recorded base64-encoded.
 * ``crypto.hmac.sha256(key, data)`` / ``sha512`` -> hex string, err (empty key -> ``Invalid``).
 * ``crypto.pbkdf2(password, salt, iterations, key_len, hash?)`` -> raw bytes, err
-  (``hash`` = ``"sha256"`` (default) or ``"sha512"``).
+  (``hash`` = ``"sha256"`` (default) or ``"sha512"``; empty password or salt -> ``Invalid``).
+  The work (iterations times output blocks) is bounded by :data:`MAX_PBKDF2_WORK`: a call runs on
+  the thread that drives every Lua process of the runtime, which it would stall.
 * ``crypto.constant_time_compare(a, b)`` -> boolean.
-* ``crypto.encrypt.aes/chacha20`` and ``crypto.decrypt.aes/chacha20`` exist but answer
-  ``nil, err`` (``Internal``, "not supported"): the standard library has no AEAD ciphers and
-  duralua does not depend on ``cryptography``.
+* ``crypto.encrypt.aes/chacha20``, ``crypto.decrypt.aes/chacha20``: AEAD ciphers (``_cipher``).
+* ``crypto.jwt.encode/verify``: signed JSON Web Tokens (``_jwt``).
 """
 
 from __future__ import annotations
@@ -20,13 +22,15 @@ import hmac
 import uuid
 from typing import Any
 
-from ...errors import INTERNAL, INVALID
+from ...errors import INVALID
 from ..context import HostContext
 from ..convert import LuaState, state_of
-from ._support import as_bytes, check_int, fail, host_of, new_module, opt_bytes, pyfn
+from . import _cipher, _jwt
+from ._support import as_bytes, check_int, check_str, fail, host_of, new_module, opt_bytes, pyfn
 
 MAX_RANDOM = 1024 * 1024
 DEFAULT_CHARSET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+MAX_PBKDF2_WORK = 10_000_000  # iterations x output blocks: about 5 s of SHA-256 on one core
 
 
 def install(lua: Any, ctx: HostContext) -> Any:
@@ -54,7 +58,11 @@ def _build(st: LuaState) -> dict[str, Any]:
         size = _size(n, "crypto.random.string")
         if size is None:
             return fail(st, INVALID, f"crypto.random.string: length must be between 1 and {MAX_RANDOM}")
-        chars = opt_bytes(charset, "crypto.random.string: argument #2") or DEFAULT_CHARSET
+        chars = opt_bytes(charset, "crypto.random.string: argument #2")
+        if chars is None:
+            chars = DEFAULT_CHARSET
+        elif not chars:
+            return fail(st, INVALID, "crypto.random.string: charset must not be empty")
 
         ctx = host_of(st)
 
@@ -91,11 +99,20 @@ def _build(st: LuaState) -> dict[str, Any]:
         sa = as_bytes(salt, "crypto.pbkdf2: argument #2")
         it = check_int(iterations, "crypto.pbkdf2: argument #3")
         kl = check_int(key_len, "crypto.pbkdf2: argument #4")
-        algo = "sha256" if hash_name is None else hash_name
+        algo = "sha256" if hash_name is None else check_str(hash_name, "crypto.pbkdf2: argument #5")
         if algo not in ("sha256", "sha512"):
             return fail(st, INVALID, f"crypto.pbkdf2: unsupported hash {algo!r} (use sha256 or sha512)")
+        if not pw or not sa:
+            return fail(st, INVALID, f"crypto.pbkdf2: {'password' if not pw else 'salt'} must not be empty")
         if it < 1 or kl < 1 or kl > MAX_RANDOM:
-            return fail(st, INVALID, "crypto.pbkdf2: iterations and key length must be positive")
+            return fail(
+                st, INVALID, f"crypto.pbkdf2: iterations must be positive and key length between 1 and {MAX_RANDOM}"
+            )
+        blocks = -(-kl // hashlib.new(algo).digest_size)
+        if it * blocks > MAX_PBKDF2_WORK:
+            return fail(
+                st, INVALID, f"crypto.pbkdf2: iterations x key blocks ({it} x {blocks}) exceed {MAX_PBKDF2_WORK}"
+            )
         return hashlib.pbkdf2_hmac(algo, pw, sa, it, kl), None
 
     def compare(a: Any = None, b: Any = None, *_: Any) -> Any:
@@ -103,12 +120,7 @@ def _build(st: LuaState) -> dict[str, Any]:
         y = as_bytes(b, "crypto.constant_time_compare: argument #2")
         return hmac.compare_digest(x, y)
 
-    def unsupported(name: str) -> Any:
-        def call(*_: Any) -> Any:
-            return fail(st, INTERNAL, f"crypto.{name} is not supported by duralua (no cipher library available)")
-
-        return pyfn(st, call)
-
+    encrypt, decrypt = _cipher.build(st)
     t = st.lua.table_from
     return {
         "random": t(
@@ -121,6 +133,7 @@ def _build(st: LuaState) -> dict[str, Any]:
         "hmac": t({"sha256": hmac_fn("sha256"), "sha512": hmac_fn("sha512")}),
         "pbkdf2": pyfn(st, pbkdf2, 1, 2),
         "constant_time_compare": pyfn(st, compare, 1, 2),
-        "encrypt": t({"aes": unsupported("encrypt.aes"), "chacha20": unsupported("encrypt.chacha20")}),
-        "decrypt": t({"aes": unsupported("decrypt.aes"), "chacha20": unsupported("decrypt.chacha20")}),
+        "encrypt": t(encrypt),
+        "decrypt": t(decrypt),
+        "jwt": t(_jwt.build(st)),
     }
