@@ -51,6 +51,8 @@ def parse_go(text: str) -> int:
             raise DurationError(f'invalid duration "{text}" (units: ns, us, ms, s, m, h; e.g. "30s", "1h30m"; no "d")')
         total += float(m.group(1)) * _UNITS[m.group(2)]
         pos = m.end()
+    if total >= 2**63:  # as Go's: a Duration is an int64 of nanoseconds
+        raise DurationError(f'invalid duration "{text}": out of range (at most about 2562047h)')
     return sign * round(total)
 
 

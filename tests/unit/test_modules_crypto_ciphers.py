@@ -415,3 +415,10 @@ def test_verified_non_object_payload_is_invalid(lua: Any) -> None:
 def test_jwt_wrong_argument_types_raise(lua: Any, call: str, part: str) -> None:
     ok, msg = run(lua, f"return pcall(function() local v = {call} return v end)")
     assert ok is False and msg.startswith(f"user.lua:1: {part}"), msg
+
+
+def test_verified_claims_nested_too_deep_are_invalid(lua: Any) -> None:
+    nested = b'{"exp": %d, "x": %s1%s}' % (NOW + 60, b"[" * 200, b"]" * 200)
+    token = quiet(jwt.api_jws.PyJWS().encode, nested, "k", algorithm="HS256")
+    value, kind, msg = err_of(lua, f"crypto.jwt.verify('{token}', 'k')")
+    assert (value, kind) == (None, "Invalid") and msg.startswith("crypto.jwt.verify: claims: "), msg

@@ -179,3 +179,14 @@ def test_install_gives_fresh_tables(lua: Any) -> None:
     a["extra"] = 1
     assert b["extra"] is None
     assert a["new"] is not None and b["INVALID"] == "Invalid"
+
+
+def test_empty_details_are_no_details(lua: Any) -> None:
+    got = run(
+        lua,
+        "local a = errors.new{message = 'm', details = {}}"
+        " local b = errors.new{message = 'm', details = json.decode('{}')}"
+        " local c = errors.new{message = 'm', details = {n = 0}}"
+        " return a:details(), b:details(), c:details().n, errors.wrap(a, 'ctx'):details()",
+    )
+    assert got == (None, None, 0, None)

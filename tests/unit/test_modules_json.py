@@ -92,6 +92,27 @@ def test_decode_errors(lua: Any) -> None:
     assert ok is False and "user.lua:1: json.decode: string expected" in msg
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("string.rep('[', 200) .. string.rep(']', 200)", "json.decode: value: nesting deeper than 128 levels"),
+        ("string.rep('[', 100000) .. string.rep(']', 100000)", "json.decode: invalid JSON: nesting too deep"),
+        ("'1e400'", "json.decode: invalid JSON: number 1e400 is out of range"),
+        ("'[-1e999]'", "json.decode: invalid JSON: number -1e999 is out of range"),
+    ],
+)
+def test_decode_too_deep_or_out_of_range_is_an_error_value(lua: Any, text: str, message: str) -> None:
+    assert err_of(lua, f"json.decode({text})") == (None, "Internal", message)
+
+
+def test_decode_big_numbers(lua: Any) -> None:
+    assert run(lua, "return json.decode('1.5e300'), json.decode('123456789012345678901234567890')") == (
+        1.5e300,
+        1.2345678901234568e29,
+        None,
+    )
+
+
 def test_roundtrip_keeps_object_and_array_empties(lua: Any) -> None:
     text = '{"a":{},"b":[],"c":[{}]}'
     assert run(lua, f"return json.encode(json.decode('{text}'))")[0] == text
@@ -268,6 +289,25 @@ def test_validate_errors(lua: Any, call: str, part: str) -> None:
     assert (ok, kind) == (False, "Invalid") and part in msg, msg
 
 
+def test_validate_deep_values_and_ref_cycles(lua: Any) -> None:
+    recursive = '{"type": "array", "items": {"$ref": "#"}}'
+    assert run(lua, f"return json.validate_string('{recursive}', string.rep('[', 128) .. string.rep(']', 128))") == (
+        True,
+        None,
+    )
+    assert err_of(lua, f"json.validate_string('{recursive}', string.rep('[', 900) .. string.rep(']', 900))") == (
+        False,
+        "Invalid",
+        "json.validate_string: the value nests deeper than 128 levels",
+    )
+    for cycle in (
+        '{"$ref": "#"}',
+        '{"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}',
+    ):
+        ok, kind, msg = err_of(lua, f"json.validate('{cycle}', 1)")
+        assert (ok, kind) == (False, "Invalid") and "invalid schema: validation recursed too deep" in msg, msg
+
+
 def test_validate_wrong_argument_types_raise(lua: Any) -> None:
     for call in ("json.validate(42, 1)", "json.validate_string({}, 42)", "json.validate_string({})"):
         ok, msg = run(lua, f"return pcall(function() local v = {call} return v end)")
@@ -323,6 +363,17 @@ def test_payload_errors(lua: Any) -> None:
         " (p:transcode(payload.format.STRING):data())",
     )
     assert got == ("golang/error", "x", "x")
+
+
+def test_payload_binary_string_to_json_is_an_error_value(lua: Any) -> None:
+    assert err_of(lua, "payload.new('\\255'):transcode(payload.format.JSON)") == (
+        None,
+        "Internal",
+        "payload: binary string (not valid UTF-8): JSON cannot carry it; base64-encode it first (base64.encode)",
+    )
+    got = run(lua, "local p = payload.new('\\255') return #p:transcode(payload.format.BYTES):data(), "
+                   "payload.new('ok'):transcode(payload.format.JSON):data()")  # fmt: skip
+    assert got == (1, "ok", None)
 
 
 def test_make_payload(lua: Any) -> None:

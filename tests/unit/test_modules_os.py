@@ -110,6 +110,28 @@ def test_bad_arguments_raise(lua: Any, call: str) -> None:
     assert ok is False and msg.startswith("user.lua:1: ")
 
 
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        ("os.difftime(5)", "bad argument #2 to 'difftime': number expected, got nil"),  # both required, as in 5.4
+        ("os.difftime()", "bad argument #1 to 'difftime': number expected, got nil"),
+        ("os.date('%Y', 1e20)", "bad argument #2 to 'date' (number has no integer representation)"),
+        ("os.date('%Y', 0/0)", "bad argument #2 to 'date' (number has no integer representation)"),
+        ("os.date('%Y', math.maxinteger)", "date result cannot be represented in this installation"),
+        ("os.date('*t', -2^62)", "date result cannot be represented in this installation"),
+        ("os.time({})", "field 'year' missing in date table"),
+    ],
+)
+def test_missing_and_huge_arguments_raise(lua: Any, call: str, message: str) -> None:
+    ok, msg = run(lua, f"return pcall(function() local v = {call} return v end)")
+    assert ok is False and msg == f"user.lua:1: {message}", msg
+
+
+def test_empty_format_and_largest_year(lua: Any) -> None:
+    assert run(lua, "return os.date('')") == ""
+    assert run(lua, "return os.date('!%Y', 67767976233316800)") == "2147483647"
+
+
 def test_host_local_zone_outside_workflows() -> None:
     lua = lupa54.LuaRuntime(register_eval=False, register_builtins=False, unpack_returned_tuples=True)
     lua.globals().os = MODULE_INSTALLERS["os"](lua, FakeContext(deterministic=False))

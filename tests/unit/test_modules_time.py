@@ -338,3 +338,48 @@ def test_local_zone_outside_workflows() -> None:
     # host zone: whatever it is, local and UTC readings describe the same instant
     got = lua.execute("local t = time.now() return t:unix() == t:utc():unix(), tostring(t:location())")
     assert got == (True, "Local")
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "message"),
+    [
+        ("", "Invalid", 'time.load_location: empty time zone name (use "UTC" or "Local")'),
+        ("Nope/Nowhere", "NotFound", "unknown time zone Nope/Nowhere"),
+        ("../etc/passwd", "Invalid", "invalid time zone name '../etc/passwd': "),
+    ],
+)
+def test_load_location_errors(lua: Any, name: str, kind: str, message: str) -> None:
+    value, got_kind, got = run(lua, f"local l, e = time.load_location('{name}') return l, e:kind(), e:message()")
+    assert (value, got_kind) == (None, kind) and got.startswith(message), got
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        ("time.unix(1e300)", "time.unix: seconds out of range (1e+300)"),
+        ("time.unix(0/0)", "time.unix: seconds out of range"),
+        ("time.unix(0, 1e300)", "time.unix: nanoseconds: number has no integer representation"),
+        ("time.date(1e300, 1, 1)", "time.date: year: number has no integer representation"),
+        ("time.date(2024, 1, 1, 0, 0, 0, 1/0)", "time.date: nanosecond: number has no integer representation"),
+        ("time.fixed_zone('X', -1e300)", "time.fixed_zone: offset: number has no integer representation"),
+        ("time.unix(0):add('9999999999h')", 'time:add: invalid duration "9999999999h": out of range'),
+        ("time.load_location(nil)", "time.load_location: name string expected, got nil"),
+    ],
+)
+def test_huge_and_missing_arguments_raise(lua: Any, call: str, message: str) -> None:
+    ok, msg = run(lua, f"return pcall(function() local v = {call} return v end)")
+    assert ok is False and msg.startswith(f"user.lua:1: {message}"), msg
+
+
+def test_huge_durations_are_invalid(lua: Any) -> None:
+    value, kind, msg = run(lua, "local d, e = time.parse_duration('9999999999999h') return d, e:kind(), e:message()")
+    assert (value, kind) == (None, "Invalid") and "out of range (at most about 2562047h)" in msg
+    assert run(lua, "return time.parse_duration('2562047h'):hours(), time.parse_duration('-2562047h'):hours()") == (
+        2562047.0,
+        -2562047.0,
+    )
+    # fractional seconds still work, and large but representable times stay integers
+    assert run(lua, "return time.unix(1.5):unix_nano(), math.type(time.unix(2^40):unix())") == (
+        1_500_000_000,
+        "integer",
+    )

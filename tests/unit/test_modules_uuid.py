@@ -152,3 +152,21 @@ def test_generated_uuids_replay_from_the_seed() -> None:
     assert first == again and first != other
     assert len(set(first)) == 4
     assert pyuuid.UUID(first[2]).int >> 80 == 1_700_000_000_000
+
+
+@pytest.mark.parametrize("fn", ["version", "variant", "parse", "format"])
+@pytest.mark.parametrize(("arg", "message"), [("nil", "UUID string expected, got nil"),
+                                              ("{}", "UUID string expected, got table"),
+                                              ("''", "invalid UUID ''")])  # fmt: skip
+def test_invalid_uuid_arguments(lua: Any, fn: str, arg: str, message: str) -> None:
+    assert run(lua, f"local v, e = uuid.{fn}({arg}) return v, e:kind(), e:message()") == (
+        None,
+        "Invalid",
+        f"uuid.{fn}: {message}",
+    )
+    assert run(lua, f"return uuid.validate({arg})") == (False, None)
+
+
+@pytest.mark.parametrize("call", ["uuid.v3(nil, 'x')", "uuid.v5('6ba7b811-9dad-11d1-80b4-00c04fd430c8')"])
+def test_name_based_needs_strings(lua: Any, call: str) -> None:
+    assert run(lua, f"local v, e = {call} return v, e:kind()") == (None, "Invalid")

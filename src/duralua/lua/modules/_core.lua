@@ -195,6 +195,7 @@ function M.new(v)
     end
     local details = rawget(v, "details")
     if details ~= nil and type(details) ~= "table" then error("errors.new: details must be a table", 2) end
+    if details ~= nil and rnext(details) == nil then details = nil end -- no details, as :details() says
     local e = C.error_here(kind or "", msg, retryable, details, 1)
     return e
   end

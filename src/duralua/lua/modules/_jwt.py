@@ -201,6 +201,9 @@ def build(st: LuaState) -> dict[str, Any]:
         problem = _validity_problem(claims, host_of(st).now_ns() / 1e9, require_exp is not False)
         if problem:
             return fail(st, INVALID, f"{where}: {problem}")
-        return to_lua(st.lua, claims), None
+        try:
+            return to_lua(st.lua, claims), None
+        except EncodeError as exc:  # claims nested deeper than a Lua value may be
+            return fail(st, INVALID, f"{where}: claims: {exc}")
 
     return {"encode": pyfn(st, encode, 2), "verify": pyfn(st, verify, 1, 2)}

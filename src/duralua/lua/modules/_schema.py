@@ -24,7 +24,7 @@ import json
 import re
 from typing import Any
 
-from ...codec import dumps
+from ...codec import MAX_DEPTH, dumps
 
 MAX_REPORTED = 10
 MAX_MESSAGE = 300
@@ -143,7 +143,25 @@ def problems(schema: Any, value: Any, from_lua: bool) -> list[dict[str, str]]:
                 break
     except Unresolvable as exc:
         raise SchemaProblem(f"unresolvable $ref: {_short(str(exc))}") from None
+    except RecursionError:  # a schema whose $refs loop without consuming the value
+        raise SchemaProblem("validation recursed too deep (a $ref cycle that consumes nothing?)") from None
     return out
+
+
+def depth(value: Any) -> int:
+    """How deep ``value`` nests (iteratively: a JSON text can nest deeper than Python recurses)."""
+    deepest = 0
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            break
+        if isinstance(item, list):
+            stack.extend((x, depth + 1) for x in item)
+        elif isinstance(item, dict):
+            stack.extend((x, depth + 1) for x in item.values())
+    return deepest
 
 
 def _path(parts: Any) -> str:

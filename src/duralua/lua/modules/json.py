@@ -17,9 +17,10 @@ leads nowhere, is ``false, err`` (``Invalid``) too.
 from __future__ import annotations
 
 import json as _json
+import math
 from typing import Any
 
-from ...codec import dumps
+from ...codec import MAX_DEPTH, dumps
 from ...errors import INTERNAL, INVALID, EncodeError, Failure
 from ..context import HostContext
 from ..convert import LuaState, make_error_object, state_of, to_lua, to_python
@@ -31,9 +32,20 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400: Go's decoder refuses it too
+        raise ValueError(f"number {text} is out of range")
+    return value
+
+
 def loads(text: str | bytes) -> Any:
-    """Parse JSON text strictly (no NaN/Infinity)."""
-    return _json.loads(text, parse_constant=_no_constant)
+    """Parse JSON text strictly (no NaN/Infinity, no numbers beyond a double); a document nested
+    too deep for the parser is a ``ValueError`` like any other bad input."""
+    try:
+        return _json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        raise ValueError("nesting too deep") from None
 
 
 def install(lua: Any, ctx: HostContext) -> Any:
@@ -71,10 +83,11 @@ def _build(st: LuaState) -> dict[str, Any]:
         if not text.strip():
             return fail(st, INVALID, "json.decode: empty string (no JSON document)")
         try:
-            value = loads(text)
+            return to_lua(lua, loads(text)), None
         except (ValueError, UnicodeDecodeError) as exc:
             return fail(st, INTERNAL, f"json.decode: invalid JSON: {exc}")
-        return to_lua(lua, value), None
+        except EncodeError as exc:  # deeper than a Lua value may nest
+            return fail(st, INTERNAL, f"json.decode: {exc}")
 
     def validate(schema: Any = None, value: Any = None, *_: Any) -> Any:
         where = "json.validate"
@@ -100,6 +113,8 @@ def _build(st: LuaState) -> dict[str, Any]:
             data = loads(text)
         except ValueError as exc:
             return False, _error(f"{where}: invalid JSON: {exc}")
+        if _schema.depth(data) > MAX_DEPTH:  # what json.decode would refuse too
+            return False, _error(f"{where}: the value nests deeper than {MAX_DEPTH} levels")
         return _result(where, sch, data, from_lua=False)
 
     def _error(message: str, details: dict[str, Any] | None = None) -> Any:

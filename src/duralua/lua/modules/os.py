@@ -7,7 +7,7 @@
   UTC; default format ``"%c"`` (C locale: ``Thu Jan  1 00:00:00 1970``). Conversions are those
   of C99 ``strftime`` in the C locale; an unknown one raises like Lua does.
 * ``os.clock()`` -> float seconds from ``ctx.monotonic_s()`` (not deterministic).
-* ``os.difftime(t2, t1)`` -> float; ``os.platform = "wippy"``.
+* ``os.difftime(t2, t1)`` -> float (both required); ``os.platform = "wippy"``.
 
 The local zone is UTC inside workflows (``ctx.deterministic``) and the host's zone elsewhere.
 """
@@ -25,6 +25,7 @@ from ._support import ArgError, check_int, host_of, new_module, pyfn, type_name
 _C_FORMATS = {"c": "%a %b %e %H:%M:%S %Y", "D": "%m/%d/%y", "F": "%Y-%m-%d", "r": "%I:%M:%S %p",
               "R": "%H:%M", "T": "%H:%M:%S", "x": "%m/%d/%y", "X": "%H:%M:%S", "h": "%b"}  # fmt: skip
 _E_OK = set("cCxXyY")
+_YEARS = (-(2**31) + 1900, 2**31 - 1 + 1900)
 _O_OK = set("deHImMSuUVwWy")
 
 
@@ -186,7 +187,7 @@ def _build(st: LuaState, deterministic: bool) -> dict[str, Any]:
             t = now_s()
         elif isinstance(when, bool) or not isinstance(when, (int, float)):
             raise ArgError(f"bad argument #2 to 'date' (number expected, got {type_name(when)})")
-        elif isinstance(when, float) and not math.isfinite(when):
+        elif not -(2**63) <= when < 2**63 or (isinstance(when, float) and not math.isfinite(when)):
             raise ArgError("bad argument #2 to 'date' (number has no integer representation)")
         else:
             t = math.floor(when)
@@ -196,6 +197,8 @@ def _build(st: LuaState, deterministic: bool) -> dict[str, Any]:
             text = text[1:]
         offset, abbrev = gt.zone_offset_of(zone, t)
         c = gt.civil(t + offset)
+        if not _YEARS[0] <= c.year <= _YEARS[1]:  # C's struct tm holds the year in an int
+            raise ArgError("date result cannot be represented in this installation")
         if text.startswith("*t"):
             return st.lua.table_from(
                 {
@@ -212,8 +215,9 @@ def _build(st: LuaState, deterministic: bool) -> dict[str, Any]:
         return v if isinstance(v, float) else check_int(v, what)
 
     def os_difftime(t2: Any = None, t1: Any = None, *_: Any) -> Any:
+        # both required, as in Lua 5.3 and 5.4 (5.2 defaulted t1 to 0)
         a = number(t2, "bad argument #1 to 'difftime'")
-        b = 0 if t1 is None else number(t1, "bad argument #2 to 'difftime'")
+        b = number(t1, "bad argument #2 to 'difftime'")
         return float(a - b)
 
     return {

@@ -15,7 +15,7 @@ from typing import Any
 from ...codec import JSONValue
 from ...errors import INTERNAL, EncodeError, Failure
 from ..context import HostContext
-from ..convert import LuaState, make_error_object, state_of, to_lua, to_python
+from ..convert import BINARY_STRING, LuaState, make_error_object, state_of, to_lua, to_python
 from ._support import error_value, fail, lua_source, pyfn
 from .json import functions as _json_functions
 from .json import loads
@@ -37,6 +37,11 @@ def _setup(st: LuaState) -> Any:
     json_mod = _json_functions(st)
 
     def roundtrip(value: Any) -> Any:
+        if isinstance(value, bytes):  # a string (raw bytes, see pyfn): binary ones cannot be JSON
+            try:
+                return value.decode("utf-8"), None
+            except UnicodeDecodeError:
+                return fail(st, INTERNAL, f"payload: {BINARY_STRING}")
         try:
             return to_lua(lua, to_python(value)), None
         except EncodeError as exc:
@@ -50,7 +55,7 @@ def _setup(st: LuaState) -> Any:
 
     py = lua.table_from(
         {
-            "roundtrip": pyfn(st, roundtrip),
+            "roundtrip": pyfn(st, roundtrip, 1),
             "decode": pyfn(st, decode_text, 1),
             "encode": json_mod.encode,
             "error": pyfn(st, lambda kind, msg: error_value(st, str(kind), str(msg), False)),

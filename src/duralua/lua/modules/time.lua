@@ -35,8 +35,9 @@ local function int_arg(v, what, default)
   if type(v) ~= "number" then error(what .. ": number expected, got " .. type(v), 3) end
   local i = tointeger(v)
   if i then return i end
-  if v ~= v or v == huge or v == -huge then error(what .. ": number has no integer representation", 3) end
-  return floor(v)
+  i = tointeger(floor(v)) -- nil for NaN, infinities and floats beyond the 64-bit integers
+  if i == nil then error(what .. ": number has no integer representation", 3) end
+  return i
 end
 
 local function tdiv(a, b) -- integer division truncating toward zero (Go's /)
@@ -265,8 +266,8 @@ function M.unix(sec, nsec)
   local s = tointeger(sec)
   local n = int_arg(nsec, "time.unix: nanoseconds", 0)
   if not s then
-    if sec ~= sec or sec == huge or sec == -huge then error("time.unix: invalid seconds", 2) end
-    s = floor(sec)
+    s = tointeger(floor(sec))
+    if s == nil then error("time.unix: seconds out of range (" .. tostring(sec) .. ")", 2) end
     n = n + floor((sec - s) * NS)
   end
   s = s + n // NS
@@ -317,10 +318,12 @@ end
 
 function M.load_location(name)
   if type(name) ~= "string" then error("time.load_location: name string expected, got " .. type(name), 2) end
-  if name == "" or name == "UTC" then return UTC, nil end
+  -- Go reads "" as UTC; the spec makes it an error: an empty name is a missing setting
+  if name == "" then return nil, py.error("Invalid", 'time.load_location: empty time zone name (use "UTC" or "Local")') end
+  if name == "UTC" then return UTC, nil end
   if name == "Local" then return LOCAL, nil end
-  local ok, msg = py.check_zone(name)
-  if not ok then return nil, py.error("NotFound", msg) end
+  local ok, kind, msg = py.check_zone(name)
+  if not ok then return nil, py.error(kind, msg) end
   return new_loc("zone", name, 0), nil
 end
 

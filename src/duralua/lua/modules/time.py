@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...durations import DurationError, format_go, parse_go
-from ...errors import INVALID
+from ...errors import INVALID, NOT_FOUND
 from ..context import HostContext
 from ..convert import LuaState, is_lua_table, state_for_value, state_of
 from . import _gotime as gt
@@ -45,10 +45,10 @@ def _setup(st: LuaState, deterministic: bool) -> Any:
         try:
             gt.load_zone(name)
         except LookupError:
-            return False, f"unknown time zone {name}"
+            return False, NOT_FOUND, f"unknown time zone {name}"
         except ValueError as exc:
-            return False, f"invalid time zone name {name!r}: {exc}"
-        return True, None
+            return False, INVALID, f"invalid time zone name {name!r}: {exc}"
+        return True, None, None
 
     def zone(k: str, n: str, o: Any, sec: Any) -> Any:
         return gt.zone_offset(k, n, int(o), int(sec))

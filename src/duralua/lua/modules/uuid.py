@@ -24,7 +24,7 @@ from typing import Any
 from ...errors import INVALID
 from ..context import HostContext
 from ..convert import LuaState, state_of
-from ._support import fail, host_of, new_module, pyfn
+from ._support import fail, host_of, new_module, pyfn, type_name
 
 _FORMS = re.compile(
     r"^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
@@ -119,6 +119,8 @@ def _build(st: LuaState) -> dict[str, Any]:
 
     def _parsed(value: Any, fn: str) -> Any:
         u = parse_uuid(value)
+        if u is None and not isinstance(value, str):
+            return None, fail(st, INVALID, f"uuid.{fn}: UUID string expected, got {type_name(value)}")[1]
         if u is None:
             return None, fail(st, INVALID, f"uuid.{fn}: invalid UUID {value!r}")[1]
         return u, None
