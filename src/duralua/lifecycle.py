@@ -144,9 +144,9 @@ def describe(event: LifecycleEvent) -> str:
         return (f"activity {event.entry} of {event.subject} failed (attempt {d.get('attempt')}): "
                 f"{_short(event.message)}; retry in {d.get('retry_in', '?')}")  # fmt: skip
     if k == ACTIVITY_FAILED:
-        return f"activity {event.entry} of {event.subject} failed for good (attempt {d.get('attempt')}): " + _short(
-            event.message
-        )
+        # On Temporal the workflow hears of the final failure without the attempt that made it.
+        attempt = f" (attempt {d['attempt']})" if "attempt" in d else ""
+        return f"activity {event.entry} of {event.subject} failed for good{attempt}: " + _short(event.message)
     if k.startswith("service."):
         text = f"service {event.subject} {k.split('.')[1]}"
         return text + (f": {_short(event.message)}" if event.message else "")

@@ -53,31 +53,31 @@ class LifecycleMetrics:
                                ["activity_type"], registry=r)  # fmt: skip
         self.activity_failures = Counter("duralua_activity_failures", "Activities that failed for good.",
                                          ["activity_type"], registry=r)  # fmt: skip
-        self.commit_seconds = Histogram("duralua_engine_commit_duration_seconds",
-                                        "Group commit latency of the embedded engine.", buckets=_FAST,
-                                        registry=r)  # fmt: skip
-        self.commit_runs = Counter("duralua_engine_committed_activations", "Run activations committed.",
-                                   registry=r)  # fmt: skip
-        self.cache_hits = Counter("duralua_engine_cache_hits", "Activations served from the live-state cache.",
-                                  registry=r)  # fmt: skip
-        self.cache_misses = Counter("duralua_engine_cache_misses", "Activations that replayed history.",
-                                    registry=r)  # fmt: skip
-        self.cache_evictions = Counter("duralua_engine_cache_evictions", "Live states dropped from the cache.",
-                                       registry=r)  # fmt: skip
+        self._commits: _CommitMetrics | None = None
+        self._commits_lock = threading.Lock()
         self.engine_errors = Counter("duralua_engine_errors", "Engine errors and fatal stops.", ["kind"], registry=r)
         self.http_requests = Counter("duralua_http_requests", "HTTP requests served.", ["method", "status"],
                                      registry=r)  # fmt: skip
         self.http_seconds = Histogram("duralua_http_request_duration_seconds", "HTTP request latency.",
                                       ["method"], buckets=_FAST, registry=r)  # fmt: skip
 
+    def commits(self) -> _CommitMetrics:
+        """The embedded engine's commit and cache metrics, registered at its first commit: an
+        app served on Temporal has no group commit or live-state cache, so it shows none."""
+        with self._commits_lock:
+            if self._commits is None:
+                self._commits = _CommitMetrics(self.registry)
+            return self._commits
+
     def __call__(self, event: LifecycleEvent) -> None:
         k, d = event.kind, event.data
         if k == lc.ENGINE_COMMIT:
-            self.commit_seconds.observe(d.get("duration_ns", 0) / 1e9)
-            self.commit_runs.inc(d.get("runs", 0))
-            self.cache_hits.inc(d.get("cache_hits", 0))
-            self.cache_misses.inc(d.get("cache_misses", 0))
-            self.cache_evictions.inc(d.get("cache_evictions", 0))
+            c = self._commits or self.commits()
+            c.seconds.observe(d.get("duration_ns", 0) / 1e9)
+            c.runs.inc(d.get("runs", 0))
+            c.cache_hits.inc(d.get("cache_hits", 0))
+            c.cache_misses.inc(d.get("cache_misses", 0))
+            c.cache_evictions.inc(d.get("cache_evictions", 0))
         elif k == lc.ACTIVITY_ATTEMPT:
             self.attempts.labels(event.entry, "ok" if d.get("ok") else "error").inc()
             self.attempt_seconds.labels(event.entry).observe(d.get("duration_ns", 0) / 1e9)
@@ -106,6 +106,18 @@ class LifecycleMetrics:
     def http_request(self, method: str, status: int, seconds: float) -> None:
         self.http_requests.labels(method, str(status)).inc()
         self.http_seconds.labels(method).observe(seconds)
+
+
+class _CommitMetrics:
+    def __init__(self, r: CollectorRegistry) -> None:
+        self.seconds = Histogram("duralua_engine_commit_duration_seconds",
+                                 "Group commit latency of the embedded engine.", buckets=_FAST, registry=r)  # fmt: skip
+        self.runs = Counter("duralua_engine_committed_activations", "Run activations committed.", registry=r)
+        self.cache_hits = Counter("duralua_engine_cache_hits", "Activations served from the live-state cache.",
+                                  registry=r)  # fmt: skip
+        self.cache_misses = Counter("duralua_engine_cache_misses", "Activations that replayed history.", registry=r)
+        self.cache_evictions = Counter("duralua_engine_cache_evictions", "Live states dropped from the cache.",
+                                       registry=r)  # fmt: skip
 
 
 class StoreCollector(Collector):

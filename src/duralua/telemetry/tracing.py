@@ -1,4 +1,5 @@
-"""OpenTelemetry spans from the lifecycle stream of the embedded engine.
+"""OpenTelemetry spans from the lifecycle stream of the embedded engine (Temporal's runs are
+traced by temporalio's own interceptor, see :func:`duralua.telemetry.temporal_interceptors`).
 
 One trace spans the caller, the workflow and its activities: the propagator (called by the
 engine in the caller's task, see :meth:`LifecycleBus.inject`) writes the caller's W3C trace
@@ -69,6 +70,8 @@ class LifecycleTracer:
         self._lock = threading.Lock()
 
     def __call__(self, event: LifecycleEvent) -> None:
+        if event.data.get("engine") == "temporal":
+            return  # temporalio's tracing interceptor makes the spans of Temporal's runs
         k = event.kind
         if k == lc.RUN_STARTED:
             self._started(event)

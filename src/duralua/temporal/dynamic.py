@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -45,8 +46,10 @@ from ..errors import (
     Failure,
     invalid,
 )
+from ..lifecycle import LifecycleEvent
 from ..lua.process import LuaWorkflowProgram
 from ..runtime.functions import FunctionRuntime
+from . import events as run_events
 from . import search
 from .converter import (
     CARRIED_HEADER,
@@ -84,6 +87,8 @@ class WorkflowHost:
     send_local: LocalSender | None = None
     #: Registers a search attribute a workflow sets before the namespace has it (dev servers).
     register_search: search.Register | None = None
+    #: Where runs report their start, close and messages (the app's lifecycle stream).
+    events: run_events.Emit | None = None
 
     def workflow_def(self, type_name: str) -> WorkflowDef | None:
         wf = self.catalog.workflows.get(type_name)
@@ -157,6 +162,12 @@ class DuraluaWorkflowBase:
             values[CARRIED_HEADER] = self._carried or None
         return make_headers(values)
 
+    def _report(self, make: Callable[[], LifecycleEvent]) -> None:
+        """Emit a lifecycle event, unless the SDK is replaying: that already happened."""
+        emit = self._host.events
+        if emit is not None and not workflow.unsafe.is_replaying():
+            emit(make())
+
     # -- handlers -------------------------------------------------------------------------------
 
     def _on_signal(self, name: str, args: Sequence[RawValue]) -> None:
@@ -172,6 +183,9 @@ class DuraluaWorkflowBase:
             workflow.logger.warning("dropping signal %s: cannot decode its payload: %s", name, exc)
             return
         self._jobs.append(m.Signal(topic=name, sender=sender, payloads=payloads))
+        info = self.info
+        if info is not None:
+            self._report(lambda: run_events.run_signaled(info, name, sender))
 
     def _on_query(self, name: str) -> Any:
         queries = self._machine.queries if self._machine is not None else {}
@@ -255,6 +269,8 @@ class DuraluaWorkflowBase:
         # Messages the previous run left unread come first, before any signal sent to this run.
         carried = _carried_signals(read_header(workflow.info().headers, CARRIED_HEADER))
         jobs: list[m.Job] = [m.StartWorkflow(args=args), *carried, *self._take_jobs()]
+        parent = workflow.info().parent
+        self._report(lambda: run_events.run_started(info, parent.run_id if parent is not None else ""))
         try:
             while True:
                 ti = workflow.info()
@@ -305,15 +321,19 @@ class DuraluaWorkflowBase:
                 if _evicting():
                     raise
         if isinstance(cmd, m.CompleteWorkflow):
+            self._closed("completed", None)
             return cmd.result
         if isinstance(cmd, m.FailWorkflow):
             if cmd.failure.kind == CANCELED and self._cancel_seen and workflow.info().cron_schedule:
                 # Temporal stops a cron chain only for a run that ends canceled (the embedded
                 # engine closes such a run the same way): a cancelled run giving up with a
                 # Canceled error ends so, instead of failing and scheduling the next run.
+                self._closed("canceled", Failure("operation canceled", CANCELED, False))
                 raise asyncio.CancelledError()
+            self._closed("failed", cmd.failure)
             raise application_error(cmd.failure)
         assert isinstance(cmd, m.ContinueAsNew)
+        self._closed("continued", None)
         # The machine's unread messages, then signals that came in after its last activation:
         # the run accepted both, so neither may be lost (the new run reads them first).
         late = [job for job in self._take_jobs() if isinstance(job, m.Signal)]
@@ -322,6 +342,14 @@ class DuraluaWorkflowBase:
             *({"topic": job.topic, "sender": job.sender, "payloads": list(job.payloads)} for job in late),
         ]
         _continue_as_new(cmd)
+
+    def _closed(self, status: str, failure: Failure | None) -> None:
+        info = self.info
+        if info is None:
+            return
+        started = workflow.info().workflow_start_time.timestamp()
+        duration = workflow.time_ns() - int(started * 1e9)
+        self._report(lambda: run_events.run_closed(info, status, failure, duration))
 
     # -- commands -------------------------------------------------------------------------------
 
@@ -391,14 +419,18 @@ class DuraluaWorkflowBase:
         start = workflow.start_local_activity if local else workflow.start_activity
         handle = start(cmd.activity_type, args=list(cmd.args), **kwargs)
         self._activities[cmd.seq] = handle
-        handle.add_done_callback(functools.partial(self._activity_done, cmd.seq))
+        handle.add_done_callback(functools.partial(self._activity_done, cmd.seq, cmd.activity_type))
 
-    def _activity_done(self, seq: int, handle: asyncio.Future[Any]) -> None:
+    def _activity_done(self, seq: int, activity_type: str, handle: asyncio.Future[Any]) -> None:
         self._activities.pop(seq, None)
         if handle.cancelled():
             job = m.ResolveActivity(seq=seq, failure=Failure("canceled", CANCELED, False))
         elif (err := handle.exception()) is not None:
-            job = m.ResolveActivity(seq=seq, failure=failure_from_error(err, what="activity"))
+            failure = failure_from_error(err, what="activity")
+            job = m.ResolveActivity(seq=seq, failure=failure)
+            info = self.info
+            if info is not None and failure.kind != CANCELED:
+                self._report(lambda: run_events.activity_failed(info, activity_type, failure))
         else:
             job = m.ResolveActivity(seq=seq, result=handle.result())
         self._jobs.append(job)
@@ -549,55 +581,90 @@ _TIMEOUT_GRACE = timedelta(seconds=1)
 
 
 def activity_function(
-    runtime: FunctionRuntime, worker: WorkerDef, payload_limit: int = DEFAULT_PAYLOAD_LIMIT
+    runtime: FunctionRuntime,
+    worker: WorkerDef,
+    payload_limit: int = DEFAULT_PAYLOAD_LIMIT,
+    events: run_events.Emit | None = None,
 ) -> Callable[..., Awaitable[Any]]:
     """The dynamic activity of ``worker``: runs function entries through ``runtime``.
 
     Activity type = function entry id. Context values arrive in the ``wippy-context`` header.
     A type that is not an activity of this worker fails like Temporal's "activity not
-    registered": kind NotFound, retryable (spec activities.md §5).
+    registered": kind NotFound, retryable (spec activities.md §5). Each attempt is reported
+    to ``events`` (the app's lifecycle stream).
     """
 
     @activity.defn(dynamic=True)
     async def run_function(args: Sequence[RawValue]) -> Any:
         info = activity.info()
-        name = info.activity_type
-        if name not in worker.activities:
-            raise temporalio.exceptions.ApplicationError(
-                f"activity {name} is not registered on task queue {info.task_queue} "
-                "(add meta.temporal.activity.worker to the function entry)",
-                type=NOT_FOUND,
-                non_retryable=False,
-            )
-        values = _decode_all(args)
         context = activity_context.get() or {}
-        # Local activities cannot heartbeat (and are cancelled by their own worker anyway).
-        beat = asyncio.ensure_future(_heartbeats(info.heartbeat_timeout)) if not info.is_local else None
-        call = _invoke(runtime, name, values, context)
+        started = time.time_ns()
+
+        def report(failure: Failure | None) -> None:
+            if events is not None:
+                for event in run_events.attempt_ended(info, started, time.time_ns(), failure, context):
+                    events(event)
+
         try:
-            if info.start_to_close_timeout:
-                # The server times the attempt out; stop the function soon after so it does not
-                # hold a slot for ever, and report nothing (the server's timeout is the outcome).
-                limit = (info.start_to_close_timeout + _TIMEOUT_GRACE).total_seconds()
-                try:
-                    value, failure = await asyncio.wait_for(call, limit)
-                except TimeoutError:
-                    activity.raise_complete_async()
-            else:
-                value, failure = await call
-        finally:
-            if beat is not None:
-                beat.cancel()
-        if failure is None:
-            try:
-                encode(value, path="result", limit=payload_limit)
-            except EncodeError as exc:
-                failure = Failure(f"activity result cannot be encoded: {exc}", INTERNAL, False)
+            value, failure = await _attempt(runtime, worker, info, args, context, payload_limit)
+        except _AttemptTimedOut:
+            # The server timed the attempt out; the function was stopped soon after so it does
+            # not hold a slot for ever. Complete nothing: the server's timeout is the outcome.
+            report(Failure("activity start_to_close timeout", TIMEOUT, None, {"timeout_type": "start_to_close"}))
+            activity.raise_complete_async()
+        except asyncio.CancelledError:
+            report(Failure("operation canceled", CANCELED, False))
+            raise
+        report(failure)
         if failure is not None:
             raise application_error(failure)
         return value
 
     return run_function
+
+
+class _AttemptTimedOut(Exception):
+    """The attempt outlived its start_to_close timeout (the server has already timed it out)."""
+
+
+async def _attempt(
+    runtime: FunctionRuntime,
+    worker: WorkerDef,
+    info: activity.Info,
+    args: Sequence[RawValue],
+    context: dict[str, Any],
+    payload_limit: int,
+) -> tuple[JSONValue, Failure | None]:
+    name = info.activity_type
+    if name not in worker.activities:
+        return None, Failure(
+            f"activity {name} is not registered on task queue {info.task_queue} "
+            "(add meta.temporal.activity.worker to the function entry)",
+            NOT_FOUND,
+            True,
+        )
+    values = _decode_all(args)
+    # Local activities cannot heartbeat (and are cancelled by their own worker anyway).
+    beat = asyncio.ensure_future(_heartbeats(info.heartbeat_timeout)) if not info.is_local else None
+    call = _invoke(runtime, name, values, context)
+    try:
+        if info.start_to_close_timeout:
+            limit = (info.start_to_close_timeout + _TIMEOUT_GRACE).total_seconds()
+            try:
+                value, failure = await asyncio.wait_for(call, limit)
+            except TimeoutError:
+                raise _AttemptTimedOut() from None
+        else:
+            value, failure = await call
+    finally:
+        if beat is not None:
+            beat.cancel()
+    if failure is None:
+        try:
+            encode(value, path="result", limit=payload_limit)
+        except EncodeError as exc:
+            failure = Failure(f"activity result cannot be encoded: {exc}", INTERNAL, False)
+    return value, failure
 
 
 async def _invoke(

@@ -32,6 +32,7 @@ from .config import client_connect_kwargs, client_notes, runs_workflows, worker_
 from .converter import DATA_CONVERTER
 from .dynamic import WorkflowHost, activity_function, workflow_class
 from .engine import TemporalEngine
+from .events import loop_emitter
 from .interceptors import ClientInterceptor, WorkerInterceptor
 from .runtime import ensure_runtime
 
@@ -175,6 +176,8 @@ class TemporalHost:
         loop = self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         runtime = app.runtime
+        # Runs and activities report on the app's lifecycle stream (log lines, metrics).
+        emit = loop_emitter(app.lifecycle, loop)
 
         def send_local(target: str, topic: str, payloads: list[JSONValue], sender: str) -> None:
             # Workflows run on the SDK's worker threads; the function runtime lives on this loop.
@@ -194,12 +197,13 @@ class TemporalHost:
                 payload_limit=self.payload_limit,
                 send_local=send_local,
                 register_search=self._registrar(wdef.client_id) if self._may_register(wdef.client_id) else None,
+                events=emit,
             )
             worker = Worker(
                 self.clients[wdef.client_id],
                 task_queue=wdef.task_queue,
                 workflows=[workflow_class(host)] if runs_workflows(worker_id, entry.data) else [],
-                activities=[activity_function(app.runtime, wdef, self.payload_limit)],
+                activities=[activity_function(app.runtime, wdef, self.payload_limit, emit)],
                 workflow_runner=UnsandboxedWorkflowRunner(),
                 interceptors=[WorkerInterceptor()],
                 **kwargs,
