@@ -3,6 +3,9 @@
 * While ``duralua run --ui`` serves the example shop: the list shows the demo's runs, a run
   page shows its timeline, a signal sent through the form reaches the workflow, which
   completes (a screenshot of that run page is saved under .artifacts/ui/).
+* While ``duralua run --ui`` serves the processes example: the Services page (reached from the
+  navigation) shows its counter service Running and the process behind it, with its
+  registered name, and keeps itself up to date (a screenshot is saved under .artifacts/ui/).
 * ``duralua ui``'s server over a database with a completed, a held and a waiting run:
   statuses, filters, the held reason and the non-determinism diff, and ids and payloads
   holding markup that stay inert text.
@@ -11,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import queue
 import shutil
@@ -30,6 +34,7 @@ from .browser import chromium, require_browser, screenshot, texts, until
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOP = ROOT / "examples" / "shop"
+PROCESSES = ROOT / "examples" / "processes"
 OBS = Path(__file__).parent / "app"
 DURALUA = Path(sys.executable).parent / "duralua"
 XSS_ID = "xss<script>document.title='pwned'</script><img src=x onerror=\"document.title='pwned'\">"
@@ -49,14 +54,10 @@ def _cli(*args: str, cwd: Path) -> str:
     return done.stdout
 
 
-@pytest.fixture(scope="module")
-def shop_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """``duralua run --ui`` serving a copy of the example shop, after its demo ran."""
-    require_browser()
-    app = tmp_path_factory.mktemp("shop") / "shop"
-    shutil.copytree(SHOP, app)
-    _cli("run", str(app), "--call", "app:demo", "--fast-forward", cwd=app)
-    proc = subprocess.Popen([str(DURALUA), "run", str(app), "--ui", "127.0.0.1:0", "--fast-forward"], cwd=app,
+@contextlib.contextmanager
+def served_ui(app: Path, *args: str) -> Iterator[str]:
+    """``duralua run APP --ui 127.0.0.1:0 ARGS...`` until the block ends; yields the UI's URL."""
+    proc = subprocess.Popen([str(DURALUA), "run", str(app), "--ui", "127.0.0.1:0", *args], cwd=app,
                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
                             env={**os.environ, "COLUMNS": "300"})  # fmt: skip
     lines: queue.Queue[str] = queue.Queue()
@@ -77,7 +78,7 @@ def shop_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pat
             if " UI on " in line:
                 url = line.split(" UI on ", 1)[1].strip()
         assert url, "no UI address in: " + "".join(seen)
-        yield url, app
+        yield url
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -87,6 +88,17 @@ def shop_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pat
             proc.wait()
         reader.join(timeout=5)
         proc.stderr.close()
+
+
+@pytest.fixture(scope="module")
+def shop_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """``duralua run --ui`` serving a copy of the example shop, after its demo ran."""
+    require_browser()
+    app = tmp_path_factory.mktemp("shop") / "shop"
+    shutil.copytree(SHOP, app)
+    _cli("run", str(app), "--call", "app:demo", "--fast-forward", cwd=app)
+    with served_ui(app, "--fast-forward") as url:
+        yield url, app
 
 
 def test_shop_demo_runs_timeline_and_a_signal_from_the_form(browser: Any, shop_ui: tuple[str, Path]) -> None:
@@ -122,6 +134,33 @@ def test_shop_demo_runs_timeline_and_a_signal_from_the_form(browser: Any, shop_u
     assert "the UI test" in browser.find_element(By.ID, "result").text
     assert any(t.startswith("Activity app:charge_payment completed") for t in texts(browser, "#timeline li .what"))
     shot = screenshot(browser, "run-page.png")
+    assert shot.stat().st_size > 10_000
+
+
+def test_services_page_shows_the_running_service_and_its_process(browser: Any, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    app = tmp_path / "processes"
+    shutil.copytree(PROCESSES, app)
+    with served_ui(app) as url:
+        browser.get(url + "/runs")
+        browser.find_element(By.ID, "nav-services").click()
+        row = until("the counter service", lambda: browser.find_element(
+            By.CSS_SELECTOR, 'tr.service[data-service="demo:counter_service"]'), driver=browser)  # fmt: skip
+        assert row.get_attribute("data-state") == "running"
+        assert row.find_element(By.CSS_SELECTOR, ".status").text == "Running"
+        assert browser.find_element(By.ID, "nav-services").get_attribute("aria-current") == "page"
+        pid = row.find_element(By.CSS_SELECTOR, "td.pid").text
+        assert pid.startswith("{") and "demo:procs" in pid
+        process = browser.find_element(By.CSS_SELECTOR, "#processes-table tr.process")
+        assert [c.text for c in process.find_elements(By.TAG_NAME, "td")] == [
+            pid, "demo:counter", "demo:procs", "counter", "demo:counter_service"]  # fmt: skip
+        # Processes come and go without lifecycle events: the page re-reads them by itself.
+        until("a refresh of the page", lambda: browser.find_element(By.TAG_NAME, "body").get_attribute(
+            "data-refreshed"), driver=browser)  # fmt: skip
+        assert browser.find_element(By.CSS_SELECTOR, 'tr.service[data-service="demo:counter_service"]'
+                                    ).get_attribute("data-state") == "running"  # fmt: skip
+        shot = screenshot(browser, "services-page.png")
     assert shot.stat().st_size > 10_000
 
 

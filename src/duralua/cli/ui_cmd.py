@@ -81,7 +81,8 @@ class RunExtras:
         from ..ui import start_ui
 
         self.server = start_ui(self.ui, self.db_path, bus=app.lifecycle, engine=engine,
-                               engine_loop=asyncio.get_running_loop(), telemetry=self.telemetry)  # fmt: skip
+                               engine_loop=asyncio.get_running_loop(), telemetry=self.telemetry,
+                               runtime=app.runtime)  # fmt: skip
         _note(("duralua", "green"), f" UI on {self.server.url}")
 
     @contextlib.asynccontextmanager

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 del _modules
 
 HOST_KINDS = ("process.host", "terminal.host")
+#: Live processes a snapshot lists at most (it still counts them all).
+SNAPSHOT_PROCESSES = 500
 
 
 def explicit_auto_start(entry: Entry) -> bool:
@@ -82,6 +84,7 @@ class RuntimeServices:
 
     async def start(self) -> None:
         self.rt.loop_ident = threading.get_ident()
+        self.rt.booted = self
         for host in self.rt.hosts.values():
             if host.auto_start and not host.running:
                 host.start()
@@ -104,6 +107,32 @@ class RuntimeServices:
         hosts, self._started_hosts = self._started_hosts, []
         for host in reversed(hosts):
             await host.stop()
+        if self.rt.booted is self:
+            self.rt.booted = None
+
+    def snapshot(self, limit: int = SNAPSHOT_PROCESSES) -> dict[str, Any]:
+        """Services, hosts and live processes, as the UI's Services page and the control
+        channel's ``runtime`` op show them. Call it on the runtime's loop: the tables change there."""
+        sup = self.supervisor
+        services = []
+        service_of: dict[str, str] = {}
+        for row in sup.list():
+            svc = sup.services[row["id"]]
+            services.append({**row, "attempts": svc.attempts, "max_attempts": svc.lifecycle.restart.max_attempts,
+                             "auto_start": svc.lifecycle.auto_start, "started_ns": svc.started_ns or None})  # fmt: skip
+            if svc.pid and svc.state in ("running", "stopping"):
+                service_of[svc.pid] = svc.entry.id
+        processes: list[dict[str, Any]] = []
+        total = 0
+        for host in self.rt.hosts.values():
+            total += len(host.live)
+            for proc in list(host.live.values())[: max(limit - len(processes), 0)]:
+                names = self.rt.names.names_of(proc.pid)
+                processes.append({"pid": proc.pid, "entry": proc.entry_id, "host": host.id, "names": names,
+                                  "service": service_of.get(proc.pid, "")})  # fmt: skip
+        return {"node": self.rt.node, "app": self.root, "services": services,
+                "hosts": [h.describe() for h in self.rt.hosts.values()], "processes": processes,
+                "total_processes": total}  # fmt: skip
 
     async def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         op = request.get("op")
@@ -124,4 +153,7 @@ class RuntimeServices:
             return {"services": self.supervisor.list()}
         if op == "hosts":
             return {"hosts": [h.describe() for h in self.rt.hosts.values()]}
+        if op == "runtime":
+            limit = request.get("limit")
+            return {"runtime": self.snapshot(limit if isinstance(limit, int) and limit >= 0 else SNAPSHOT_PROCESSES)}
         return {"error": Failure(f"unknown control op {op!r}", "Invalid", False).to_json()}

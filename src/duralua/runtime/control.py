@@ -9,7 +9,9 @@ engine. A command connects, writes one JSON request line and reads one JSON answ
   the function runs *inside* the served runtime, so its spawns and sends reach the served
   workflows and processes;
 * ``{"op": "services"}`` -> ``{"services": [...]}`` (the supervisor's table);
-* ``{"op": "hosts"}`` -> ``{"hosts": [...]}``.
+* ``{"op": "hosts"}`` -> ``{"hosts": [...]}``;
+* ``{"op": "runtime"}`` -> ``{"runtime": {...}}``: services, hosts and live processes (what the
+  web UI's Services page shows; :meth:`~.boot.RuntimeServices.snapshot`).
 
 The socket is created with mode 0600 (only the app's user may drive it). A stale socket
 (nobody accepts) is replaced; a live one means another ``duralua run`` serves the app, and

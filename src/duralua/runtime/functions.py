@@ -30,6 +30,7 @@ from .proc import Proc, ProcVM
 
 if TYPE_CHECKING:
     from ..registry import Registry
+    from .boot import RuntimeServices
 
 PythonFunction = Callable[..., Any]
 Logger = Callable[[str, str], None]
@@ -80,6 +81,8 @@ class FunctionRuntime(Node):
         self.sleep_ns: Callable[[int], Awaitable[None]] = _real_sleep
         # Lua modules of the runtime (logger, env, io, registry...) keep their state here.
         self.services: dict[str, Any] = {}
+        # The hosts, supervisor and control channel running on this runtime, while they run.
+        self.booted: RuntimeServices | None = None
 
     # -- registration --------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The web UI: runs list, run detail with history timeline, signal/cancel/terminate.
+"""The web UI: runs list, run detail with history timeline, signal/cancel/terminate, and the
+services and processes of the running app.
 
 Served by ``duralua run --ui [ADDR]`` (next to the engine, live through its lifecycle stream)
 and ``duralua ui --db PATH`` (a database no engine in this process serves). The server runs
@@ -25,6 +26,7 @@ from ..lifecycle import LifecycleBus, LifecycleEvent
 from .actions import EngineActions, NoActions, QueuedActions
 from .data import ReadModel
 from .live import BusFeed, PollFeed
+from .services import ControlRuntime, LocalRuntime
 from .web import UIState, create_app
 
 __all__ = ["AttemptLog", "UIServer", "build_state", "parse_address", "start_ui"]
@@ -77,9 +79,12 @@ def build_state(
     read_only: bool = False,
     telemetry: Any = None,
     title: str = "duralua",
+    runtime: Any = None,
 ) -> UIState:
     """The UI's state for a database: live from ``bus`` and acting through ``engine`` when an
-    engine runs in this process, else polling the database and queueing requests."""
+    engine runs in this process, else polling the database and queueing requests. Services
+    and processes come from ``runtime`` (the app's FunctionRuntime, on ``engine_loop``) when
+    given, else from the control channel of the app serving the database."""
     model = ReadModel(db_path)
     if read_only:
         actions: Any = NoActions()
@@ -89,7 +94,11 @@ def build_state(
         actions = QueuedActions(db_path)
     feed: Any = BusFeed(bus) if bus is not None else PollFeed(model)
     attempts = AttemptLog(bus) if bus is not None else None
-    return UIState(model=model, actions=actions, feed=feed, title=title, telemetry=telemetry, attempts=attempts)
+    source: Any = ControlRuntime(db_path)
+    if runtime is not None and engine_loop is not None:
+        source = LocalRuntime(runtime, engine_loop)
+    return UIState(model=model, actions=actions, feed=feed, title=title, telemetry=telemetry, attempts=attempts,
+                   runtime=source)  # fmt: skip
 
 
 class _Server(uvicorn.Server):

@@ -1,4 +1,5 @@
-"""The UI's Starlette app: server-rendered pages, a server-sent event stream, three actions.
+"""The UI's Starlette app: server-rendered pages (runs, a run, services), a server-sent event
+stream, three actions.
 
 Every value that comes from a run is rendered by Jinja with autoescaping on, and pages are
 served with a Content-Security-Policy that allows only the UI's own script and style files,
@@ -76,6 +77,7 @@ class UIState:
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     closing: asyncio.Event | None = None
     attempts: Any = None  # AttemptLog when an engine runs in-process
+    runtime: Any = None  # a services.RuntimeSource: where the Services page reads processes
 
 
 def create_app(state: UIState) -> Starlette:
@@ -172,6 +174,14 @@ def create_app(state: UIState) -> Starlette:
             result = await state.actions.terminate(workflow_id, reason)
         return _back(run_id, result)
 
+    async def services_view(request: Request) -> Response:
+        if state.runtime is None:
+            return error("this UI has no process runtime to show", 404)
+        ctx: dict[str, Any] = {"rt": await state.runtime.read(), "now": now_ns()}
+        if request.query_params.get("fragment"):
+            return page("_services_body.html", ctx)
+        return page("services.html", ctx)
+
     async def events(request: Request) -> Response:
         closing = state.closing or asyncio.Event()
         return StreamingResponse(state.feed.stream(closing), media_type="text/event-stream",
@@ -197,6 +207,7 @@ def create_app(state: UIState) -> Starlette:
         Route("/runs/{run_id}", run_view),
         Route("/runs/{run_id}/{verb}", action, methods=["POST"]),
         Route("/workflows/{workflow_id:path}", workflow_view),
+        Route("/services", services_view),
         Route("/events", events),
         Route("/metrics", metrics),
         Route("/healthz", health),

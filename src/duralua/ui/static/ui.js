@@ -18,7 +18,7 @@
     var kind = document.body.getAttribute("data-live");
     var target = document.querySelector("[data-refresh]");
     var badge = document.getElementById("live");
-    if (!kind || !target || !window.EventSource) { return; }
+    if (!kind || !target) { return; }
     var runId = target.getAttribute("data-run-id") || "";
     var timer = null, busy = false, again = false;
 
@@ -38,12 +38,16 @@
     }
     function schedule() { if (!timer) { timer = window.setTimeout(refresh, 250); } }
 
+    // Processes come and go without lifecycle events: the services page re-reads them too.
+    if (kind === "services") { window.setInterval(schedule, 3000); }
+    if (!window.EventSource) { return; }
     var source = new EventSource("/events");
     source.addEventListener("hello", function () { badge.classList.remove("off"); badge.classList.add("on"); });
     source.onmessage = function (ev) {
       var data = {};
       try { data = JSON.parse(ev.data); } catch (e) { return; }
       if (kind === "run" && data.run_id && data.run_id !== runId && data.kind !== "changed") { return; }
+      if (kind === "services" && String(data.kind || "").indexOf("service.") !== 0) { return; }
       schedule();
     };
     source.onerror = function () { badge.classList.remove("on"); badge.classList.add("off"); };
