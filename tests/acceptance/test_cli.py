@@ -7,14 +7,16 @@ sources), so the repository is never modified.
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 import duralua
 
-from .cli_support import DURALUA, assert_no_traceback, duralua_cli, json_out, serve
+from .cli_support import DURALUA, assert_no_traceback, cli_env, duralua_cli, json_out, serve
 
 REPO = Path(__file__).resolve().parents[2]
 APPS = Path(__file__).parent / "apps"
@@ -383,3 +385,34 @@ def test_status_in_brackets_is_not_swallowed(tmp_path: Path) -> None:
     proc = duralua_cli("workflow", "start", "op:quick", "1", "--dir", OPERATOR, "--db", tmp_path / "x.db")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("[completed]")
+
+
+def _piped(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """As a script runs it: stdout is a pipe and no COLUMNS, so Rich lays out for 80 columns."""
+    env = cli_env()
+    env.pop("COLUMNS")
+    return subprocess.run([str(DURALUA), *map(str, args)], capture_output=True, text=True, env=env, timeout=120,
+                          stdin=subprocess.DEVNULL)  # fmt: skip
+
+
+def test_list_in_80_columns_keeps_whole_ids(tmp_path: Path) -> None:
+    long_id = "order-2026-05-01-customer-0123456789abcdef-attempt-0001-of-a-long-batch"
+    common = ("--dir", OPERATOR, "--db", tmp_path / "x.db")
+    assert duralua_cli("workflow", "start", "op:quick", "1", "--id", long_id, *common).returncode == 0
+    proc = _piped("workflow", "list", *common)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert max(map(len, lines)) <= 80, proc.stdout
+    # One run: the id column's cells, top to bottom, are the whole id (folded, not cut).
+    assert "".join(ln.split("│")[1].strip() for ln in lines if ln.startswith("│")) == long_id, proc.stdout
+
+
+@pytest.mark.parametrize("command", [(), ("run",), ("check",), ("workflow", "start"), ("workflow", "list")],
+                         ids=lambda c: " ".join(c) or "duralua")  # fmt: skip
+def test_help_of_the_binary_has_no_python_types_or_backquotes(command: tuple[str, ...]) -> None:
+    """(Every command's help is checked in-process by test_api_docs; this is the installed script.)"""
+    proc = _piped(*command, "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert "Usage: duralua" in proc.stdout
+    assert not re.search(r"<(bool|str|int|float|path)>", proc.stdout), proc.stdout
+    assert "`" not in proc.stdout, proc.stdout

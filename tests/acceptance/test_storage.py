@@ -313,3 +313,36 @@ def test_another_program_holding_the_lock_is_one_line_after_the_busy_timeout(tmp
     # The lock is gone: the same command works.
     proc = duralua_cli("workflow", "start", "op:quick", "2", "--id", "second", "--dir", op, "--db", dbs["start"])
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_program_locking_readers_out_is_one_line_for_read_commands(tmp_path: Path) -> None:
+    """In WAL mode a write lock leaves readers alone; an exclusive locking mode does not."""
+    op = Path(shutil.copytree(OPERATOR, tmp_path / "op"))
+    db = tmp_path / "r.db"
+    proc = duralua_cli("workflow", "start", "op:quick", "1", "--id", "first", "--dir", op, "--db", db)
+    assert proc.returncode == 0, proc.stderr
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("UPDATE meta SET value = value WHERE key = 'schema_version'")
+    holder.execute("COMMIT")  # the exclusive locking mode keeps the lock after the commit
+    results: dict[str, subprocess.CompletedProcess[str]] = {}
+
+    def attempt(*args: str) -> None:
+        results[args[0]] = duralua_cli("workflow", *args, "--dir", op, "--db", db, timeout=60)
+
+    try:
+        threads = [threading.Thread(target=attempt, args=args) for args in (("list",), ("describe", "first"))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        holder.close()
+    for name, proc in results.items():
+        assert proc.returncode == 1, (name, proc.stdout, proc.stderr)
+        assert_no_traceback(proc)
+        lines = error_lines(proc)
+        assert len(lines) == 1 and "locked by another process" in lines[0] and db.name in lines[0], (name, lines)
+    proc = duralua_cli("workflow", "list", "--dir", op, "--db", db)
+    assert proc.returncode == 0 and "first" in proc.stdout, proc.stderr
