@@ -263,12 +263,7 @@ def dispatch(positional: Path | None, rest: list[str] | None, dir_option: Path |
         from . import temporal_cmd
 
         temporal_cmd.require_temporal()
-        for entry in app.registry.entries.values():
-            if entry.kind == "temporal.client":
-                if address:
-                    entry.data["address"] = address
-                if namespace:
-                    entry.data["namespace"] = namespace
+        temporal_cmd.Server(address, namespace).apply_to(app.registry)
     run_command(app, name=name, exec_entry=exec_entry, args=args, host=host,
                 engine="temporal" if temporal else "embedded", db=ctx.db_path(), synchronous=synchronous,
                 control=ctx.db_path())  # fmt: skip

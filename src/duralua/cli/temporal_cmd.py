@@ -29,6 +29,7 @@ from .common import Ctx, fail, print_json
 if TYPE_CHECKING:
     from temporalio.client import Client, WorkflowHandle
 
+    from ..registry.model import Registry
     from ..temporal.engine import TemporalEngine
 
 T = TypeVar("T")
@@ -54,7 +55,10 @@ class Server:
     namespace: str | None = None
 
     def apply(self, ctx: Ctx) -> None:
-        for entry in ctx.registry().entries.values():
+        self.apply_to(ctx.registry())
+
+    def apply_to(self, registry: Registry) -> None:
+        for entry in registry.entries.values():
             if entry.kind != "temporal.client":
                 continue
             if self.address:

@@ -53,12 +53,7 @@ def test(
         from . import temporal_cmd
 
         temporal_cmd.require_temporal()
-        for entry in app.registry.entries.values():
-            if entry.kind == "temporal.client":
-                if address:
-                    entry.data["address"] = address
-                if namespace:
-                    entry.data["namespace"] = namespace
+        temporal_cmd.Server(address, namespace).apply_to(app.registry)
     verdicts = asyncio.run(_run(app, tests, engine="temporal" if temporal else "embedded", db=db, quiet=as_json))
     failed = [v for v in verdicts if not v.passed]
     if as_json:
