@@ -71,8 +71,8 @@ def test_commands(tmp_path: Path) -> None:
     assert _run("nope", "-d", CLI, *db).returncode == 1  # returned false
     says = _run("says", "hi", "-d", CLI, *db)
     assert (says.returncode, says.stdout) == (0, "you said hi\n")
-    echo = _run("echo-stdin", "-d", CLI, *db, stdin="a\nb\n")
-    assert (echo.returncode, echo.stdout, echo.stderr) == (2, "got: a\ngot: b\n", "lines:\t2\n")
+    echo = _run("echo-stdin", "-d", CLI, *db, stdin="a\n\nb\r\n")  # an empty line is not the end
+    assert (echo.returncode, echo.stdout, echo.stderr) == (3, "got: a\ngot: \ngot: b\n", "lines:\t3\n")
     assert _run("-x", "cli:plain", "1", "2", "-d", CLI, *db).stdout == "plain\t1\t2\n"
     assert _run("ask", "-d", CLI, *db).stdout == "the answer is 42\n"
     unknown = _run("zzz", "-d", CLI, *db)

@@ -244,7 +244,11 @@ def _io_flush(caller: Proc, *_: Any) -> Answer:
     return (True, None)
 
 
-def _reader(caller: Proc, read: Callable[[IO[bytes]], bytes]) -> Answer | Callable[[], Awaitable[Answer]]:
+def _reader(
+    caller: Proc, read: Callable[[IO[bytes]], bytes], line: bool = False
+) -> Answer | Callable[[], Awaitable[Answer]]:
+    """Read from the caller's terminal off the loop; ``line``: drop the line ending (after the EOF
+    check, so an empty line is not EOF)."""
     term = _terminal(caller)
     if term is None:
         return (None, NO_TERMINAL)
@@ -258,6 +262,10 @@ def _reader(caller: Proc, read: Callable[[IO[bytes]], bytes]) -> Answer | Callab
             return (None, Failure(f"read failed: {exc.strerror or exc}", INTERNAL, False))
         if not data:
             return (None, Failure("EOF", INTERNAL, False))
+        if line:
+            data = data[:-1] if data.endswith(b"\n") else data
+            if data.endswith(b"\r"):
+                data = data[:-1]
         try:
             return (data.decode("utf-8"), None)
         except UnicodeDecodeError:
@@ -272,28 +280,7 @@ def _io_read(caller: Proc, n: Any = 0, *_: Any) -> Answer | Callable[[], Awaitab
 
 
 def _io_readline(caller: Proc, *_: Any) -> Answer | Callable[[], Awaitable[Answer]]:
-    term = _terminal(caller)
-    if term is None:
-        return (None, NO_TERMINAL)
-    stdin = term.stdin
-    assert stdin is not None
-
-    async def run() -> Answer:
-        try:
-            raw = await asyncio.to_thread(stdin.readline)
-        except OSError as exc:
-            return (None, Failure(f"read failed: {exc.strerror or exc}", INTERNAL, False))
-        if not raw:
-            return (None, Failure("EOF", INTERNAL, False))
-        data = raw[:-1] if raw.endswith(b"\n") else raw
-        if data.endswith(b"\r"):
-            data = data[:-1]
-        try:
-            return (data.decode("utf-8"), None)
-        except UnicodeDecodeError:
-            return (data, None)
-
-    return run
+    return _reader(caller, lambda f: f.readline(), line=True)
 
 
 def _io_raw(caller: Proc, enable: Any = True, *_: Any) -> Answer:
