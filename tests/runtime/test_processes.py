@@ -115,6 +115,21 @@ def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
     assert res["bad_args"] == "Invalid: spawn requires at least id and host arguments"
 
 
+def test_plain_and_json_values_arrive_alike(tmp_path: Path) -> None:
+    res = scenario(tmp_path, "plain_values")
+    assert res["plain"] == ["integer:1", "float:2.0", "float:-0.0", "float:1e+300", "string:é", "boolean:true"]
+    assert res["json"] == ["table:integer:1", "table:float:2.0", "table:string:é", "float:3.5"]
+    assert res["long"] == len("string:") + 5000
+    assert res["nan"] == "payload[1]: NaN cannot be encoded"
+    assert res["inf"] == "payload[1]: infinity cannot be encoded"
+    assert res["binary"].startswith("payload[1]: binary string (not valid UTF-8)")
+    assert res["at_topic"] == "cannot send to @ topics"
+    assert res["unknown"] == "could not resolve 'nobody' as PID or registered name"
+    assert res["exec"] == ["integer:1", "float:2.0", "string:s", "boolean:true"]
+    assert res["exec_json"] == ["table:integer:1", "float:0.5"]
+    assert res["exec_nan"] == "args[1]: NaN cannot be encoded"
+
+
 def test_main_returning_ends_the_process(tmp_path: Path) -> None:
     assert scenario(tmp_path, "coro_exit") == {"kind": "pid.exit", "value": "main done"}
 

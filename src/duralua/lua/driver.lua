@@ -88,6 +88,25 @@ function Args:send(name)
   return yield(OP, name, "[" .. concat(self, ",", 1, self.n) .. "]")
 end
 
+-- Values Python reads exactly as it would read their export: nil, booleans, finite numbers and
+-- UTF-8 strings (of any length under the export limit: a short bound is enough here). An op
+-- whose arguments are all plain crosses as the values themselves (`plain_op`): no JSON is made
+-- in Lua nor decoded in Python (LuaVM.resume rebuilds the same arguments).
+local huge, PLAIN_TEXT = math.huge, 4096
+local function plain(v)
+  local tv = type(v)
+  if tv == "string" then return #v <= PLAIN_TEXT and utf8len(v) ~= nil end
+  if tv == "number" then return v == v and v ~= huge and v ~= -huge end
+  return tv == "boolean" or tv == "nil"
+end
+local function all_plain(n, ...)
+  for i = 1, n do
+    if not plain((select(i, ...))) then return false end
+  end
+  return true
+end
+local function plain_op(name, ...) return yield(OP, name, false, ...) end
+
 -- A host op of a module (lua/modules/_ops.py): `name` is fixed by the module, the arguments
 -- are exported like those of the driver's own ops.
 function D.host_op(name, ...)
@@ -164,9 +183,12 @@ local function lazy_global(t, k)
   rawset(t, k, v)
   return v
 end
+-- Compiled on first use, when the driver's modules are complete (H.copier snapshots them).
+local copy_process, copy_coroutine
 function D.install_globals(env, print)
-  env.process = copy_module(D.process)
-  env.coroutine = copy_module(D.coroutine)  -- replaces the sandbox's (no spawn there)
+  if not copy_process then copy_process, copy_coroutine = H.copier(D.process), H.copier(D.coroutine) end
+  env.process = copy_process()
+  env.coroutine = copy_coroutine()  -- replaces the sandbox's (no spawn there)
   env.print = print
   setmetatable(env, { __index = lazy_global })  -- its own: user code may change _G's metatable
 end
@@ -207,7 +229,6 @@ end
 -- A process of a shared state (runtime hosts): its globals, require and entry chunk are made
 -- here, in one call, and the chunk runs in the main coroutine's first step (compiled once per
 -- state: `factory(env)` runs it with these globals). Errors read as LuaVM._entry_point's.
-local make_env = H.make_env
 local function entry_of(v, method, entry_id)
   local kind = type(v)
   if kind == "function" then return v end
@@ -219,10 +240,21 @@ local function entry_of(v, method, entry_id)
   end
   error(entry_id .. ": the chunk must return a function or a table of functions (got " .. kind .. ")", 0)
 end
-function D.start_process(factory, print, lookup, load_import, method, entry_id, ...)
-  local env = make_env()
-  D.install_globals(env, print)
-  env.require = D.make_require(lookup, load_import, {})
+-- What every process of one entry shares in this state (made once per entry; Python keeps it).
+function D.entry_spec(factory, print, lookup, load_import, method, entry_id)
+  return { factory = factory, print = print, lookup = lookup, load_import = load_import, method = method,
+    entry_id = entry_id }
+end
+
+-- The globals of a process: those of install_globals, made by one generated constructor.
+local process_env
+function D.start_process(spec, ...)
+  if not process_env then
+    process_env = H.env_maker({ process = D.process, coroutine = D.coroutine }, { "print", "require" })
+  end
+  local env = process_env(spec.print, D.make_require(spec.lookup, spec.load_import, {}))
+  setmetatable(env, { __index = lazy_global })  -- its own: user code may change _G's metatable
+  local factory, method, entry_id = spec.factory, spec.method, spec.entry_id
   local a = pack(...)
   local co = new_thread(function()
     local fn = entry_of(factory(env), method, entry_id)
@@ -519,7 +551,7 @@ D.internals = {
   args = args, errobj = errobj, make_channel = make_channel, chan_id = chan_id, subscribe = subscribe,
   unsubscribe = unsubscribe, merged = merged, class = class, private = private, text_ok = text_ok,
   export = export, export_list = export_list, clean = clean, rawnext = rawnext, classof = C.classof,
-  new_error = new_error,
+  new_error = new_error, plain = plain, all_plain = all_plain, plain_op = plain_op,
   -- yield an op whose arguments are already one JSON array text
   op = function(name, text) return yield(OP, name, text) end,
 }
@@ -760,6 +792,15 @@ function D.switch(t)
   stash, nstash, threads, futures, timer_seq = t.stash, t.nstash, t.threads, t.futures, t.timer_seq
   for i = 1, #tenant_hooks do tenant_hooks[i](old, t) end
   current = t
+end
+
+-- A new process of this state in one call from Python: its tenant, current from now on, with
+-- the main coroutine ready to run the entry chunk.
+function D.boot_tenant(spec, ...)
+  local t = D.new_tenant()
+  D.switch(t)
+  D.start_process(spec, ...)
+  return t
 end
 
 -- The entry points of a state serving several processes: each switches to tenant `t` first,

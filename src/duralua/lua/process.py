@@ -142,6 +142,7 @@ class LuaVM:
         self._imports = _imports_by_id(code) if code is not None else {}
         self._resolver_cache: dict[tuple[str, str], tuple[Any, Any]] = {}
         self._factories: dict[tuple[str, str], Any] = {}
+        self._specs: dict[tuple[str, str], Any] = {}
         self.poisoned = False
         self._entry_fn = self._load_entry() if code is not None else None
 
@@ -176,9 +177,11 @@ class LuaVM:
                 "entry_id": lambda: self._entry_id(),
                 "trap": lambda on: self._set_trap(on is True),
                 "send": self._send_now,
+                "send_plain": self._send_plain,
                 "context_value": lambda key: to_lua(self.lua, self.owner.context.get(str(key))),
                 "to_ns": time_classes(self.lua).to_ns,
-                "make_env": self.sb._priv.make_env,
+                "env_maker": self.sb._priv.env_maker,
+                "copier": self.sb._priv.copier,
             }
         )
 
@@ -196,6 +199,16 @@ class LuaVM:
             return False
         try:
             return send(str(text))
+        except Exception:
+            return False
+
+    def _send_plain(self, dest: Any, topic: Any, *payloads: Any) -> Any:
+        """:meth:`_send_now` for plain values (driver.lua ``plain``), which come as they are."""
+        send = getattr(self.owner, "send_values", None)
+        if send is None:
+            return False
+        try:
+            return send(dest, topic, list(payloads))
         except Exception:
             return False
 
@@ -354,6 +367,10 @@ class LuaVM:
             op = out[1]
             if op in _CHANNEL_OPS:
                 return tuple(out)
+            if len(out) > 2 and out[2] is False:  # plain values (driver.lua plain_op)
+                plain = _PLAIN_OPS.get(op)
+                if plain is not None:
+                    return (YIELD, op, *plain(out[3:]))
             try:
                 op_args = loads_exported(out[2]) if len(out) > 2 else []
             except (TypeError, ValueError) as exc:
@@ -422,20 +439,28 @@ class LuaVM:
         self._imports.update(_imports_by_id(code))
         return self._load(code, self._drv.new_loaded(), entry=True, factory=self._factory(code))
 
-    def start_tenant_code(self, code: EntryCode, args: list[JSONValue]) -> bool:
-        """Start ``code`` for the current tenant in one call, its chunk run by the main
-        coroutine's first step; False when the chunk cannot be shared (typed Lua with type
-        values): then :meth:`load_tenant_entry` and :meth:`start_tenant`."""
-        factory = self._factory(code)
-        if factory is None:
-            return False
+    def boot_tenant(self, code: EntryCode, args: list[JSONValue]) -> Any:
+        """A new process of this state running ``code`` in one call: its tenant (the driver's
+        current one from now on) with the main coroutine ready, the chunk run by its first
+        step; None when the chunk cannot be shared (typed Lua with type values): then
+        :meth:`new_tenant`, :meth:`load_tenant_entry` and :meth:`start_tenant`."""
+        key = (code.entry_id, code.source)
+        spec = self._specs.get(key)
+        if spec is None:
+            factory = self._factory(code)
+            if factory is None:
+                return None
+            lookup, load_import = self._resolvers(code)
+            spec = self._drv.entry_spec(factory, self._print, lookup, load_import, code.method or "main",
+                                        code.entry_id)  # fmt: skip
+            self._specs[key] = spec
         assert self.scheduler is not None
-        self._imports.update(_imports_by_id(code))
-        lookup, load_import = self._resolvers(code)
-        self._drv.start_process(factory, self._print, lookup, load_import, code.method or "main", code.entry_id,
-                                *[to_lua(self.lua, a) for a in args])  # fmt: skip
+        if code.imports:
+            self._imports.update(_imports_by_id(code))
+        lua = self.lua
+        tenant = self._drv.boot_tenant(spec, *[to_lua(lua, a) for a in args])
         self.scheduler.add_coroutine(Scheduler.MAIN)
-        return True
+        return tenant
 
     def start_tenant(self, entry_fn: Any, args: list[JSONValue]) -> None:
         assert self.scheduler is not None
@@ -470,6 +495,22 @@ class LuaVM:
 
 
 _CHANNEL_OPS = frozenset(("recv", "send", "select"))
+
+
+def _plain_spawn(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    flags, target, host, *args = values
+    return (target, host, args, None, flags, None, None, None)
+
+
+def _plain_send(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    dest, topic, *payloads = values
+    return (dest, topic, payloads)
+
+
+# The arguments the JSON form of these ops (process_module.lua) decodes to, from plain values.
+_PLAIN_OPS: dict[str, Callable[[tuple[Any, ...]], tuple[Any, ...]]] = {
+    "spawn": _plain_spawn, "exec": _plain_spawn, "psend": _plain_send,
+}  # fmt: skip
 
 
 def _failure(tag: Any, payload: Any, retryable: bool | None) -> Failure:

@@ -78,9 +78,17 @@ function process.id() return H.entry_id() end
 -- A send to a local process or function is answered by the host at once (H.send: true, or
 -- kind, message, retryable; false when it cannot, e.g. a workflow's signal or inside a
 -- workflow): no yield for the common case. Otherwise it is the "psend" op.
-local send_now, op, new_error = H.send, I.op, I.new_error
+local send_now, send_plain, op, new_error = H.send, H.send_plain, I.op, I.new_error
+local plain, all_plain, plain_op = I.plain, I.all_plain, I.plain_op
 function process.send(dest, topic, ...)
   if dest == nil or topic == nil then return nil, errobj("Invalid", "process.send requires a destination and a topic") end
+  local n = select("#", ...)
+  if plain(dest) and plain(topic) and all_plain(n, ...) then  -- the common case: no JSON either way
+    local kind, message, retryable = send_plain(dest, topic, ...)
+    if kind == true then return true end
+    if kind then return nil, new_error(kind, message, retryable) end
+    return plain_op("psend", dest, topic, ...)
+  end
   local a = args():add(dest, "destination"):add(topic, "topic"):list(pack(...), "payload")
   if a.err then return nil, errobj("Invalid", a.err) end
   local text = "[" .. concat(a, ",", 1, a.n) .. "]"
@@ -93,6 +101,7 @@ end
 local function spawn_op(op, flags, label)
   return function(id, host, ...)
     if id == nil or host == nil then return nil, errobj("Invalid", label .. " requires at least id and host arguments") end
+    if plain(id) and plain(host) and all_plain(select("#", ...), ...) then return plain_op(op, flags, id, host, ...) end
     return args():add(id, "entry id"):add(host, "host"):list(pack(...), "args")
       :raw("null"):add(flags, "flags"):raw("null"):raw("null"):raw("null"):send(op)
   end

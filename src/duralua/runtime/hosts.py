@@ -197,13 +197,18 @@ class LuaProcess(Proc):
         state = self.host.admit()
         self._state = state
         vm = state.vm
-        view = ProcVM(self, vm, vm.new_tenant())
+        view = ProcVM(self, vm)
         self._view = view
-        self._sched.attach(view)
+        sched = self._sched
+        sched.attach(view)
         try:
-            view._enter()
-            if not vm.start_tenant_code(self.code, self.args):
+            vm.switch(None, view, self, sched, lua=False)  # the state's callbacks serve this process
+            tenant = vm.boot_tenant(self.code, self.args)
+            if tenant is None:
+                tenant = vm.new_tenant()
+                vm.switch(tenant, view, self, sched)
                 vm.start_tenant(vm.load_tenant_entry(self.code), self.args)
+            view.tenant = tenant
         except (_Budget, MemoryLimitExceeded) as exc:
             vm.poisoned = True
             self._fail(Failure(f"{self.entry_id} could not start: {exc}", INTERNAL, False))

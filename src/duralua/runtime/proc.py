@@ -539,6 +539,12 @@ class Proc:
         if not self._on_loop():
             return False
         dest, topic, payloads = loads_exported(text)
+        return self.send_values(dest, topic, payloads)
+
+    def send_values(self, dest: Any, topic: Any, payloads: Any) -> Any:
+        """:meth:`send_now` with the arguments decoded (plain values come so from Lua)."""
+        if not self._on_loop():
+            return False
         if not isinstance(topic, str) or not topic or topic.startswith("@") or not isinstance(payloads, list):
             return False  # the op reports it
         pid = dest if isinstance(dest, str) and dest in self.rt.procs else None

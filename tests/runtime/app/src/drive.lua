@@ -284,6 +284,34 @@ function S.trap_options(set)
   return {before = before, after = process.get_options().trap_links, calls = served_calls}
 end
 
+-- Sends and execs whose values cross to Python as they are (plain: nil, booleans, finite
+-- numbers, UTF-8 strings) and whose values need JSON: the same values arrive either way.
+function S.plain_values()
+  local pid = assert(process.spawn("rt:kinds", HOST))
+  local out = {}
+  local function ask(...)
+    local ok, err = process.send(pid, "t", ...)
+    if not ok then return tostring(err) end
+    return data(recv("kinds"))
+  end
+  out.plain = ask(1, 2.0, -0.0, 1e300, "é", true)
+  out.json = ask({1}, {2.0}, {"é"}, 3.5)
+  out.long = #ask(string.rep("x", 5000))[1]
+  out.nan = ask(0/0)
+  out.inf = ask(math.huge)
+  out.binary = ask("\255")
+  local ok, err = process.send(pid, "@t", 1)
+  out.at_topic = tostring(err)
+  ok, err = process.send("nobody", "t", 1)
+  out.unknown = tostring(err)
+  out.exec = process.exec("rt:kinds_args", HOST, 1, 2.0, "s", true)
+  out.exec_json = process.exec("rt:kinds_args", HOST, {1}, 0.5)
+  local _, bad = process.exec("rt:kinds_args", HOST, 0/0)
+  out.exec_nan = tostring(bad)
+  process.send(pid, "stop")
+  return out
+end
+
 local function run(name, ...)
   local fn = S[name]
   if not fn then return nil, "unknown scenario " .. tostring(name) end

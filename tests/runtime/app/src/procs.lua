@@ -103,4 +103,32 @@ function M.coro_exit()
   return "main done"
 end
 
+-- What arrives: "type:value" of each payload of each message (math.type for numbers),
+-- answered to the sender; "stop" ends it.
+local function kind(v)
+  if type(v) == "number" then return math.type(v) .. ":" .. tostring(v) end
+  if type(v) == "table" then return "table:" .. kind(v[1]) end
+  return type(v) .. ":" .. tostring(v)
+end
+function M.kinds()
+  local inbox = process.inbox()
+  while true do
+    local msg = inbox:receive()
+    if msg:topic() == "stop" then return true end
+    local p = msg:payload()
+    local got = {}
+    for i, x in ipairs(type(p) == "table" and p or {p}) do
+      got[i] = kind(x:data())
+    end
+    process.send(msg:from(), "kinds", got)
+  end
+end
+
+-- Its arguments as kind() describes them.
+function M.kinds_args(...)
+  local got = {}
+  for i = 1, select("#", ...) do got[i] = kind((select(i, ...))) end
+  return got
+end
+
 return M
