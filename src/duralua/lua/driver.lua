@@ -215,11 +215,15 @@ local own = private()          -- the same coroutines, as a set
 -- The main coroutine exports its own result (no user code runs in an export, and it counts
 -- against the run's budget); an `err` is converted by make_resume, in a step of its own.
 local EXPORTED = {}
+local PLAIN = {}  -- ... or returns a plain value as it is
 function D.start_main(fn, ...)
   local a = pack(...)
   local co = new_thread(function()
     local v, err = fn(unpack(a, 1, a.n))
-    if err == nil or err == false then return EXPORTED, export(v, "result") end
+    if err == nil or err == false then
+      if plain(v) then return PLAIN, v end
+      return EXPORTED, export(v, "result")
+    end
     return v, err
   end)
   threads[1] = co
@@ -259,7 +263,10 @@ function D.start_process(spec, ...)
   local co = new_thread(function()
     local fn = entry_of(factory(env), method, entry_id)
     local v, err = fn(unpack(a, 1, a.n))
-    if err == nil or err == false then return EXPORTED, export(v, "result") end
+    if err == nil or err == false then
+      if plain(v) then return PLAIN, v end
+      return EXPORTED, export(v, "result")
+    end
     return v, err
   end)
   threads[1] = co
@@ -361,8 +368,10 @@ end
 local describe, result_of, problem_tag = C.describe, C.result_of, C.problem_tag
 
 -- Python's entry point into a coroutine:
---   0, op, ...                 an op (channel ops: plain integers; others: one JSON text)
+--   0, op, ...                 an op (channel ops: plain integers; others: one JSON text,
+--                              or false and the plain values themselves)
 --   1, "ok", json              the main coroutine returned (json: its first value)
+--   1, "value", v              the same for a plain value
 --   1, "error", tag, payload   the main coroutine returned nil, err (or an unconvertible value)
 --   1                          another coroutine returned
 --   2, tag, payload            the coroutine raised (see C.describe for tags)
@@ -383,6 +392,7 @@ function D.make_resume(resume)
     if s_status(co) == "dead" then
       threads[id] = nil
       if id ~= 1 then return 1 end
+      if rawequal(r[2], PLAIN) then return 1, "value", r[3] end
       if rawequal(r[2], EXPORTED) then
         if r[3] ~= nil then return 1, "ok", r[3] end
         return 1, "error", problem_tag(r[4]), r[5] .. ": " .. r[4]

@@ -521,6 +521,8 @@ def _failure(tag: Any, payload: Any, retryable: bool | None) -> Failure:
 
 
 def _result(out: tuple[Any, ...]) -> tuple[JSONValue, Failure | None]:
+    if out[0] == "value":
+        return (out[1] if len(out) > 1 else None), None
     if out[0] == "ok":
         return loads_exported(str(out[1])), None
     return None, _failure(out[1], out[2] if len(out) > 2 else None, False)

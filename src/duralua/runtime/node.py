@@ -85,6 +85,7 @@ class Node:
         self.hosts: dict[str, ProcessHost] = {}
         self.events: EventBus | None = None
         self._uniq = itertools.count(1)
+        self._pid_heads: dict[tuple[str, str], str] = {}
         self._notices: deque[tuple[str, Delivery, str]] = deque()
         self._draining = False
         # The thread whose loop serves the runtime; ops of calls running elsewhere are deferred.
@@ -98,7 +99,12 @@ class Node:
         self._batch_scheduled = False
 
     def new_pid(self, host: str) -> str:
-        return str(PID(self.node, host, format_uniq(next(self._uniq))))
+        # str(PID(node, host, format_uniq(n))) with the part before the uniq made once per host
+        key = (self.node, host)
+        head = self._pid_heads.get(key)
+        if head is None:
+            head = self._pid_heads[key] = str(PID(self.node, host, ""))[:-1]
+        return head + format_uniq(next(self._uniq)) + "}"
 
     def next_uniq(self) -> int:
         return next(self._uniq)
@@ -213,6 +219,8 @@ class Node:
             del self.procs[pid]
         if self.events is not None:
             self.events.drop_owner(proc)
+        if not proc.monitors and not proc.links:
+            return  # nobody to tell (the common end of a short-lived process)
         failure: Failure | None = getattr(proc, "failure", None)
         value = getattr(proc, "result", None) if failure is None else None
         at = self.clock_ns() // 1_000_000_000
