@@ -100,20 +100,10 @@ local function plain(v)
   return tv == "boolean" or tv == "nil"
 end
 local function all_plain(n, ...)
-  for i = 1, n do
-    if not plain((select(i, ...))) then return false end
-  end
+  for i = 1, n do if not plain((select(i, ...))) then return false end end
   return true
 end
 local function plain_op(name, ...) return yield(OP, name, false, ...) end
-
--- A host op of a module (lua/modules/_ops.py): `name` is fixed by the module, the arguments
--- are exported like those of the driver's own ops.
-function D.host_op(name, ...)
-  local a = args()
-  for i = 1, select("#", ...) do a:add((select(i, ...)), name .. " argument #" .. i) end
-  return a:send(name)
-end
 
 -------------------------------------------------------------------------------------------
 -- require and globals
@@ -216,16 +206,14 @@ local own = private()          -- the same coroutines, as a set
 -- against the run's budget); an `err` is converted by make_resume, in a step of its own.
 local EXPORTED = {}
 local PLAIN = {}  -- ... or returns a plain value as it is
+local function main_result(v, err)
+  if err ~= nil and err ~= false then return v, err end
+  if plain(v) then return PLAIN, v end
+  return EXPORTED, export(v, "result")
+end
 function D.start_main(fn, ...)
   local a = pack(...)
-  local co = new_thread(function()
-    local v, err = fn(unpack(a, 1, a.n))
-    if err == nil or err == false then
-      if plain(v) then return PLAIN, v end
-      return EXPORTED, export(v, "result")
-    end
-    return v, err
-  end)
+  local co = new_thread(function() return main_result(fn(unpack(a, 1, a.n))) end)
   threads[1] = co
   own[co] = true
 end
@@ -261,13 +249,7 @@ function D.start_process(spec, ...)
   local factory, method, entry_id = spec.factory, spec.method, spec.entry_id
   local a = pack(...)
   local co = new_thread(function()
-    local fn = entry_of(factory(env), method, entry_id)
-    local v, err = fn(unpack(a, 1, a.n))
-    if err == nil or err == false then
-      if plain(v) then return PLAIN, v end
-      return EXPORTED, export(v, "result")
-    end
-    return v, err
+    return main_result(entry_of(factory(env), method, entry_id)(unpack(a, 1, a.n)))
   end)
   threads[1] = co
   own[co] = true
@@ -761,25 +743,6 @@ local function timer(d) return new_timer(d, "timer", 1) end
 local function ticker(d) return new_timer(d, "ticker", 16) end
 
 D.time = { sleep = sleep, after = after, timer = timer, ticker = ticker }
-
--------------------------------------------------------------------------------------------
--- workflow
--------------------------------------------------------------------------------------------
-local function no_args(name) return function() return yield(OP, name, "[]") end end
-D.workflow = {
-  info = no_args("info"),
-  version = function(id, lo, hi) return args():add(id, "change id"):add(lo, "min"):add(hi, "max"):send("version") end,
-  attrs = function(t)
-    if type(t) ~= "table" then return nil, errobj("Invalid", "attrs expects a table {search=..., memo=...}") end
-    return args():add(rawget(t, "search"), "search"):add(rawget(t, "memo"), "memo"):send("attrs")
-  end,
-  history_length = no_args("history_length"),
-  history_size = no_args("history_size"),
-  -- What the named query answers from now on (duralua extension; "state" replaces the default {}).
-  set_query = function(name, value) return args():add(name, "query name"):add(value, "query value"):send("set_query") end,
-  exec = function(id, ...) return args():add(id, "workflow id"):list(pack(...), "args"):send("wexec") end,
-}
-D.workflow.call = D.workflow.exec
 
 -------------------------------------------------------------------------------------------
 -- tenants: one Lua state may serve several processes in turn (runtime process hosts). What

@@ -1,4 +1,5 @@
--- The `process` and `security` modules of one Lua state (the process part of the driver).
+-- The `process`, `security` and `workflow` modules and the module host op of one Lua state
+-- (the part of the driver that needs only its internals).
 --
 -- Run once per Lua state right after driver.lua, with the driver's privileged internals (the
 -- op token travels only inside `I`, which Python passes and user code never sees). Blocking
@@ -295,3 +296,30 @@ end
 
 D.process = process
 D.security = security
+
+-- A host op of a module (lua/modules/_ops.py): `name` is fixed by the module, the arguments
+-- are exported like those of the driver's own ops.
+function D.host_op(name, ...)
+  local a = args()
+  for i = 1, select("#", ...) do a:add((select(i, ...)), name .. " argument #" .. i) end
+  return a:send(name)
+end
+
+-------------------------------------------------------------------------------------------
+-- workflow
+-------------------------------------------------------------------------------------------
+local function no_args(name) return function() return op(name, "[]") end end
+D.workflow = {
+  info = no_args("info"),
+  version = function(id, lo, hi) return args():add(id, "change id"):add(lo, "min"):add(hi, "max"):send("version") end,
+  attrs = function(t)
+    if type(t) ~= "table" then return nil, errobj("Invalid", "attrs expects a table {search=..., memo=...}") end
+    return args():add(rawget(t, "search"), "search"):add(rawget(t, "memo"), "memo"):send("attrs")
+  end,
+  history_length = no_args("history_length"),
+  history_size = no_args("history_size"),
+  -- What the named query answers from now on (duralua extension; "state" replaces the default {}).
+  set_query = function(name, value) return args():add(name, "query name"):add(value, "query value"):send("set_query") end,
+  exec = function(id, ...) return args():add(id, "workflow id"):list(pack(...), "args"):send("wexec") end,
+}
+D.workflow.call = D.workflow.exec
