@@ -14,7 +14,7 @@ from pathlib import Path
 APP = Path(__file__).parent / "app"
 HEAVY = ("temporalio", "opentelemetry", "prometheus_client", "starlette", "uvicorn", "jinja2", "httpx", "grpc",
          "google", "pydantic", "anyio", "typer", "rich", "cryptography", "jwt", "jsonschema", "referencing",
-         "rpds")  # fmt: skip
+         "rpds", "croniter", "dateutil")  # fmt: skip
 
 
 def test_running_workflows_on_the_embedded_engine_imports_no_heavy_library(tmp_path: Path) -> None:
@@ -35,6 +35,29 @@ def test_running_workflows_on_the_embedded_engine_imports_no_heavy_library(tmp_p
         asyncio.run(main())
         heavy = {HEAVY!r}
         print(sorted({{m.split(".")[0] for m in sys.modules}} & set(heavy)))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_duralua_run_of_an_app_without_http_services_loads_no_http_server(tmp_path: Path) -> None:
+    # What `duralua run` does around the engine (cli/main.py: _serve_embedded), short of serving.
+    code = textwrap.dedent(f"""
+        import asyncio, sys
+        import duralua.cli.main
+        from duralua import App
+        from duralua.http.server import stderr_line
+
+        async def main():
+            app = App({str(APP)!r}, log=None)
+            async with app.engine({str(tmp_path / "x.db")!r}) as wf, app.http_services(announce=stderr_line):
+                pid = await wf.start("eng:grow", "eng:worker", 1)
+                await wf.signal(pid, "go")
+                assert await wf.result(pid) == 1
+
+        asyncio.run(main())
+        print(sorted({{m.split(".")[0] for m in sys.modules}} & {{"uvicorn", "starlette", "h11", "croniter"}}))
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

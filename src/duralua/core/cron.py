@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
-
 from ..durations import SECOND, DurationError, parse_go
 
 _DESCRIPTORS = {
@@ -50,6 +48,8 @@ class CronSchedule:
             # robfig's ConstantDelaySchedule: truncate to the second, then add the delay.
             return (ns // SECOND) * SECOND + self.every_ns
         start = datetime.fromtimestamp(ns / 1e9, self.zone)
+        from croniter import croniter  # with dateutil ~3.5 MB resident: loaded by the first cron run
+
         nxt = croniter(self.fields, start).get_next(datetime)
         return round(nxt.timestamp()) * SECOND
 
@@ -81,6 +81,8 @@ def parse(text: str) -> CronSchedule:
         raise CronError(f"unknown descriptor {spec!r}")
     if len(fields.split()) != 5:
         raise CronError(f"expected 5 fields (minute hour day-of-month month day-of-week), got {len(fields.split())}")
+    from croniter import croniter
+
     if not croniter.is_valid(fields):
         raise CronError(f"{spec!r} is not a valid cron expression")
     return CronSchedule(text, fields=fields, zone=zone)

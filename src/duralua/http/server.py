@@ -15,18 +15,22 @@ import signal
 import socket
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
-
-import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import telemetry
 from ..errors import ConfigError, ConfigErrors, Problem
 from ..registry import Registry
 from ..runtime.functions import FunctionRuntime
-from .asgi import ServiceApp
 from .config import ServiceConfig, parse_service_config
 from .routes import collect
+
+if TYPE_CHECKING:
+    # Loaded when a service is served: `duralua run` of an app without HTTP services (most
+    # workflow apps) never imports Uvicorn, h11 or Starlette (~5 MB of its resident memory).
+    import uvicorn
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    from .asgi import ServiceApp
 
 Logger = Callable[[str, str], None]
 T = TypeVar("T")
@@ -37,6 +41,7 @@ def _protocol(read_timeout: float | None) -> type[H11Protocol]:
     """h11 protocol that closes connections whose request head does not arrive within
     ``read_timeout`` (Uvicorn has no such timeout: a client could hold a connection forever
     by sending half a request line)."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
 
     class Protocol(H11Protocol):
         _head_timer: asyncio.TimerHandle | None = None
@@ -151,6 +156,8 @@ class HttpServices:
                 errors.append(Problem(exc.message, exc.location))
                 continue
             if cfg.auto_start:
+                from .asgi import ServiceApp
+
                 plan.append((cfg, ServiceApp(cfg, service, self.runtime, self.log)))
                 for ep in service.endpoints:  # each request in flight holds a Lua state of its handler
                     self.runtime.keep_idle(ep.func, min(cfg.max_in_flight, IDLE_HANDLER_STATES))
@@ -202,6 +209,8 @@ class HttpServices:
             from ..telemetry.http import TelemetryMiddleware
 
             asgi = TelemetryMiddleware(asgi, tel)
+        import uvicorn
+
         config = uvicorn.Config(
             asgi, http=_protocol(cfg.read_timeout_s), lifespan="off", log_config=None, access_log=False,
             proxy_headers=False, server_header=False, timeout_keep_alive=max(1, round(cfg.idle_timeout_s)),
