@@ -89,7 +89,8 @@ class RunCommands(EngineState):
         elif isinstance(cmd, m.UpdateReply):
             self._update_reply(run_id, cmd, now, batch)
         elif isinstance(cmd, m.CompleteWorkflow):
-            self._end_run(run_id, live.row, info, "completed", cmd.result, None, now, batch)
+            self._end_run(run_id, live.row, info, "completed", cmd.result, None, now, batch,
+                          children=_started_children(live))  # fmt: skip
         elif isinstance(cmd, m.FailWorkflow):
             failure = cmd.failure
             status = "failed"
@@ -97,9 +98,10 @@ class RunCommands(EngineState):
                 # Temporal stops a cron chain only for a run that ends *canceled*: a cron run
                 # asked to cancel that gives up with a Canceled error closes so, on both engines.
                 status, failure = "canceled", Failure("operation canceled", CANCELED, False)
-            self._end_run(run_id, live.row, info, status, None, failure, now, batch)
+            self._end_run(run_id, live.row, info, status, None, failure, now, batch, children=_started_children(live))
         elif isinstance(cmd, m.ContinueAsNew):
-            self._close(run_id, live.row, "continued", None, None, now, batch, notify=False)
+            self._close(run_id, live.row, "continued", None, None, now, batch, notify=False,
+                        children=_started_children(live))  # fmt: skip
             new_info = m.WorkflowInfo(**{**info.to_json(), "run_id": new_run_id(), "workflow_type":
                                          cmd.workflow_type, "seed": seed(), "start_time_ns": now})  # fmt: skip
             carried = [(str(d.get("topic", "")), list(d.get("payloads") or []), str(d.get("sender", "")))
@@ -114,8 +116,10 @@ class RunCommands(EngineState):
 
     def _close(
         self, run_id: str, row: dict[str, Any], status: str, result: JSONValue, failure: Failure | None,
-        now: int, batch: _Batch, *, notify: bool = True,
+        now: int, batch: _Batch, *, notify: bool = True, children: bool = True,
     ) -> None:  # fmt: skip
+        """``children``: False when the run never started a child (its history says so), which
+        saves the lookup of its open children."""
         row["status"] = status
         # Until the commit, the database still says "running": later steps of this batch (its
         # parent closing, a signal) must see the run closed even after its live state is evicted.
@@ -153,7 +157,7 @@ class RunCommands(EngineState):
         # Children still running are terminated (Temporal's default parent close policy).
         # The database says what was open at the last commit; this batch may have closed a child
         # since (it completed just before its parent) or started one: ask the in-memory row.
-        candidates = set(self._db().open_children(run_id))
+        candidates = set(self._db().open_children(run_id)) if children else set()
         candidates.update(self._fresh_children.get(run_id, ()))
         for child_id in sorted(candidates):
             child = self._run_row(child_id)
@@ -171,13 +175,13 @@ class RunCommands(EngineState):
 
     def _end_run(
         self, run_id: str, row: dict[str, Any], info: m.WorkflowInfo, status: str, result: JSONValue,
-        failure: Failure | None, now: int, batch: _Batch,
+        failure: Failure | None, now: int, batch: _Batch, *, children: bool = True,
     ) -> None:  # fmt: skip
         """Close a run; a retry policy or a cron schedule may start the next run of the chain
         (the parent is told only when the chain ends)."""
         options = decode(row["options"])
         nxt = self._next_in_chain(row, info, options, status, failure, now)
-        self._close(run_id, row, status, result, failure, now, batch, notify=nxt is None)
+        self._close(run_id, row, status, result, failure, now, batch, notify=nxt is None, children=children)
         if nxt is not None:
             new_info, start_at = nxt
             self._insert_run(new_info, options, decode(row["info"]).get("args", []), [], now, batch,
@@ -391,7 +395,9 @@ class RunCommands(EngineState):
             error_when_started = options.get("execution_error_when_already_started", generated)
             policy = "fail" if error_when_started else "use_existing"
         messages = [(t, p, request.sender) for t, p in request.messages]
-        existing = self._latest_row(info.workflow_id)
+        # An id this engine generated (its random instance tag and a counter) names no earlier
+        # run: the lookup is skipped (one query per start).
+        existing = None if generated else self._latest_row(info.workflow_id)
         if existing is not None and existing["status"] not in CLOSED:
             pid = str(PID(info.client_id, info.worker_id, info.workflow_id))
             if policy == "use_existing":
@@ -486,3 +492,8 @@ def _closed_event(row: dict[str, Any], status: str, failure: Failure | None, now
     return LifecycleEvent(_CLOSED_KINDS.get(status, lc.RUN_FAILED), subject=str(row.get("workflow_id", "")),
                           run_id=str(row.get("run_id", "")), entry=str(row.get("workflow_type", "")),
                           message=failure.message if failure else "", data=data)  # fmt: skip
+
+
+def _started_children(live: _Live) -> bool:
+    """Whether the run ever started a child (every child is a StartChild in its history)."""
+    return any(isinstance(cmd, m.StartChild) for act in live.history.activations for cmd in act.commands)
