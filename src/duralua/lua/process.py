@@ -244,7 +244,9 @@ class LuaVM:
 
     def _load_entry(self) -> Any:
         assert self.code is not None
-        return self._load(self.code, self._drv.new_loaded(), entry=True)
+        # The chunk compiled once per state (see _factory): a pooled state rebound to the next
+        # run (a workflow rebuilt after eviction) only runs it, which was a fifth of a rebind.
+        return self._load(self.code, self._drv.new_loaded(), entry=True, factory=self._factory(self.code))
 
     def _load(self, code: EntryCode, loaded: Any, *, entry: bool = False, factory: Any = None) -> Any:
         """Compile and run one chunk (the entry's, or an import's from inside a run). With
