@@ -93,3 +93,22 @@ def test_import_cycles_are_a_lua_error_not_a_stack_overflow() -> None:
     a.imports["b"] = b
     value, failure = run_vm('return function() return select(2, pcall(require, "a")) end', imports={"a": a})
     assert failure is None and "import cycle" in value
+
+
+def test_require_answers_declared_names_in_lua_and_the_rest_with_the_declaration_error() -> None:
+    # An import named like a module wins (as in the Python lookup); an undeclared name still
+    # gets the message naming what is declared, also in a state rebound to its next run.
+    imp = EntryCode("t:json", "return {mine = true}", "json.lua", None)
+    code = EntryCode("t:e", 'return function() local j = require("json") local ok, e = pcall(require, "http")'
+                     " return {j.mine, require('errors') ~= nil, e} end", "e.lua", None, modules=["time"],
+                     imports={"json": imp})  # fmt: skip
+    vm = LuaVM(code, SystemContext(), Owner())
+    for _ in range(2):
+        sched = Scheduler(vm, lambda _c, _op, _a: (None, None))
+        vm.scheduler = sched
+        vm.start([])
+        sched.run()
+        value, failure = vm.result_of(sched.result)
+        assert failure is None and value[:2] == [True, True]
+        assert 'module "http" is not declared by entry t:e' in value[2] and "declared: errors, json, time" in value[2]
+        vm.rebind(SystemContext(), Owner(), None)

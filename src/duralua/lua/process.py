@@ -141,6 +141,7 @@ class LuaVM:
         self.randomseed: Any = lua.eval("function(seed) math.randomseed(seed) end")
         self._imports = _imports_by_id(code) if code is not None else {}
         self._resolver_cache: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._entry_resolver_cache: dict[tuple[str, str], tuple[Any, Any]] = {}
         self._factories: dict[tuple[str, str], Any] = {}
         self._specs: dict[tuple[str, str], Any] = {}
         self.poisoned = False
@@ -185,6 +186,7 @@ class LuaVM:
                 "to_ns": time_classes(self.lua).to_ns if timed else None,
                 "env_maker": self.sb._priv.env_maker,
                 "copier": self.sb._priv.copier,
+                "make_env": self.sb._priv.make_env,
             }
         )
 
@@ -249,14 +251,14 @@ class LuaVM:
         assert self.code is not None
         # The chunk compiled once per state (see _factory): a pooled state rebound to the next
         # run (a workflow rebuilt after eviction) only runs it, which was a fifth of a rebind.
-        return self._load(self.code, self._drv.new_loaded(), entry=True, factory=self._factory(self.code))
+        return self._load(self.code, None, entry=True, factory=self._factory(self.code))
 
     def _load(self, code: EntryCode, loaded: Any, *, entry: bool = False, factory: Any = None) -> Any:
         """Compile and run one chunk (the entry's, or an import's from inside a run). With
         ``factory`` (see :meth:`_factory`) the chunk is not compiled again, only run."""
-        env = self.sb.make_globals()
-        self._drv.install_globals(env, self._print)
-        env["require"] = self._drv.make_require(*self._resolvers(code), loaded)
+        # Fresh globals with this chunk's require, in one call (process_module.lua: entry_env).
+        resolvers = self._entry_resolvers(code) if entry else self._resolvers(code)
+        env = self._drv.entry_env(self._print, *resolvers, loaded)
         args: tuple[Any, ...] = ()
         if factory is not None:
             fn, args = factory, (env,)
@@ -305,6 +307,22 @@ class LuaVM:
 
         self._resolver_cache[key] = (lookup, load_import)
         return lookup, load_import
+
+    def _entry_resolvers(self, code: EntryCode) -> tuple[Any, Any]:
+        """:meth:`_resolvers` with the declared names answered in Lua (a call into Python per
+        ``require`` was ~2 us of an entry load). Kept per state, hence made on the main thread
+        only (see the class docstring): for entries, never for an import loaded inside a run."""
+        key = (code.entry_id, code.source)
+        found = self._entry_resolver_cache.get(key)
+        if found is not None:
+            return found
+        lookup, load_import = self._resolvers(code)
+        known = {name: ("module", name) for name in set(code.modules) | {"errors"}}
+        known.update({name: ("import", imp.entry_id) for name, imp in code.imports.items()})
+        lua = self.lua
+        table = lua.table_from({name: lua.table(*pair) for name, pair in known.items()})
+        found = self._entry_resolver_cache[key] = (self._drv.known_lookup(table, lookup), load_import)
+        return found
 
     def _factory(self, code: EntryCode) -> Any:
         """The entry chunk compiled once per state as ``function(_ENV, ...) <chunk> end``: each
@@ -442,7 +460,7 @@ class LuaVM:
     def load_tenant_entry(self, code: EntryCode) -> Any:
         """Load ``code`` for the current tenant: fresh globals, modules and entry chunk."""
         self._imports.update(_imports_by_id(code))
-        return self._load(code, self._drv.new_loaded(), entry=True, factory=self._factory(code))
+        return self._load(code, None, entry=True, factory=self._factory(code))
 
     def boot_tenant(self, code: EntryCode, args: list[JSONValue]) -> Any:
         """A new process of this state running ``code`` in one call: its tenant (the driver's
@@ -455,7 +473,7 @@ class LuaVM:
             factory = self._factory(code)
             if factory is None:
                 return None
-            lookup, load_import = self._resolvers(code)
+            lookup, load_import = self._entry_resolvers(code)
             spec = self._drv.entry_spec(factory, self._print, lookup, load_import, code.method or "main",
                                         code.entry_id)  # fmt: skip
             self._specs[key] = spec

@@ -323,3 +323,23 @@ D.workflow = {
   exec = function(id, ...) return args():add(id, "workflow id"):list(pack(...), "args"):send("wexec") end,
 }
 D.workflow.call = D.workflow.exec
+
+-- The globals of an entry chunk (LuaVM._load): a fresh sandbox env with the driver's globals and
+-- this chunk's require, in one call from Python instead of four.
+local make_env, install_globals, make_require = H.make_env, D.install_globals, D.make_require
+function D.entry_env(print, lookup, load_import, loaded)
+  local env = make_env()
+  install_globals(env, print)
+  env.require = make_require(lookup, load_import, loaded or {})
+  return env
+end
+
+-- require's lookup for one entry: the declared names answered in Lua (`known`: name -> {kind,
+-- what}), the rest (an error message) by Python's `fallback`.
+function D.known_lookup(known, fallback)
+  return function(name)
+    local k = known[name]
+    if k ~= nil then return k[1], k[2] end
+    return fallback(name)
+  end
+end
