@@ -9,28 +9,16 @@ import base64
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from tests.unit.test_modules_crypto_ciphers import pem_pair
 
 from .conftest import Harness, run
 
 
-def _ec_pems() -> tuple[str, str]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
-
-
 def test_crypto_and_json_validate_in_a_workflow(harness_factory: Any) -> None:
-    private, public = _ec_pems()
+    private, public = pem_pair(ec.generate_private_key(ec.SECP256R1()))
 
     async def body(h: Harness) -> Any:
         pid = await h.start("conf:crypto", {"ec_private": private, "ec_public": public})
