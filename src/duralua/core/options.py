@@ -223,3 +223,23 @@ def _enum(name: str, value: Any) -> str:
         if text in allowed:
             return text
     raise OptionError(f"workflow.{name} must be one of {', '.join(allowed)} (got {value!r})")
+
+
+def backoff_ns(initial: int, coefficient: float, maximum: int, attempt: int) -> int:
+    """Delay before retry number ``attempt`` + 1: ``initial * coefficient^(attempt-1)``, capped.
+
+    The cap is applied before the power can overflow: after a day of failures the exponent is
+    in the thousands, and a float power or an ``int(inf)`` raises OverflowError."""
+    if initial <= 0:
+        return 0
+    if coefficient <= 1.0:
+        return min(initial, maximum) if maximum > 0 else initial
+    # coefficient ** n exceeds maximum / initial once n > log(maximum / initial) / log(coefficient).
+    limit = maximum / initial if maximum > 0 else float(1 << 62) / initial
+    n = max(attempt - 1, 0)
+    factor = 1.0
+    for _ in range(min(n, 4096)):
+        factor *= coefficient
+        if factor >= limit:
+            return maximum if maximum > 0 else 1 << 62
+    return min(int(initial * factor), maximum) if maximum > 0 else int(initial * factor)

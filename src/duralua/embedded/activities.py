@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..codec import JSONValue, encode
+from ..core.options import backoff_ns
 from ..errors import TIMEOUT, EncodeError, Failure
 from .limits import Gate, WorkerLimits, worker_limits
 
@@ -27,26 +28,6 @@ SECOND = 1_000_000_000
 
 def _is_async(fn: Any) -> bool:
     return inspect.iscoroutinefunction(fn)
-
-
-def backoff_ns(initial: int, coefficient: float, maximum: int, attempt: int) -> int:
-    """Delay before retry number ``attempt`` + 1: ``initial * coefficient^(attempt-1)``, capped.
-
-    The cap is applied before the power can overflow: after a day of failures the exponent is
-    in the thousands, and a float power or an ``int(inf)`` raises OverflowError."""
-    if initial <= 0:
-        return 0
-    if coefficient <= 1.0:
-        return min(initial, maximum) if maximum > 0 else initial
-    # coefficient ** n exceeds maximum / initial once n > log(maximum / initial) / log(coefficient).
-    limit = maximum / initial if maximum > 0 else float(1 << 62) / initial
-    n = max(attempt - 1, 0)
-    factor = 1.0
-    for _ in range(min(n, 4096)):
-        factor *= coefficient
-        if factor >= limit:
-            return maximum if maximum > 0 else 1 << 62
-    return min(int(initial * factor), maximum) if maximum > 0 else int(initial * factor)
 
 
 @dataclass

@@ -11,6 +11,7 @@ from ..codec import JSONValue, decode, dumps, encode
 from ..core import cron
 from ..core import model as m
 from ..core.machine import search_attribute_type
+from ..core.options import backoff_ns
 from ..core.pid import PID, format_uniq
 from ..core.validate import check_topic, check_workflow_id
 from ..durations import SECOND, humanize_ns
@@ -25,7 +26,7 @@ from ..errors import (
     not_found,
 )
 from ..lifecycle import LifecycleEvent
-from .activities import ActivityTask, backoff_ns
+from .activities import ActivityTask
 from .queries import CLOSED, new_run_id, seed
 from .state import EngineState, _Batch, _Live
 

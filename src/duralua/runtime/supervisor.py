@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import lifecycle as lc
 from ..codec import JSONValue
+from ..core.options import backoff_ns
 from ..core.scheduler import Delivery
 from ..durations import humanize_ns
 from ..errors import Failure
@@ -49,9 +50,7 @@ STATE_KINDS = {
 
 def restart_delay_ns(policy: Any, attempt: int, rng: random.Random | None = None) -> int:
     """The wait before restart ``attempt`` (1-based), as the docs describe it."""
-    base = policy.initial_delay_ns * (policy.backoff_factor ** max(attempt - 1, 0))
-    if policy.max_delay_ns:
-        base = min(base, policy.max_delay_ns)
+    base: float = backoff_ns(policy.initial_delay_ns, policy.backoff_factor, policy.max_delay_ns or 0, attempt)
     if policy.jitter:
         base *= (rng or random).uniform(1 - policy.jitter, 1 + policy.jitter)
     return max(int(base), 0)

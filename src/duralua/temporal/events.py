@@ -27,6 +27,7 @@ from temporalio.common import RetryPolicy
 
 from .. import lifecycle as lc
 from ..core import model as m
+from ..core.options import backoff_ns
 from ..durations import humanize_ns
 from ..errors import Failure
 from ..lifecycle import LifecycleBus, LifecycleEvent
@@ -116,6 +117,5 @@ def retry_delay_ns(info: activity.Info, failure: Failure) -> int | None:
     if policy.maximum_attempts and info.attempt >= policy.maximum_attempts:
         return None
     initial = int(policy.initial_interval.total_seconds() * 1e9)
-    delay = initial * policy.backoff_coefficient ** max(info.attempt - 1, 0)
-    cap = policy.maximum_interval.total_seconds() * 1e9 if policy.maximum_interval else initial * 100
-    return int(min(delay, cap))
+    cap = int(policy.maximum_interval.total_seconds() * 1e9) if policy.maximum_interval else initial * 100
+    return backoff_ns(initial, policy.backoff_coefficient, cap, info.attempt)
