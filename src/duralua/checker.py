@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .errors import ConfigErrors, DuraluaError, Location, LuaError, Problem
 from .registry import Entry, Registry, is_app_dir, load_app, workflow_worker
+from .registry.loader import SYNTAX_ERRORS
 
 # The data keys each kind reads (Wippy's fields; duralua's own ones are documented with the kind).
 _LUA = frozenset({"source", "method", "modules", "imports"})
@@ -35,11 +36,11 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
 # Wippy modules duralua does not have (yet): listing one is a warning, `require` fails.
 WIPPY_MODULES = frozenset({
     "yaml", "text", "compress", "expr", "template", "html", "treesitter", "contract", "sql", "fs", "store",
-    "security", "websocket", "exec", "system", "cloudstorage", "excel", "jq", "llm", "metrics", "queue",
+    "websocket", "exec", "system", "cloudstorage", "excel", "jq", "llm", "metrics", "queue",
 })  # fmt: skip
 # Keys of an entry item (and, in a single-entry file, of the file) that are not its data.
 _ENTRY_FIELDS = frozenset({"name", "kind", "meta", "data", "namespace", "version", "requirements", "entries"})
-_VM_MODULES = frozenset({"funcs", "workflow", "process", "channel", "ctx"})
+_VM_MODULES = frozenset({"funcs", "workflow", "process", "channel", "security", "ctx"})
 
 
 def provided_modules() -> frozenset[str]:
@@ -61,7 +62,7 @@ def check_app(directory: str | Path) -> list[Problem]:
     except DuraluaError as exc:
         return [Problem(str(exc.message), exc.location)]
     problems = list(registry.problems)
-    if any(p.message.startswith(("invalid YAML", "invalid JSON")) for p in problems):
+    if any(p.message.startswith(SYNTAX_ERRORS) for p in problems):
         return problems  # entries are missing: linting the rest would report their absence
     if any(e.kind.startswith("http.") for e in registry.entries.values()):
         from .http.routes import route_problems  # duplicate routes, bad patterns, cors options
@@ -85,7 +86,7 @@ def lint(registry: Registry) -> list[Problem]:
                 f"workflow {entry.id} names no worker (meta.temporal.workflow.worker): no engine hosts it, so it "
                 "can never be started", entry.location_of("meta"), severity="warning"))  # fmt: skip
         for module in entry.modules:
-            if module in provided or ":" in module or module == "errors":
+            if module in provided or ":" in module:
                 continue
             if module in WIPPY_MODULES:
                 text = f"modules: duralua does not provide the Wippy module {module!r} yet (require fails)"

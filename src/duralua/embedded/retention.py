@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..durations import DurationError, humanize_ns, parse_option
 from ..errors import ConfigError, EngineError, Location
+from .queries import CLOSED
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
@@ -38,7 +39,6 @@ PRUNE_EVERY_NS = 60 * 1_000_000_000
 # Runs deleted per pass: one pass is one group commit, which must stay short.
 BATCH = 500
 
-CLOSED = ("completed", "failed", "terminated", "canceled", "continued", "timed_out")
 _CLOSED_SQL = "(" + ", ".join(f"'{s}'" for s in CLOSED) + ")"
 # Tables keyed by run_id that hold a run's data besides its row in ``runs``.
 _RUN_TABLES = ("history", "updates", "inputs", "timers", "tasks")

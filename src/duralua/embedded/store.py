@@ -228,8 +228,7 @@ class Store:
         return [r[0] for r in self.db.execute("SELECT record FROM history WHERE run_id = ? ORDER BY idx", (run_id,))]
 
     def history(self, run_id: str) -> list[dict[str, Any]]:
-        rows = self.db.execute("SELECT record FROM history WHERE run_id = ? ORDER BY idx", (run_id,)).fetchall()
-        return [decode(r[0]) for r in rows]
+        return [decode(r) for r in self.history_records(run_id)]
 
     def inputs(self, run_id: str) -> list[tuple[int, dict[str, Any]]]:
         rows = self.db.execute("SELECT id, job FROM inputs WHERE run_id = ? ORDER BY id", (run_id,)).fetchall()

@@ -434,7 +434,7 @@ def _load(
                 continue
             entries[entry.id] = entry
     validate_entries(entries, problems, env)
-    if any(p.message.startswith(_SYNTAX_ERRORS) for p in problems):
+    if any(p.message.startswith(SYNTAX_ERRORS) for p in problems):
         # The entries of a file that does not parse are missing: references to them would only
         # repeat the syntax error, once per referring entry.
         problems = [p for p in problems if not _MISSING_REF.search(p.message)]
@@ -444,7 +444,7 @@ def _load(
     return Registry(root=root, src=src, node_name=node_name, entries=entries, problems=problems)
 
 
-_SYNTAX_ERRORS = ("invalid YAML", "invalid JSON")
+SYNTAX_ERRORS = ("invalid YAML", "invalid JSON")
 _MISSING_REF = re.compile(r": no entry \S+")
 
 
