@@ -257,3 +257,9 @@ def test_unknown_kind_is_a_warning(tmp_path: Path) -> None:
         3,
         "a:db",
     )
+
+
+def test_env_kinds_are_served_not_warned_about(tmp_path: Path) -> None:
+    files = {"_index.yaml": "namespace: a\nentries:\n  - {name: mem, kind: env.storage.memory}\n"
+             "  - {name: port, kind: env.variable, storage: mem, default: '8080'}\n"}  # fmt: skip
+    assert load(tmp_path, files).problems == []

@@ -234,8 +234,7 @@ class _Ref:
 # Wippy kinds duralua loads but does not run (a warning, not an error: the app may still work
 # without them). A kind close to one of these or to a supported kind is a misspelling.
 WIPPY_KINDS = frozenset({
-    "env.variable", "env.storage.memory", "env.storage.file", "env.storage.os", "env.storage.router",
-    "env.storage.static", "db.sql.sqlite", "db.sql.postgres", "db.sql.mysql", "db.sql.oracle", "db.sql.duckdb",
+    "db.sql.sqlite", "db.sql.postgres", "db.sql.mysql", "db.sql.oracle", "db.sql.duckdb",
     "store.memory", "store.sql", "fs.directory", "fs.embed", "security.policy", "security.policy.expr",
     "security.token_store", "contract.definition", "contract.binding", "cloudstorage.s3", "exec.native",
     "exec.docker", "template.jet", "template.set", "view.page", "http.static", "ns.definition", "ns.requirement",
@@ -637,6 +636,9 @@ class _Checker:
     def registry_entry(self, entry: Entry) -> None:
         pass  # free-form data by definition
 
+    def env_entry(self, entry: Entry) -> None:
+        pass  # checked by the runtime's env store when it boots (runtime/envstore.py)
+
 
 _HANDLERS: dict[str, Callable[[_Checker, Entry], None]] = {
     "function.lua": _Checker.lua,
@@ -652,7 +654,9 @@ _HANDLERS: dict[str, Callable[[_Checker, Entry], None]] = {
     "http.endpoint": _Checker.http_endpoint,
     "terminal.host": _Checker.terminal_host,
     "registry.entry": _Checker.registry_entry,
-}
+    **{kind: _Checker.env_entry for kind in ("env.variable", "env.storage.memory", "env.storage.file",
+                                             "env.storage.os", "env.storage.router", "env.storage.static")},
+}  # fmt: skip
 
 SUPPORTED_KINDS = frozenset(_HANDLERS)
 
