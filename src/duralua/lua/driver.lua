@@ -154,7 +154,6 @@ function D.make_require(lookup, load_import, loaded)
   end
 end
 
-function D.new_loaded() return {} end
 
 -- Globals of an environment: copies of the driver modules, and the globals built on first
 -- use (errors, payload, os: most entries never touch some of them).

@@ -177,8 +177,8 @@ class LuaVM:
                 "pid": lambda: self.owner.pid,
                 "entry_id": lambda: self._entry_id(),
                 "trap": lambda on: self._set_trap(on is True),
-                "send": self._send_now,
-                "send_plain": self._send_plain,
+                "send": lambda text: self._owner_send("send_now", str(text)),
+                "send_plain": lambda dest, topic, *p: self._owner_send("send_values", dest, topic, list(p)),
                 "context_value": lambda key: to_lua(self.lua, self.owner.context.get(str(key))),
                 # Only the time module's functions (driver.lua: D.time) convert durations, and a
                 # state whose entry cannot require it never reaches them: its time classes are not
@@ -196,24 +196,15 @@ class LuaVM:
             return entry
         return self.code.entry_id if self.code is not None else ""
 
-    def _send_now(self, text: str) -> Any:
-        """``process.send`` answered without a yield when the owner can (a runtime process);
-        False: use the op. Never raises into Lua (see the class docstring)."""
-        send = getattr(self.owner, "send_now", None)
+    def _owner_send(self, method: str, *args: Any) -> Any:
+        """``process.send`` answered without a yield when the owner can (a runtime process):
+        ``send_now`` takes the exported JSON text, ``send_values`` plain values (driver.lua
+        ``plain``) as they are. False: use the op. Never raises into Lua (see the class docstring)."""
+        send = getattr(self.owner, method, None)
         if send is None:
             return False
         try:
-            return send(str(text))
-        except Exception:
-            return False
-
-    def _send_plain(self, dest: Any, topic: Any, *payloads: Any) -> Any:
-        """:meth:`_send_now` for plain values (driver.lua ``plain``), which come as they are."""
-        send = getattr(self.owner, "send_values", None)
-        if send is None:
-            return False
-        try:
-            return send(dest, topic, list(payloads))
+            return send(*args)
         except Exception:
             return False
 
@@ -421,7 +412,7 @@ class LuaVM:
                     *[to_lua(lua, p) for p in delivery.payloads])  # fmt: skip
             return int(drv.make_message(*args) if tenant is None else self._message_in(tenant, *args))
         if tenant is not None:
-            self._call_in(tenant, "stash_take", 0)  # a no-op that switches to the tenant
+            drv.switch(tenant)
         if kind == "time":
             return int(drv.make_value(make_time(lua, int(delivery.data))))
         if kind == "future":

@@ -26,7 +26,7 @@ from ..errors import INTERNAL, INVALID, CallError, DuraluaError, EncodeError, Fa
 from ..lua.context import SystemContext
 from ..lua.process import EntryCode, LuaVM
 from .node import Node
-from .proc import Proc, ProcVM
+from .proc import Proc, ProcVM, terminated
 
 if TYPE_CHECKING:
     from ..registry import Registry
@@ -313,8 +313,6 @@ class _Call(Proc):
 
     def terminate(self, failure: Failure | None = None) -> None:
         """Stop this call now (test runner timeouts); its caller sees ``failure``."""
-        from .proc import terminated
-
         self.doom(failure or terminated())
         if self._wake is not None:
             self._wake.set()
