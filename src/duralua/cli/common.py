@@ -29,6 +29,8 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 ENGINES = ("embedded", "temporal")
 
+DirOpt = Annotated[Path, typer.Option("--dir", "-d", help="App directory (with wippy.lock, or the src tree).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 EngineOpt = Annotated[
     str,
     typer.Option("--engine", envvar="DURALUA_ENGINE", show_envvar=False,

@@ -17,8 +17,8 @@ from ..embedded import retention
 from ..embedded.store import Store
 from ..errors import ConfigError
 from . import temporal_cmd
-from .common import Ctx, EngineOpt, fail, on_temporal, print_json, say, use_json
-from .workflow_show import DbOpt, DirOpt, JsonOpt
+from .common import Ctx, EngineOpt, JsonOpt, fail, on_temporal, print_json, say, use_json
+from .workflow_show import DbOpt, DirOpt
 
 app = typer.Typer(help="Look after the embedded engine's database (backups).", no_args_is_help=True)
 

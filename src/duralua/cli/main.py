@@ -24,7 +24,9 @@ from . import command_run, db_cmd, helpfmt, service_cmd, temporal_cmd, test_cmd,
 from .common import (
     AddressOpt,
     Ctx,
+    DirOpt,
     EngineOpt,
+    JsonOpt,
     NamespaceOpt,
     check_synchronous,
     error_line,
@@ -51,9 +53,6 @@ app.add_typer(db_cmd.app, name="db")
 app.add_typer(service_cmd.app, name="service")
 app.command("test")(test_cmd.test)
 app.command("ui")(ui_cmd.ui)  # UI/telemetry wiring lives in ui_cmd
-
-DirOpt = Annotated[Path, typer.Option("--dir", "-d", help="App directory (with wippy.lock, or the src tree).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 
 
 def _version(value: bool) -> None:

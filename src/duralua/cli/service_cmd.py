@@ -14,15 +14,13 @@ from rich.text import Text
 from ..codec import JSONValue
 from ..errors import Failure
 from ..runtime.control import ControlUnavailable, request, socket_path
-from .common import Ctx, fail, out_console, print_json
+from .common import Ctx, DirOpt, JsonOpt, fail, out_console, print_json
 
 app = typer.Typer(help="Supervised services (process.service) of the running app.", no_args_is_help=True)
 
-DirOpt = Annotated[Path, typer.Option("--dir", "-d", help="App directory (with wippy.lock, or the src tree).")]
 DbOpt = Annotated[
     Path | None, typer.Option(help="The database the app is served with (default: <app>/.duralua/duralua.db).")
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 
 
 def ask(ctx: Ctx, body: dict[str, Any], timeout: float | None = 30.0) -> dict[str, Any] | None:

@@ -15,9 +15,8 @@ from rich.text import Text
 
 from ..runtime.testrunner import TestEntry, TestRunner, Verdict, discover
 from .command_run import booted
-from .common import AddressOpt, Ctx, EngineOpt, NamespaceOpt, err_console, on_temporal, out_console, say
+from .common import AddressOpt, Ctx, DirOpt, EngineOpt, NamespaceOpt, err_console, on_temporal, out_console, say
 
-DirOpt = Annotated[Path, typer.Option("--dir", "-d", help="App directory (with wippy.lock, or the src tree).")]
 DbOpt = Annotated[Path | None, typer.Option(help="Serve the app on this database (default: a throw-away one).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output (the verdict of every test).")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show the runtime's log lines while tests run.")]

@@ -35,7 +35,9 @@ from . import temporal_cmd
 from .common import (
     AddressOpt,
     Ctx,
+    DirOpt,
     EngineOpt,
+    JsonOpt,
     NamespaceOpt,
     fail,
     on_temporal,
@@ -49,9 +51,7 @@ from .temporal_cmd import Server
 POLL_SECONDS = 0.05
 DEFAULT_WAIT = 30.0
 
-DirOpt = Annotated[Path, typer.Option("--dir", "-d", help="App directory (with wippy.lock, or the src tree).")]
 DbOpt = Annotated[Path | None, typer.Option("--db", help="Database file (default .duralua/duralua.db).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 
 
 def _args(text: str | None) -> list[JSONValue]:

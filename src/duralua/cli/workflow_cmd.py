@@ -30,6 +30,7 @@ from .common import (
     AddressOpt,
     Ctx,
     EngineOpt,
+    JsonOpt,
     NamespaceOpt,
     error_line,
     fail,
@@ -53,7 +54,7 @@ from .engine_link import (
     queue_request,
 )
 from .temporal_cmd import Server
-from .workflow_show import DbOpt, DirOpt, JsonOpt, find_row, open_store
+from .workflow_show import DbOpt, DirOpt, find_row, open_store
 
 app = typer.Typer(help="Start, inspect, signal and replay workflows.", no_args_is_help=True)
 

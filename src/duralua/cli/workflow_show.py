@@ -22,12 +22,23 @@ from ..embedded.store import Store
 from ..engine import RunSummary
 from ..errors import DuraluaError, EncodeError, NondeterminismError, WorkflowNotFound
 from . import render, temporal_cmd
-from .common import AddressOpt, Ctx, EngineOpt, NamespaceOpt, fail, on_temporal, out_console, print_json, use_json, warn
+from .common import (
+    AddressOpt,
+    Ctx,
+    EngineOpt,
+    JsonOpt,
+    NamespaceOpt,
+    fail,
+    on_temporal,
+    out_console,
+    print_json,
+    use_json,
+    warn,
+)
 from .temporal_cmd import Server
 
 DirOpt = Annotated[Path, typer.Option("--dir", "-d", help="App directory.")]
 DbOpt = Annotated[Path | None, typer.Option("--db", help="SQLite file (default: <app>/.duralua/duralua.db).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 
 STATUSES = ("running", "held", "completed", "failed", "terminated", "canceled", "continued", "timed_out")
 STATUS_STYLE = render.STATUS_STYLE

@@ -20,8 +20,7 @@ from typing import Any, Protocol
 from ..runtime.control import ControlUnavailable, request, socket_path
 
 SNAPSHOT_TIMEOUT = 5.0
-STATE_NAMES = {"starting": "Starting", "running": "Running", "failed": "Failed", "exited": "Exited",
-               "stopping": "Stopping", "stopped": "Stopped", "unknown": "Not started"}  # fmt: skip
+STATE_NAMES = {"unknown": "Not started"}  # the others show as the state, capitalized
 
 
 @dataclass

@@ -177,7 +177,7 @@ def create_app(state: UIState) -> Starlette:
     async def services_view(request: Request) -> Response:
         if state.runtime is None:
             return error("this UI has no process runtime to show", 404)
-        ctx: dict[str, Any] = {"rt": await state.runtime.read(), "now": now_ns()}
+        ctx: dict[str, Any] = {"rt": await state.runtime.read()}
         if request.query_params.get("fragment"):
             return page("_services_body.html", ctx)
         return page("services.html", ctx)
