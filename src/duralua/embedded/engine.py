@@ -434,9 +434,7 @@ class EmbeddedEngine(RunClock):
         saved = decode(row.get("queries") or "{}")
         live = _Live(machine, history, row, saved_queries=saved if isinstance(saved, dict) else {},
                      memory=program.memory_used)  # fmt: skip
-        for old in self._cache.add(run_id, live):
-            self.cache_evictions += 1
-            old.machine.close()
+        self._close_evicted(self._cache.add(run_id, live))
         return live
 
     def _new_machine(self, info: m.WorkflowInfo, history: History) -> tuple[LuaWorkflowProgram, WorkflowMachine]:
@@ -488,9 +486,7 @@ class EmbeddedEngine(RunClock):
             self._evict(run_id)
         else:
             self._cache.touch(run_id)  # its history and Lua heap grew: renew its priority and size
-            for old in self._cache.shrink(keep=run_id):
-                self.cache_evictions += 1
-                old.machine.close()
+            self._close_evicted(self._cache.shrink(keep=run_id))
 
     def _save_queries(self, run_id: str, live: _Live, batch: _Batch) -> None:
         before, text = live.saved_queries, live.row.get("queries")

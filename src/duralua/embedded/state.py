@@ -12,7 +12,7 @@ import itertools
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -218,6 +218,10 @@ class EngineState:
     def _evict(self, run_id: str) -> None:
         live = self._cache.pop(run_id)
         if live is not None:
+            self._close_evicted((live,))
+
+    def _close_evicted(self, evicted: Iterable[_Live]) -> None:
+        for live in evicted:
             self.cache_evictions += 1
             live.machine.close()
 
