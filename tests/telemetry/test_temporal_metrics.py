@@ -130,3 +130,32 @@ def test_metrics_page_on_temporal_counts_runs_and_attempts_once(
     assert {"duralua_engine_commit_duration_seconds", "duralua_engine_cache_hits", "duralua_timers_pending",
             "duralua_workflow_runs"}.isdisjoint(names)  # fmt: skip
     assert {"duralua_workflow_started", "duralua_activity_attempts"} <= names
+
+
+def test_a_signal_in_the_runs_first_task_is_counted(temporal_server: DevServer) -> None:
+    """Started and signalled while no worker polls, the run's first task carries the signal:
+    the SDK hands it to the signal handler before the run has begun."""
+    tel = Telemetry(TelemetryConfig(metrics=True))
+    _, port = tel.serve_metrics("127.0.0.1:0")
+    approval = (("workflow_type", "obs:approval"),)
+
+    async def body() -> Samples:
+        env = app_env(temporal_server)
+        app = App(registry=load_app(APP, env=env), log=None)
+        tel.attach(app.lifecycle)
+        async with TemporalHost(app, env=env, notify=None, workers=[]) as client_only:
+            engine = client_only.engine
+            assert engine is not None
+            pid = await engine.start_workflow(StartRequest("obs:approval", "obs:worker", [7]))
+            await engine.signal(pid, "approve", [{"by": "early"}])
+        async with TemporalHost(app, env=env, notify=None) as host:
+            assert host.engine is not None
+            assert (await host.engine.result(pid))[1] is None
+            return await scrape_until(port, lambda s: s.get(("duralua_workflow_completed_total", approval)) == 1)
+
+    try:
+        samples = asyncio.run(asyncio.wait_for(body(), 120))
+    finally:
+        tel.close()
+    assert samples[("duralua_workflow_started_total", approval)] == 1
+    assert samples[("duralua_workflow_signals_total", approval)] == 1

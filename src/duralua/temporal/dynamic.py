@@ -133,6 +133,9 @@ class DuraluaWorkflowBase:
         self._cancel_seen = False
         self._machine: WorkflowMachine | None = None
         self.info: m.WorkflowInfo | None = None
+        # Signals delivered in the run's first task reach the handler before the run has its
+        # info (the SDK runs signal handlers first): reported just after the run's start.
+        self._early_signals: list[tuple[str, str]] = []
 
     # -- interceptor hooks ----------------------------------------------------------------------
 
@@ -184,7 +187,9 @@ class DuraluaWorkflowBase:
             return
         self._jobs.append(m.Signal(topic=name, sender=sender, payloads=payloads))
         info = self.info
-        if info is not None:
+        if info is None:
+            self._early_signals.append((name, sender))
+        else:
             self._report(lambda: run_events.run_signaled(info, name, sender))
 
     def _on_query(self, name: str) -> Any:
@@ -271,6 +276,9 @@ class DuraluaWorkflowBase:
         jobs: list[m.Job] = [m.StartWorkflow(args=args), *carried, *self._take_jobs()]
         parent = workflow.info().parent
         self._report(lambda: run_events.run_started(info, parent.run_id if parent is not None else ""))
+        for topic, sender in self._early_signals:
+            self._report(functools.partial(run_events.run_signaled, info, topic, sender))
+        self._early_signals.clear()
         try:
             while True:
                 ti = workflow.info()
