@@ -148,7 +148,7 @@ class App:
         db: str | Path = ".duralua/duralua.db",
         *,
         synchronous: str = "FULL",
-        cache_size: int = 256,
+        cache_size: int = 4096,
         clock: Clock | None = None,
         fast_forward: bool = False,
     ) -> Workflows:

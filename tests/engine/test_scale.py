@@ -16,7 +16,7 @@ from duralua.codec import dumps
 from duralua.core import model as m
 from duralua.core.history import ActivationRecord, History, HistoryLimits
 from duralua.embedded.engine import EmbeddedEngine, load_history
-from duralua.embedded.livecache import STATE_OVERHEAD, LiveCache
+from duralua.embedded.livecache import RUN_OVERHEAD, LiveCache
 from duralua.embedded.replayer import replay_history
 from duralua.embedded.store import Store
 from duralua.errors import Failure
@@ -76,7 +76,7 @@ def test_an_idle_long_history_ages_out_eventually() -> None:
 
 
 def test_cache_is_bounded_by_memory() -> None:
-    per_entry = 400 * 1024 + STATE_OVERHEAD + 3 * 100
+    per_entry = 400 * 1024 + RUN_OVERHEAD + 3 * 100
     cache = LiveCache(max_entries=1000, max_bytes=10 * per_entry)
     for i in range(50):
         cache.add(f"r{i}", _live(1))

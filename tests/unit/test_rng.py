@@ -470,13 +470,13 @@ MUTANTS = [
     ("(rv >> 11) * TWO_M53", "(rv >> 12) * (TWO_M53 * 2)"),  # 52-bit floats
     ("n = n ~ MININT\n  rv = rv & lim\n  while (rv ~ MININT) > n do", "rv = rv & lim\n  while rv > n do"),  # signed
     ("while (rv ~ MININT) > n do", "while false do"),  # no rejection
-    ("rv = (((rv << 7) | (rv >> 57)) * 9) & lim", "rv = (((rv << 7) | (rv >> 57)) * 9) % (lim + 1)"),
+    ("rv = nextrand(s) & lim", "rv = nextrand(s) % (lim + 1)"),  # the rejection loop's mask
     ("if n & (n + 1) == 0 then return (rv & n) + low end", "if n & (n + 1) == 0 then return (rv % (n + 1)) + low end"),
     ("for _ = 1, 16 do nextrand(s) end", "for _ = 1, 15 do nextrand(s) end"),
     ("s[1], s[2], s[3], s[4] = n1, 0xff, n2, 0", "s[1], s[2], s[3], s[4] = n1, 0xff, 0, n2"),
     ("  s[4] = (s3 << 45) | (s3 >> 19)\n  x", "  s[4] = (s3 << 44) | (s3 >> 20)\n  x"),  # nextrand (seeding)
     ("  x = (x << 7) | (x >> 57)\n", "  x = (x << 7) | (x >> 56)\n"),  # nextrand's output (randomseed())
-    ("    rv = s1 * 5\n", "    rv = s1 * 3\n"),  # the rejection loop's draws
+    ("  local x = s1 * 5\n", "  local x = s1 * 3\n"),  # nextrand's multiplier
     ("if up == 0 then return rv end", "if up == 0 then return rv >> 1 end"),
     ("    n1 = nextrand(s)\n    n2 = nextrand(s)", "    n2 = nextrand(s)\n    n1 = nextrand(s)"),
     ('  if low > up then argerror(2, 1, "interval is empty", "random") end', ""),

@@ -162,7 +162,7 @@ def unread_messages(ctx: Ctx, history: History) -> list[dict[str, Any]] | None:
     when that cannot be known here (no app in --dir, or the code no longer replays it)."""
     from ..core.history import replay
     from ..core.machine import WorkflowMachine
-    from ..lua.process import LuaWorkflowProgram
+    from ..lua.workflow_program import LuaWorkflowProgram
     from ..registry import is_app_dir
 
     if not is_app_dir(ctx.root):

@@ -61,6 +61,12 @@ class WorkflowProgram(Protocol):
         """Convert a raised Lua value into a Failure."""
         ...
 
+    @property
+    def usable(self) -> bool:
+        """False when the program should not be stepped again but rebuilt by replay (its
+        state reached a limit, maybe through another run sharing it)."""
+        ...
+
     def close(self) -> None: ...
 
 

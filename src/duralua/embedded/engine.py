@@ -40,7 +40,7 @@ from ..errors import (
     NondeterminismError,
 )
 from ..lifecycle import LifecycleEvent
-from ..lua.process import LuaWorkflowProgram
+from ..lua.workflow_program import LuaWorkflowProgram, StateCrowded
 from . import retention
 from .activities import ActivityTask
 from .clockwork import RunClock
@@ -298,6 +298,16 @@ class EmbeddedEngine(RunClock):
             mark = batch.mark()
             try:
                 self._activate(run_id, row, pend, batch)
+            except StateCrowded:
+                # The Lua state it shares ran out of memory: not necessarily this run's doing.
+                # Taken back and rebuilt in a state of its own, in this batch; held only if it
+                # reaches the limit there too.
+                batch.reset(mark)
+                self._evict(run_id)
+                self._exclusive.add(run_id)
+                self._pending.setdefault(run_id, [])[0:0] = pend
+                self._mark_ready(run_id)
+                continue
             except Exception as exc:
                 # Whatever goes wrong while stepping this run stays with this run: its partial
                 # writes are taken back, it is held with the reason, the batch goes on.
@@ -415,17 +425,24 @@ class EmbeddedEngine(RunClock):
 
     def _machine(self, run_id: str, row: dict[str, Any]) -> _Live:
         live = self._cache.get(run_id)
-        if live is not None:
+        if live is not None and live.machine.program.usable:
             self.cache_hits += 1
             return live
         self.cache_misses += 1
-        info = m.WorkflowInfo.from_json(decode(row["info"]))
-        # A run that has not been activated before has no history rows to read.
-        stored = self._db().history_records(run_id) if int(row.get("activations") or 0) > 0 else []
-        history = History.from_encoded(info, stored)
-        for record, encoded, _idx in self._fresh_history.get(run_id, []):  # this batch's, not committed yet
-            history.append(record, encoded)
-        program, machine = self._new_machine(info, history)
+        if live is not None:
+            # Its Lua state reached a limit (maybe another run's doing): rebuilt elsewhere from
+            # the history it has (the cached row's activation count is not kept up to date).
+            history = live.history
+            self._evict(run_id)
+        else:
+            info = m.WorkflowInfo.from_json(decode(row["info"]))
+            # A run that has not been activated before has no history rows to read.
+            stored = self._db().history_records(run_id) if int(row.get("activations") or 0) > 0 else []
+            history = History.from_encoded(info, stored)
+            for record, encoded, _idx in self._fresh_history.get(run_id, []):  # this batch's, not committed yet
+                history.append(record, encoded)
+        info = history.info
+        program, machine = self._new_machine(info, history, exclusive=run_id in self._exclusive)
         try:
             replay(machine, history)
         except BaseException:
@@ -437,12 +454,13 @@ class EmbeddedEngine(RunClock):
         self._close_evicted(self._cache.add(run_id, live))
         return live
 
-    def _new_machine(self, info: m.WorkflowInfo, history: History) -> tuple[LuaWorkflowProgram, WorkflowMachine]:
+    def _new_machine(self, info: m.WorkflowInfo, history: History, *,
+                     exclusive: bool = False) -> tuple[LuaWorkflowProgram, WorkflowMachine]:  # fmt: skip
         wf = self.catalog.workflows.get(info.workflow_type)
         if wf is None:
             raise DuraluaError(f"workflow type {info.workflow_type} is not registered in this app")
         program = LuaWorkflowProgram(wf.code, log=self._log, memory_limit=self._limits[0],
-                                     instruction_budget=self._limits[1])  # fmt: skip
+                                     instruction_budget=self._limits[1], exclusive=exclusive)  # fmt: skip
         return program, WorkflowMachine(
             info,
             program,

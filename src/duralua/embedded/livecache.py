@@ -7,9 +7,9 @@ by recency alone (GreedyDual-Size): each entry has a priority ``L + rebuild_cost
 cost), and the entry with the lowest priority goes first. A long-history run stays resident
 while short ones (a sleeper: one activation to replay) come and go; among equals it is LRU.
 
-``size`` is an estimate of the memory the entry holds (its Lua state's heap, the fixed cost of
-a Lua state and the decoded history), so the budget is in bytes; ``max_entries`` still caps the
-count (0 disables the cache: every activation rebuilds).
+``size`` is an estimate of the memory the entry holds (the Lua memory of its tenant and its
+share of the state's, its Python objects and the decoded history), so the budget is in bytes;
+``max_entries`` still caps the count (0 disables the cache: every activation rebuilds).
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .state import _Live
 
-# What one Lua state costs besides its Lua heap: the Python objects of the VM and the runtime,
-# and the allocator's slack (measured: ~630 KB RSS per state for a ~400 KB heap).
-STATE_OVERHEAD = 240 * 1024
+# What a run costs besides its share of a Lua state (runs are tenants of shared states,
+# lua/workflow_program.py): its machine, scheduler and tenant view in Python, and the
+# allocator's slack (measured: ~25 KB RSS per cached run for ~20 KB of Lua memory).
+RUN_OVERHEAD = 8 * 1024
 # Decoded history (dataclasses, lists, dicts) per byte of its canonical JSON (measured ~3x).
 HISTORY_FACTOR = 3
 # Rebuild cost in units of one replayed activation: a fresh machine and Lua state rebind cost
@@ -33,7 +34,7 @@ DEFAULT_MEMORY = 64 * 1024 * 1024
 
 
 def entry_size(live: _Live) -> int:
-    return live.memory_used() + STATE_OVERHEAD + HISTORY_FACTOR * live.history.size()
+    return live.memory_used() + RUN_OVERHEAD + HISTORY_FACTOR * live.history.size()
 
 
 def rebuild_cost(live: _Live) -> int:
@@ -43,7 +44,7 @@ def rebuild_cost(live: _Live) -> int:
 class LiveCache:
     """Run id -> live state, with cost-aware eviction under a memory and a count budget."""
 
-    def __init__(self, max_entries: int = 256, max_bytes: int = DEFAULT_MEMORY) -> None:
+    def __init__(self, max_entries: int = 4096, max_bytes: int = DEFAULT_MEMORY) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self._entries: dict[str, _Live] = {}

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from ..core.history import History, replay
 from ..core.machine import WorkflowMachine
 from ..errors import WorkflowNotFound
-from ..lua.process import LuaWorkflowProgram
+from ..lua.workflow_program import LuaWorkflowProgram
 
 if TYPE_CHECKING:
     from ..app import App

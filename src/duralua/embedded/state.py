@@ -124,7 +124,7 @@ class EngineState:
         db_path: str | Path,
         *,
         synchronous: str = "FULL",
-        cache_size: int = 256,
+        cache_size: int = 4096,
         cache_memory: int = DEFAULT_MEMORY,
         history_limits: HistoryLimits | None = None,
         clock: Clock | None = None,
@@ -187,6 +187,8 @@ class EngineState:
         self.activities = ActivityRunner(cast("EmbeddedEngine", self))
         self.running = False
         self.held_reasons: dict[str, str] = {}
+        # Runs rebuilt in a Lua state of their own after one they shared ran out of memory.
+        self._exclusive: set[str] = set()
         # Callers waiting for an update's outcome (update id -> (run id, futures)), and update
         # ids admitted by the batch being built (so one is admitted once).
         self._update_waiters: dict[str, tuple[str, list[asyncio.Future[None]]]] = {}

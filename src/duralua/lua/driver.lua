@@ -21,6 +21,7 @@ local H, new_thread = ...
 local C = H.core               -- _core.lua helpers (export, error objects, classes)
 local guard = H.guard          -- the sandbox's P.call: (fn, ...) -> code, ... as one budgeted step
 local SC = H.coroutine         -- the sandbox's coroutine library (budget-aware)
+local RNG = H.rng              -- the sandbox's math.random generators (rng.lua): one per tenant
 
 local yield = coroutine.yield
 local co_running = coroutine.running
@@ -762,8 +763,11 @@ function D.switch(t)
   if rawequal(old, t) then return end
   old.stash, old.nstash, old.threads, old.futures, old.timer_seq = stash, nstash, threads, futures, timer_seq
   stash, nstash, threads, futures, timer_seq = t.stash, t.nstash, t.threads, t.futures, t.timer_seq
+  old.rng, RNG.current = RNG.current, t.rng  -- nil: made on the tenant's first draw
   for i = 1, #tenant_hooks do tenant_hooks[i](old, t) end
   current = t
+  -- What one tenant wrote into the state's shared objects (time.utc...) the next never sees.
+  C.restore_shared()
 end
 
 -- A new process of this state in one call from Python: its tenant, current from now on, with
@@ -798,6 +802,7 @@ end
 function D.reset()
   threads, stash, futures = {}, {}, {}
   nstash, timer_seq = 0, 0
+  RNG.current = nil
   for i = 1, #reset_hooks do reset_hooks[i]() end
   C.restore_shared()
 end

@@ -4,7 +4,7 @@
 -- Python holds. User code gets environments built by `make_env`, which see nothing of this
 -- file but the safe functions it exports. Nothing here is reachable from a user environment:
 -- the real `load`, `debug`, `os`, `io`, `package` and lupa's `python` stay in the real globals.
-local budget, WINDOW, FIRST, PATTERNS, LMATCH = ...   -- budget: integer or false (no budget)
+local budget, WINDOW, FIRST, PATTERNS, LMATCH, RNG = ...   -- budget: integer or false (no budget)
 
 local rawget, rawset, rawequal, rnext = rawget, rawset, rawequal, next
 local rtype, select, error, tostring = type, select, error, tostring
@@ -515,11 +515,23 @@ local base = {
   error = error, assert = assert, setmetatable = setmetatable, getmetatable = getmetatable,
   rawget = rawget, rawset = rawset, rawequal = rawequal, _VERSION = _VERSION,
 }
+-- math.random: one generator per tenant (rng.lua; the driver switches R.current with the
+-- tenant), so runs that share a state draw their own numbers. A tenant that is never seeded
+-- (processes, function calls) starts from the C generator, which Lua seeds at random.
+local rng = load(RNG, "=prelude", "b")()
+do
+  local c_random = math.random
+  function rng.fresh() return rng.new(c_random(0), c_random(0)) end
+  rng.current = nil
+end
+local safe_math = copy(math)
+safe_math.random, safe_math.randomseed = rng.random, rng.randomseed
+
 -- Libraries each environment gets its own shallow copy of (name -> {table, metatable}).
 local copied = {
   string = { safe_string, STRING_MT },
   table = { copy(table), nil },
-  math = { copy(math), nil },  -- math.random stays here; workflows get a recorded PRNG later
+  math = { safe_math, nil },
   coroutine = { safe_coroutine, nil },
 }
 
@@ -780,6 +792,9 @@ function P.compile(src, name, env)
 end
 
 P.make_env = make_env
+P.rng = rng
+-- A workflow run's generator, seeded from its recorded seed (what math.randomseed(seed) gives).
+function P.seed_rng(seed) rng.current = rng.new(seed) end
 P.env_maker = env_maker
 P.copier = copier
 

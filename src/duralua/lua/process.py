@@ -8,10 +8,7 @@ one codec boundary (:mod:`duralua.lua.convert`) before they reach the host.
 
 from __future__ import annotations
 
-import atexit
-import gc
 import itertools
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -20,7 +17,7 @@ from typing import Any, Protocol
 import lupa.lua54 as lupa
 
 from ..codec import JSONValue
-from ..core.machine import WorkflowMachine, future_value
+from ..core.machine import future_value
 from ..core.scheduler import RAISE, RETURN, YIELD, Delivery, Scheduler
 from ..errors import INTERNAL, INVALID, BudgetExceeded, Failure, LuaError, MemoryLimitExceeded
 from . import chunks
@@ -138,7 +135,7 @@ class LuaVM:
             drv.set_template(name, template)
         self._print = self._print_fn()
         # Compiled once: a chunk compiled per run was a measurable share of rebuilding a run.
-        self.randomseed: Any = lua.eval("function(seed) math.randomseed(seed) end")
+        self.randomseed: Any = self.sb._priv.seed_rng  # the current tenant's math.random
         self._imports = _imports_by_id(code) if code is not None else {}
         self._resolver_cache: dict[tuple[str, str], tuple[Any, Any]] = {}
         self._entry_resolver_cache: dict[tuple[str, str], tuple[Any, Any]] = {}
@@ -146,6 +143,8 @@ class LuaVM:
         self._specs: dict[tuple[str, str], Any] = {}
         self.poisoned = False
         self._entry_fn = self._load_entry() if code is not None else None
+        # What the state holds before any tenant (shared among the runs of a shared state).
+        self.base_memory = self.sb.memory_used
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -187,6 +186,7 @@ class LuaVM:
                 "env_maker": self.sb._priv.env_maker,
                 "copier": self.sb._priv.copier,
                 "make_env": self.sb._priv.make_env,
+                "rng": self.sb._priv.rng,
             }
         )
 
@@ -438,15 +438,41 @@ class LuaVM:
         """The driver-side state of one more process (a Lua table made on the main thread)."""
         return self._drv.new_tenant()
 
-    def switch(self, tenant: Any, key: object, owner: ProcessOwner, scheduler: Scheduler, *, lua: bool = True) -> None:
+    def switch(
+        self,
+        tenant: Any,
+        key: object,
+        owner: ProcessOwner,
+        scheduler: Scheduler,
+        *,
+        lua: bool = True,
+        ctx: HostContext | None = None,
+        log: Callable[[str, str], None] | bool | None = False,
+    ) -> None:
         """Make ``tenant`` (identified by ``key``) the process the callbacks serve, and (``lua``)
         the driver's current one. The tenant-aware calls (``resume``, ``materialize``,
-        ``release`` with ``tenant``) switch the driver themselves."""
+        ``release`` with ``tenant``) switch the driver themselves. Workflow runs, each with a
+        clock and a log of its own, also switch ``ctx`` and ``log`` (False: keep the state's)."""
         self.owner = owner
         self.scheduler = scheduler
+        if ctx is not None:
+            self.ctx = ctx
+            self._st.host = ctx
+        if log is not False:
+            self._log = log if callable(log) else None
         if lua:
             self._drv.switch(tenant)
         self.current = key
+
+    def switch_lua(self, tenant: Any) -> None:
+        """Make ``tenant`` the driver's current one (its callbacks already serve it)."""
+        self._drv.switch(tenant)
+
+    def vacate(self) -> None:
+        """Serve nobody: the driver holds an empty tenant, so nothing of the last one stays
+        reachable from it (a closed run's coroutines and values can be collected)."""
+        self._drv.switch(self._drv.new_tenant())
+        self.current = None
 
     def load_tenant_entry(self, code: EntryCode) -> Any:
         """Load ``code`` for the current tenant: fresh globals, modules and entry chunk."""
@@ -566,89 +592,3 @@ def _imports_by_id(code: EntryCode) -> dict[str, EntryCode]:
                 found[imp.entry_id] = imp
                 todo.append(imp)
     return found
-
-
-class LuaWorkflowProgram:
-    """:class:`~duralua.core.machine.WorkflowProgram` backed by a :class:`LuaVM`."""
-
-    def __init__(self, code: EntryCode, *, log: Callable[[str, str], None] | None = None,
-                 memory_limit: int | None = None, instruction_budget: int | None = None) -> None:  # fmt: skip
-        self._code = code
-        self._log = log
-        self._limits = (memory_limit, instruction_budget)
-        self._vm: LuaVM | None = None
-        self._machine: WorkflowMachine | None = None
-
-    @property
-    def vm(self) -> LuaVM:
-        assert self._vm is not None
-        return self._vm
-
-    def memory_used(self) -> int:
-        """Bytes the Lua state holds (the engine's live-state cache is sized by memory)."""
-        return self._vm.sb.memory_used if self._vm is not None else 0
-
-    def bind(self, scheduler: Scheduler, host: WorkflowMachine) -> None:
-        self._machine = host
-
-        def log(pid: str, text: str) -> None:
-            if self._log is not None and not host._replaying:
-                self._log(pid, text)
-
-        vm = _take_pooled(self._code, self._limits)
-        if vm is not None:
-            vm.rebind(host, host, log)
-        else:
-            vm = LuaVM(self._code, host, host, log=log, memory_limit=self._limits[0],
-                       instruction_budget=self._limits[1])  # fmt: skip
-        self._vm = vm
-        self._vm.scheduler = scheduler
-        vm.randomseed(host.info.seed)
-
-    def start(self, args: list[JSONValue]) -> None:
-        self.vm.start(args)
-
-    def result_of(self, values: tuple[Any, ...]) -> tuple[JSONValue, Failure | None]:
-        return self.vm.result_of(values)
-
-    def failure_of(self, raised: Any) -> Failure:
-        return self.vm.failure_of(raised)
-
-    def close(self) -> None:
-        vm, self._vm = self._vm, None
-        if vm is not None:
-            vm.close()
-            if not vm.poisoned:
-                _put_pooled(self._code, self._limits, vm)
-
-
-# Idle Lua states of finished or evicted runs, per workflow entry: a new run rebinds one
-# (fresh globals and entry chunk) instead of paying for a new state. Engines may run
-# workflows on several threads (Temporal), hence the lock.
-_POOL: dict[tuple[int, tuple[int | None, int | None]], list[LuaVM]] = {}
-_POOL_LOCK = threading.Lock()
-POOL_SIZE = 64
-
-
-def _drain_pool() -> None:
-    # Lua states must be freed while the interpreter is intact: left to module teardown,
-    # lupa runtimes can be finalised after what they reference (a segfault at exit).
-    with _POOL_LOCK:
-        _POOL.clear()
-    gc.collect()
-
-
-atexit.register(_drain_pool)
-
-
-def _take_pooled(code: EntryCode, limits: tuple[int | None, int | None]) -> LuaVM | None:
-    with _POOL_LOCK:
-        idle = _POOL.get((id(code), limits))
-        return idle.pop() if idle else None
-
-
-def _put_pooled(code: EntryCode, limits: tuple[int | None, int | None], vm: LuaVM) -> None:
-    with _POOL_LOCK:
-        idle = _POOL.setdefault((id(code), limits), [])
-        if len(idle) < POOL_SIZE:
-            idle.append(vm)

@@ -130,17 +130,9 @@ local function current()
 end
 
 function R.random(...)
-  -- nextrand, inline: the value is drawn before the arguments are checked, as in C
+  -- the value is drawn before the arguments are checked, as in C
   local s = R.current or current()
-  local s0, s1, s2, s3 = s[1], s[2], s[3], s[4]
-  local rv = s1 * 5
-  s2 = s2 ~ s0
-  s3 = s3 ~ s1
-  s[1] = s0 ~ s3
-  s[2] = s1 ~ s2
-  s[3] = s2 ~ (s1 << 17)
-  s[4] = (s3 << 45) | (s3 >> 19)
-  rv = ((rv << 7) | (rv >> 57)) * 9
+  local rv = nextrand(s)
 
   -- math.tointeger is lua_tointegerx, the conversion luaL_checkinteger makes (3.0 and "3" are
   -- 3); checkinteger only runs when it fails, to raise the error.
@@ -175,15 +167,7 @@ function R.random(...)
   n = n ~ MININT
   rv = rv & lim
   while (rv ~ MININT) > n do
-    s0, s1, s2, s3 = s[1], s[2], s[3], s[4] -- nextrand, inline
-    rv = s1 * 5
-    s2 = s2 ~ s0
-    s3 = s3 ~ s1
-    s[1] = s0 ~ s3
-    s[2] = s1 ~ s2
-    s[3] = s2 ~ (s1 << 17)
-    s[4] = (s3 << 45) | (s3 >> 19)
-    rv = (((rv << 7) | (rv >> 57)) * 9) & lim
+    rv = nextrand(s) & lim
   end
   return rv + low
 end

@@ -59,8 +59,9 @@ _OK, _YIELDED, _ERROR, _BUDGET, _MEMORY = 0, 1, 2, 3, 4
 def _load_prelude(name: str = "prelude.lua") -> bytes:
     """Compile ``name`` once per process to Lua bytecode (loads faster than source).
 
-    ``patterns.lua`` and ``lmatch.lua`` (budget-aware string matching, loaded by the prelude)
-    are compiled under the prelude's chunk name: error locations skip their frames alike.
+    ``patterns.lua`` and ``lmatch.lua`` (budget-aware string matching) and ``rng.lua`` (a
+    ``math.random`` generator per run), loaded by the prelude, are compiled under the prelude's
+    chunk name: error locations skip their frames alike.
     """
     source = resources.files("duralua.lua").joinpath(name).read_text(encoding="utf-8")
     scratch = lupa.LuaRuntime(encoding=None, register_eval=False, register_builtins=False)
@@ -70,13 +71,14 @@ def _load_prelude(name: str = "prelude.lua") -> bytes:
     return dumped
 
 
-_PRELUDE: tuple[bytes, bytes, bytes] | None = None
+_PRELUDE: tuple[bytes, bytes, bytes, bytes] | None = None
 
 
-def _prelude() -> tuple[bytes, bytes, bytes]:
+def _prelude() -> tuple[bytes, bytes, bytes, bytes]:
     global _PRELUDE
     if _PRELUDE is None:
-        _PRELUDE = (_load_prelude(), _load_prelude("patterns.lua"), _load_prelude("lmatch.lua"))
+        _PRELUDE = (_load_prelude(), _load_prelude("patterns.lua"), _load_prelude("lmatch.lua"),
+                    _load_prelude("rng.lua"))  # fmt: skip
     return _PRELUDE
 
 
@@ -136,8 +138,9 @@ class LuaSandbox:
         window = _WINDOW if instruction_budget is None else max(1, min(_WINDOW, instruction_budget))
         first = _FIRST if instruction_budget is None else max(1, min(_FIRST, instruction_budget))
         try:
-            prelude, patterns, lmatch = _prelude()
-            self._priv: Any = self._lua.execute(prelude, instruction_budget or False, window, first, patterns, lmatch)
+            prelude, patterns, lmatch, rng = _prelude()
+            self._priv: Any = self._lua.execute(prelude, instruction_budget or False, window, first, patterns, lmatch,
+                                                rng)  # fmt: skip
         except lupa.LuaMemoryError as exc:
             raise MemoryLimitExceeded(f"memory limit of {memory_limit} bytes is too small") from exc
         self._call_fn: Any = self._priv.call

@@ -47,7 +47,7 @@ from ..errors import (
     invalid,
 )
 from ..lifecycle import LifecycleEvent
-from ..lua.process import LuaWorkflowProgram
+from ..lua.workflow_program import LuaWorkflowProgram
 from ..runtime.functions import FunctionRuntime
 from . import events as run_events
 from . import search
