@@ -157,8 +157,21 @@ class _Tenant:
     # -- CoroutineVM ----------------------------------------------------------------------------
 
     def resume(self, coro: int, args: tuple[Any, ...]) -> tuple[Any, ...]:
-        out: tuple[Any, ...] = self.call(lambda vm: vm.resume(coro, args, self.tenant), lua=False)
-        return out
+        # call() inlined: this is the hot path (every step of every run).
+        state = self.state
+        with state.lock:
+            vm = state.vm
+            if vm.current is not self:
+                self.enter(False)
+            sb = vm.sb
+            before = sb.memory_used
+            try:
+                out: tuple[Any, ...] = vm.resume(coro, args, self.tenant)
+                return out
+            except MemoryLimitExceeded as exc:
+                raise self._crowded(exc) from None
+            finally:
+                self.memory = max(0, self.memory + sb.memory_used - before)
 
     def materialize(self, delivery: Delivery, as_message: bool) -> int:
         return int(self.call(lambda vm: vm.materialize(delivery, as_message, self.tenant), lua=False))
