@@ -24,20 +24,23 @@ def run(coro: Any) -> Any:
 
 def test_runaway_loop_and_memory_bomb_hold_their_run_only(tmp_path: Path) -> None:
     async def body() -> tuple[Any, ...]:
-        app = App(APP, log=None, instruction_budget=2_000_000, memory_limit=32 * 1024 * 1024)
-        async with WorkflowEnvironment(app, db=tmp_path / "x.db") as env:
+        # The app's limits, not the defaults (50,000,000 instructions, 64 MiB), apply to workflows.
+        async with WorkflowEnvironment(App(APP, log=None, instruction_budget=2_000_000), db=tmp_path / "x.db") as env:
             loop_pid = await env.start("eng:runaway", "eng:worker", workflow_id="loop")
-            bomb_pid = await env.start("eng:bomb", "eng:worker", workflow_id="bomb")
             ok = await env.execute("eng:ordered", "eng:worker")
             await env.idle()
             loop = await env.engine.describe(loop_pid)
+        async with WorkflowEnvironment(App(APP, log=None, memory_limit=8 * 1024 * 1024), db=tmp_path / "y.db") as env:
+            bomb_pid = await env.start("eng:bomb", "eng:worker", workflow_id="bomb")
+            ok_too = await env.execute("eng:ordered", "eng:worker")
+            await env.idle()
             bomb = await env.engine.describe(bomb_pid)
-            return ok, loop, bomb
+        return ok, ok_too, loop, bomb
 
-    ok, loop, bomb = run(body())
-    assert ok == "ab"  # other runs keep going
-    assert loop.status == "held" and "instruction budget" in loop.reason
-    assert bomb.status == "held" and "memory" in bomb.reason
+    ok, ok_too, loop, bomb = run(body())
+    assert ok == ok_too == "ab"  # other runs keep going
+    assert loop.status == "held" and "instruction budget of 2000000 exceeded" in loop.reason, loop.reason
+    assert bomb.status == "held" and "memory limit of 8388608 bytes" in bomb.reason, bomb.reason
 
 
 def test_oversized_payload_is_a_clear_non_retryable_error(tmp_path: Path) -> None:

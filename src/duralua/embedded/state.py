@@ -153,7 +153,10 @@ class EngineState:
         self.clock = clock or Clock()
         self.payload_limit = payload_limit
         self._log = log
-        self._limits = (memory_limit, instruction_budget)
+        # Not given: the app's (App(memory_limit=..., instruction_budget=...)), as for its functions.
+        app_memory, app_budget = runtime.limits
+        self._limits = (app_memory if memory_limit is None else memory_limit,
+                        app_budget if instruction_budget is None else instruction_budget)  # fmt: skip
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.store: Store | None = None

@@ -194,6 +194,8 @@ class TemporalHost:
                 wdef,
                 self.schemas.get(wdef.client_id),
                 log=app.log,
+                memory_limit=app.runtime.limits[0],
+                instruction_budget=app.runtime.limits[1],
                 payload_limit=self.payload_limit,
                 send_local=send_local,
                 register_search=self._registrar(wdef.client_id) if self._may_register(wdef.client_id) else None,
