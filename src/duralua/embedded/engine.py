@@ -247,6 +247,7 @@ class EmbeddedEngine(RunClock):
         """Jobs produced in this batch become pending at once, so the same batch can consume them."""
         for run_id, job in batch.inputs:
             self._pending.setdefault(run_id, []).append(_Pending(job, batch=self._batch_no))
+            batch.job_runs[run_id] = None
             self._mark_ready(run_id)
         batch.inputs.clear()
 
@@ -379,8 +380,8 @@ class EmbeddedEngine(RunClock):
 
     def _commit(self, batch: _Batch) -> None:
         store = self._db()
-        unbacked = [(run_id, p, dumps(p.job.to_json())) for run_id, plist in self._pending.items()
-                    for p in plist if p.unbacked]  # fmt: skip
+        unbacked = [(run_id, p, dumps(p.job.to_json())) for run_id in batch.job_runs
+                    for p in self._pending.get(run_id, ()) if p.unbacked]  # fmt: skip
         with store.transaction() as db:
             owner = store.owner()
             if owner is None or owner.get("token") != self._lock.token:
@@ -419,6 +420,7 @@ class EmbeddedEngine(RunClock):
                 self._pending.setdefault(task.run_id, []).append(
                     _Pending(m.ResolveActivity(seq=task.seq, result=value, failure=failure), batch=self._batch_no)
                 )
+                batch.job_runs[task.run_id] = None
                 self._mark_ready(task.run_id)
                 continue
             self._persist_task(task, batch)

@@ -99,6 +99,9 @@ class _Batch:
     # Undo steps for in-memory bookkeeping (fresh rows...) of one run's failed activation.
     undo: list[Callable[[], None]] = field(default_factory=list)
     requests: list[int] = field(default_factory=list)
+    # Runs given jobs made in this batch (not on disk yet): the commit writes those it leaves
+    # unconsumed. Scanning every pending run instead cost O(sleepers) per commit at a mass wake.
+    job_runs: dict[str, None] = field(default_factory=dict)
 
     def sql(self, query: str, *params: Any) -> None:
         self.ops.append((query, params))
