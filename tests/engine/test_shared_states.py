@@ -165,3 +165,41 @@ def test_a_run_is_rebuilt_in_a_state_of_its_own_when_its_neighbour_fills_the_sha
     assert [d.status for d in described] == ["running", "running"], [d.reason for d in described]
     assert exclusive == 1  # the second run, rebuilt alone
     assert outcomes == [(1, None), (1, None)]
+
+
+def test_two_apps_in_one_process_each_load_their_own_imports(tmp_path: Path) -> None:
+    """States are shared within an app: two apps whose libraries have the same entry id but
+    different code each get their own (a state resolves imports by entry id)."""
+
+    def app_with(root: Path, word: str) -> App:
+        (root / "src").mkdir(parents=True)
+        (root / "wippy.lock").write_text("directories:\n  src: ./src\n  modules: .wippy\n")
+        (root / "src" / "_index.yaml").write_text(
+            textwrap.dedent("""\
+            version: "1.0"
+            namespace: s
+            entries:
+              - {name: client, kind: temporal.client, address: "127.0.0.1:7233"}
+              - {name: worker, kind: temporal.worker, client: client, task_queue: s}
+              - {name: lib, kind: library.lua, source: file://lib.lua}
+              - {name: uses, kind: workflow.lua, source: file://uses.lua, imports: {lib: s:lib},
+                 meta: {temporal: {workflow: {worker: worker}}}}
+            """)
+        )
+        (root / "src" / "lib.lua").write_text(f'return {{word = "{word}"}}\n')
+        # The import is required after a wait, once the other app's run has loaded too.
+        (root / "src" / "uses.lua").write_text(
+            'return function() process.inbox():receive() return require("lib").word end\n'
+        )
+        return App(root, log=None)
+
+    async def body() -> list[Any]:
+        one, two = app_with(tmp_path / "one", "first"), app_with(tmp_path / "two", "second")
+        async with (WorkflowEnvironment(one, db=tmp_path / "1.db") as a,
+                    WorkflowEnvironment(two, db=tmp_path / "2.db") as b):  # fmt: skip
+            started = [(env, await env.start("s:uses", "s:worker")) for env in (a, b, a, b)]
+            for env, pid in started:
+                await env.signal(pid, "go", True)
+            return [(await env.outcome(pid))[0] for env, pid in started]
+
+    assert run(body()) == ["first", "second", "first", "second"]

@@ -172,7 +172,7 @@ def unread_messages(ctx: Ctx, history: History) -> list[dict[str, Any]] | None:
         wf = app.catalog.workflows.get(history.info.workflow_type)
         if wf is None:
             return None
-        program = LuaWorkflowProgram(wf.code)
+        program = LuaWorkflowProgram(wf.code, scope=app.catalog)
         machine = WorkflowMachine(history.info, program, activity_defaults=app.catalog.activity_defaults,
                                   recorded_versions=history.recorded_versions())  # fmt: skip
     except DuraluaError:

@@ -462,7 +462,8 @@ class EmbeddedEngine(RunClock):
         if wf is None:
             raise DuraluaError(f"workflow type {info.workflow_type} is not registered in this app")
         program = LuaWorkflowProgram(wf.code, log=self._log, memory_limit=self._limits[0],
-                                     instruction_budget=self._limits[1], exclusive=exclusive)  # fmt: skip
+                                     instruction_budget=self._limits[1], exclusive=exclusive,
+                                     scope=self.catalog)  # fmt: skip
         return program, WorkflowMachine(
             info,
             program,

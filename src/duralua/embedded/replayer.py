@@ -23,7 +23,7 @@ def replay_history(app: App, history: History) -> None:
         )
     machine = WorkflowMachine(
         history.info,
-        LuaWorkflowProgram(wf.code),
+        LuaWorkflowProgram(wf.code, scope=app.catalog),
         activity_defaults=app.catalog.activity_defaults,
         recorded_versions=history.recorded_versions(),
     )

@@ -26,6 +26,7 @@ from __future__ import annotations
 import atexit
 import gc
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +56,7 @@ class StateCrowded(MemoryLimitExceeded):
 class _Shared:
     vm: LuaVM
     limits: Limits
+    group: list[_Shared]  # the states of the same app and limits, this one among them
     exclusive: bool = False
     tenants: int = 0
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -66,20 +68,28 @@ class _Shared:
         return limit is None or self.vm.sb.memory_used < limit * ADMIT_SHARE
 
 
-_STATES: dict[Limits, list[_Shared]] = {}
+class _Scope:
+    """Runs given no scope (one-off replays) share states among themselves."""
+
+
+_NO_SCOPE = _Scope()
+# Per app (its catalog: a state resolves `require` of imports by entry id, which is unique
+# within one app only), then per limits. Weak: an app that is gone takes its states along.
+_STATES: weakref.WeakKeyDictionary[object, dict[Limits, list[_Shared]]] = weakref.WeakKeyDictionary()
 _STATES_LOCK = threading.Lock()
 
 
-def _admit(limits: Limits, exclusive: bool, make: Callable[[], LuaVM]) -> _Shared:
+def _admit(scope: object, limits: Limits, exclusive: bool, make: Callable[[], LuaVM]) -> _Shared:
     with _STATES_LOCK:
+        group = _STATES.setdefault(scope, {}).setdefault(limits, [])
         if not exclusive:
-            for state in _STATES.get(limits, ()):
+            for state in group:
                 if state.admits():
                     state.tenants += 1
                     return state
-    state = _Shared(make(), limits, exclusive=exclusive, tenants=1)  # made outside the lock: ms
+    state = _Shared(make(), limits, group, exclusive=exclusive, tenants=1)  # made outside the lock: ms
     with _STATES_LOCK:
-        _STATES.setdefault(limits, []).append(state)
+        group.append(state)
     return state
 
 
@@ -88,10 +98,9 @@ def _leave(state: _Shared) -> None:
         state.tenants -= 1
         if state.tenants > 0:
             return
-        states = _STATES.get(state.limits, [])
-        idle = sum(1 for s in states if s.tenants == 0)
+        idle = sum(1 for s in state.group if s.tenants == 0)
         if state.exclusive or state.vm.poisoned or idle > IDLE_STATES:
-            states.remove(state)
+            state.group.remove(state)
 
 
 def _drain() -> None:
@@ -108,7 +117,7 @@ atexit.register(_drain)
 def shared_state_count() -> int:
     """Lua states that serve workflow runs now (for tests and benchmarks)."""
     with _STATES_LOCK:
-        return sum(len(states) for states in _STATES.values())
+        return sum(len(states) for groups in _STATES.values() for states in groups.values())
 
 
 class _Tenant:
@@ -187,8 +196,10 @@ class LuaWorkflowProgram:
 
     def __init__(self, code: EntryCode, *, log: Callable[[str, str], None] | None = None,
                  memory_limit: int | None = None, instruction_budget: int | None = None,
-                 exclusive: bool = False) -> None:  # fmt: skip
+                 exclusive: bool = False, scope: object | None = None) -> None:  # fmt: skip
+        """``scope``: the app the run belongs to (its catalog); runs share states within one."""
         self._code = code
+        self._scope = _NO_SCOPE if scope is None else scope
         self._log = log
         self._limits: Limits = (memory_limit, instruction_budget)
         self._exclusive = exclusive
@@ -224,7 +235,7 @@ class LuaWorkflowProgram:
         def new_state() -> LuaVM:
             return LuaVM(None, host, host, log=log, memory_limit=memory, instruction_budget=budget)
 
-        state = _admit(self._limits, self._exclusive, new_state)
+        state = _admit(self._scope, self._limits, self._exclusive, new_state)
         view = _Tenant(state, self._code, host, scheduler, log)
         self._view = view
         code = self._code

@@ -259,9 +259,8 @@ class DuraluaWorkflowBase:
                 f"workflow type {info.workflow_type} is not a workflow.lua entry of {where}; the task is "
                 "retried until a worker that has it picks it up"
             )
-        program = LuaWorkflowProgram(
-            wf.code, log=host.log, memory_limit=host.memory_limit, instruction_budget=host.instruction_budget
-        )
+        program = LuaWorkflowProgram(wf.code, log=host.log, memory_limit=host.memory_limit,
+                                     instruction_budget=host.instruction_budget, scope=host.catalog)  # fmt: skip
         checker = search.checker(host.schema, info.namespace, host.register_search) if host.schema is not None else None
         machine = self._machine = WorkflowMachine(
             info,
