@@ -91,13 +91,13 @@ def test_a_hundred_live_runs_share_a_few_states_and_keep_their_globals(tmp_path:
         async with WorkflowEnvironment(App(write_app(tmp_path / "app"), log=None), db=tmp_path / "x.db") as env:
             pids = [await env.start("s:mine", "s:worker", i) for i in range(100)]
             await env.idle()
-            states = workflow_program.shared_state_count()
+            states = workflow_program.shared_state_count(env.app.catalog)
             for pid in pids:
                 await env.signal(pid, "go", True)
             return states, [await env.outcome(pid) for pid in pids]
 
     states, outcomes = run(body())
-    assert states <= 4  # 100 runs, 64 to a state (a few idle states may be kept from other tests)
+    assert states == 2  # 100 runs, 64 to a state
     for i, (value, failure) in enumerate(outcomes):
         assert failure is None, failure
         assert value == {"marker": i, "time": i, "string": i}

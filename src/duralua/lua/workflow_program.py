@@ -114,10 +114,11 @@ def _drain() -> None:
 atexit.register(_drain)
 
 
-def shared_state_count() -> int:
-    """Lua states that serve workflow runs now (for tests and benchmarks)."""
+def shared_state_count(scope: object | None = None) -> int:
+    """Lua states that serve workflow runs now, of the app ``scope`` (its catalog) or of all."""
     with _STATES_LOCK:
-        return sum(len(states) for groups in _STATES.values() for states in groups.values())
+        scopes = list(_STATES.values()) if scope is None else [_STATES.get(scope, {})]
+        return sum(len(states) for groups in scopes for states in groups.values())
 
 
 class _Tenant:
