@@ -17,8 +17,8 @@ from ..embedded import retention
 from ..embedded.store import Store
 from ..errors import ConfigError
 from . import temporal_cmd
-from .common import Ctx, EngineOpt, JsonOpt, fail, on_temporal, print_json, say, use_json
-from .workflow_show import DbOpt, DirOpt
+from .common import Ctx, DirOpt, EngineOpt, JsonOpt, fail, on_temporal, print_json, say, use_json
+from .workflow_show import DbOpt
 
 app = typer.Typer(help="Look after the embedded engine's database (backups).", no_args_is_help=True)
 

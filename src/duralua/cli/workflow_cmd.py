@@ -29,6 +29,7 @@ from . import db_cmd, temporal_cmd, workflow_show
 from .common import (
     AddressOpt,
     Ctx,
+    DirOpt,
     EngineOpt,
     JsonOpt,
     NamespaceOpt,
@@ -54,7 +55,7 @@ from .engine_link import (
     queue_request,
 )
 from .temporal_cmd import Server
-from .workflow_show import DbOpt, DirOpt, find_row, open_store
+from .workflow_show import DbOpt, find_row, open_store
 
 app = typer.Typer(help="Start, inspect, signal and replay workflows.", no_args_is_help=True)
 

@@ -25,6 +25,7 @@ from . import render, temporal_cmd
 from .common import (
     AddressOpt,
     Ctx,
+    DirOpt,
     EngineOpt,
     JsonOpt,
     NamespaceOpt,
@@ -37,7 +38,6 @@ from .common import (
 )
 from .temporal_cmd import Server
 
-DirOpt = Annotated[Path, typer.Option("--dir", "-d", help="App directory.")]
 DbOpt = Annotated[Path | None, typer.Option("--db", help="SQLite file (default: <app>/.duralua/duralua.db).")]
 
 STATUSES = ("running", "held", "completed", "failed", "terminated", "canceled", "continued", "timed_out")

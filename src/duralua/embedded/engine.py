@@ -299,22 +299,19 @@ class EmbeddedEngine(RunClock):
             mark = batch.mark()
             try:
                 self._activate(run_id, row, pend, batch)
-            except StateCrowded:
-                # The Lua state it shares ran out of memory: not necessarily this run's doing.
-                # Taken back and rebuilt in a state of its own, in this batch; held only if it
-                # reaches the limit there too.
-                batch.reset(mark)
-                self._evict(run_id)
-                self._exclusive.add(run_id)
-                self._pending.setdefault(run_id, [])[0:0] = pend
-                self._mark_ready(run_id)
-                continue
             except Exception as exc:
                 # Whatever goes wrong while stepping this run stays with this run: its partial
                 # writes are taken back, it is held with the reason, the batch goes on.
                 batch.reset(mark)
-                self._hold(run_id, row, exc, batch)
                 self._pending.setdefault(run_id, [])[0:0] = pend
+                if isinstance(exc, StateCrowded):
+                    # The Lua state it shares ran out of memory, maybe not its doing: rebuilt in a
+                    # state of its own in this batch, held only if it reaches the limit there too.
+                    self._evict(run_id)
+                    self._exclusive.add(run_id)
+                    self._mark_ready(run_id)
+                else:
+                    self._hold(run_id, row, exc, batch)
                 continue
             batch.taken.append((run_id, pend))
             self._run_eager(batch)

@@ -515,15 +515,10 @@ local base = {
   error = error, assert = assert, setmetatable = setmetatable, getmetatable = getmetatable,
   rawget = rawget, rawset = rawset, rawequal = rawequal, _VERSION = _VERSION,
 }
--- math.random: one generator per tenant (rng.lua; the driver switches R.current with the
--- tenant), so runs that share a state draw their own numbers. A tenant that is never seeded
--- (processes, function calls) starts from the C generator, which Lua seeds at random.
+-- math.random: one generator per tenant (rng.lua; the driver switches rng.current with the
+-- tenant, nil until the tenant first draws or is seeded), so runs sharing a state draw their own.
 local rng = load(RNG, "=prelude", "b")()
-do
-  local c_random = math.random
-  function rng.fresh() return rng.new(c_random(0), c_random(0)) end
-  rng.current = nil
-end
+rng.current = nil
 local safe_math = copy(math)
 safe_math.random, safe_math.randomseed = rng.random, rng.randomseed
 

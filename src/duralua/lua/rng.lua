@@ -118,8 +118,12 @@ end
 
 R.current = R.new(0)
 
--- A host may leave R.current nil until a tenant first draws: then R.fresh() (which the host
--- defines) makes its generator. Not called while R.current is set.
+-- A host may leave R.current nil until a tenant first draws: then it gets a fresh generator
+-- seeded from the C one (which Lua seeds at random): processes and function calls, which are
+-- never seeded, draw different numbers from one another.
+local c_random = math.random
+function R.fresh() return R.new(c_random(0), c_random(0)) end
+
 local function current()
   local s = R.current
   if s == nil then

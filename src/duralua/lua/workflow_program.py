@@ -153,41 +153,34 @@ class _Tenant:
             return StateCrowded(f"{exc} (in a Lua state shared with {self.state.tenants - 1} other runs)")
         return exc
 
-    def call(self, fn: Callable[[LuaVM], Any], *, lua: bool = True) -> Any:
-        with self.state.lock:
-            vm = self.enter(lua)
-            before = vm.sb.memory_used
-            try:
-                return fn(vm)
-            except MemoryLimitExceeded as exc:
-                raise self._crowded(exc) from None
-            finally:
-                self.memory = max(0, self.memory + vm.sb.memory_used - before)
-
-    # -- CoroutineVM ----------------------------------------------------------------------------
-
-    def resume(self, coro: int, args: tuple[Any, ...]) -> tuple[Any, ...]:
-        # call() inlined: this is the hot path (every step of every run).
+    def call(self, fn: Callable[..., Any], *args: Any, lua: bool = True) -> Any:
+        """``fn(vm, *args)`` for this run (``lua``: with the driver switched to it first; the
+        tenant-aware LuaVM calls switch it themselves)."""
         state = self.state
         with state.lock:
             vm = state.vm
-            if vm.current is not self:
-                self.enter(False)
+            if lua or vm.current is not self:
+                self.enter(lua)
             sb = vm.sb
             before = sb.memory_used
             try:
-                out: tuple[Any, ...] = vm.resume(coro, args, self.tenant)
-                return out
+                return fn(vm, *args)
             except MemoryLimitExceeded as exc:
                 raise self._crowded(exc) from None
             finally:
                 self.memory = max(0, self.memory + sb.memory_used - before)
 
+    # -- CoroutineVM (unbound LuaVM methods: no closure per call on the hot path) ---------------
+
+    def resume(self, coro: int, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        out: tuple[Any, ...] = self.call(LuaVM.resume, coro, args, self.tenant, lua=False)
+        return out
+
     def materialize(self, delivery: Delivery, as_message: bool) -> int:
-        return int(self.call(lambda vm: vm.materialize(delivery, as_message, self.tenant), lua=False))
+        return int(self.call(LuaVM.materialize, delivery, as_message, self.tenant, lua=False))
 
     def release(self, handle: int) -> None:
-        self.call(lambda vm: vm.release(handle, self.tenant), lua=False)
+        self.call(LuaVM.release, handle, self.tenant, lua=False)
 
 
 class LuaWorkflowProgram:
@@ -255,7 +248,7 @@ class LuaWorkflowProgram:
 
     def start(self, args: list[JSONValue]) -> None:
         entry_fn, self._entry_fn = self._entry_fn, None
-        self.vm.call(lambda vm: vm.start_tenant(entry_fn, args))
+        self.vm.call(LuaVM.start_tenant, entry_fn, args)
 
     def result_of(self, values: tuple[Any, ...]) -> tuple[JSONValue, Failure | None]:
         return self.vm.state.vm.result_of(values)
