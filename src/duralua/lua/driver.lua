@@ -16,6 +16,12 @@
 -- a run writing into an object changes nothing that Python or the next run sees. The op
 -- token is local to this chunk, and user-visible coroutine functions pass ops through to
 -- the scheduler without ever returning them to user code.
+--
+-- The parts that need only the driver's internals (`D.internals`: helpers, never the op token
+-- itself) are chunks of their own, run by Python right after this one: process_env.lua
+-- (require, globals, print, the processes of a shared state), deliveries.lua (messages,
+-- delivered values, mailbox-topic channels) and process_module.lua (the process, security
+-- and workflow modules).
 local H, new_thread = ...
 
 local C = H.core               -- _core.lua helpers (export, error objects, classes)
@@ -60,6 +66,9 @@ local function errobj(kind, msg) return new_error(kind, msg, false) end
 
 -- A text argument that goes to Python as it is (topics, names): must be valid UTF-8.
 local function text_ok(v) return type(v) == "string" and utf8len(v) ~= nil end
+
+-- Reads a field for Python (lupa mis-reads tables from callbacks run inside coroutines).
+function D.get(t, k) return t[k] end
 
 -------------------------------------------------------------------------------------------
 -- external ops: arguments leave as one JSON array, exported here
@@ -107,96 +116,6 @@ end
 local function plain_op(name, ...) return yield(OP, name, false, ...) end
 
 -------------------------------------------------------------------------------------------
--- require and globals
--------------------------------------------------------------------------------------------
-local templates = {}           -- module name -> template table (built once per Lua state)
-function D.set_template(name, t) templates[name] = t end
-local copy_module = C.copy
-
-local NIL = {}                 -- a module whose chunk returned nil
-local LOADING = {}             -- an import being loaded (a cycle)
-
--- require() for one entry. `lookup(name)` answers "module", name | "import", entry id |
--- "error", message; imports are loaded by `load_import(entry_id, loaded)` (their chunk runs
--- once per run, `loaded` is shared by the entry and its imports). Caches live here, in Lua.
-function D.make_require(lookup, load_import, loaded)
-  local cache = {}
-  return function(name)
-    if not text_ok(name) then error("require expects a module name", 2) end
-    local v = cache[name]
-    if v ~= nil then
-      if v == NIL then return nil end
-      return v
-    end
-    local kind, what = lookup(name)
-    if kind == "error" then error(what, 2) end
-    if kind == "module" then
-      local t = templates[what]
-      if t == nil then error('module "' .. name .. '" is not available in duralua', 2) end
-      -- a function template makes the module value itself (logger: an object, not a table)
-      if type(t) == "function" then v = t() else v = copy_module(t) end
-    else
-      v = loaded[what]
-      if v == LOADING then error('import cycle: "' .. name .. '" is required while it is being loaded', 2) end
-      if v == nil then
-        loaded[what] = LOADING
-        local value, err = load_import(what, loaded)
-        if err ~= nil then
-          loaded[what] = nil
-          error(err, 2)
-        end
-        v = value == nil and NIL or value
-        loaded[what] = v
-      end
-    end
-    cache[name] = v
-    if v == NIL then return nil end
-    return v
-  end
-end
-
-
--- Globals of an environment: copies of the driver modules, and the globals built on first
--- use (errors, payload, os: most entries never touch some of them).
-local LAZY = { errors = true, payload = true, os = true }
--- Copied on first use as well: a process that never touches it costs nothing for it.
-local LAZY_DRIVER = { channel = true }
-local function lazy_global(t, k)
-  local v
-  if LAZY[k] then
-    v = copy_module(templates[k])
-  elseif LAZY_DRIVER[k] then
-    v = copy_module(D[k])
-  else
-    return nil
-  end
-  rawset(t, k, v)
-  return v
-end
--- Compiled on first use, when the driver's modules are complete (H.copier snapshots them).
-local copy_process, copy_coroutine
-function D.install_globals(env, print)
-  if not copy_process then copy_process, copy_coroutine = H.copier(D.process), H.copier(D.coroutine) end
-  env.process = copy_process()
-  env.coroutine = copy_coroutine()  -- replaces the sandbox's (no spawn there)
-  env.print = print
-  setmetatable(env, { __index = lazy_global })  -- its own: user code may change _G's metatable
-end
-
--- Reads a field for Python (lupa mis-reads tables from callbacks run inside coroutines).
-function D.get(t, k) return t[k] end
-
--- print(...) as one structured log line, handed to Python.
-function D.make_print(emit)
-  return function(...)
-    local n = select("#", ...)
-    local parts = {}
-    for i = 1, n do parts[i] = tostring((select(i, ...))) end
-    emit(clean(concat(parts, "\t")))
-  end
-end
-
--------------------------------------------------------------------------------------------
 -- coroutines
 -------------------------------------------------------------------------------------------
 local threads = {}             -- id -> the process's own coroutines (main = 1, spawned)
@@ -211,48 +130,14 @@ local function main_result(v, err)
   if plain(v) then return PLAIN, v end
   return EXPORTED, export(v, "result")
 end
+-- Makes `co` the process's main coroutine (also for process_env.lua's start_process).
+local function set_main(co)
+  threads[1] = co
+  own[co] = true
+end
 function D.start_main(fn, ...)
   local a = pack(...)
-  local co = new_thread(function() return main_result(fn(unpack(a, 1, a.n))) end)
-  threads[1] = co
-  own[co] = true
-end
-
--- A process of a shared state (runtime hosts): its globals, require and entry chunk are made
--- here, in one call, and the chunk runs in the main coroutine's first step (compiled once per
--- state: `factory(env)` runs it with these globals). Errors read as LuaVM._entry_point's.
-local function entry_of(v, method, entry_id)
-  local kind = type(v)
-  if kind == "function" then return v end
-  if kind == "table" then
-    local fn = v[method]
-    if type(fn) == "function" then return fn end
-    error('method "' .. method .. '" not found: the module of ' .. entry_id .. " returns a table without a "
-      .. "function named " .. method, 0)
-  end
-  error(entry_id .. ": the chunk must return a function or a table of functions (got " .. kind .. ")", 0)
-end
--- What every process of one entry shares in this state (made once per entry; Python keeps it).
-function D.entry_spec(factory, print, lookup, load_import, method, entry_id)
-  return { factory = factory, print = print, lookup = lookup, load_import = load_import, method = method,
-    entry_id = entry_id }
-end
-
--- The globals of a process: those of install_globals, made by one generated constructor.
-local process_env
-function D.start_process(spec, ...)
-  if not process_env then
-    process_env = H.env_maker({ process = D.process, coroutine = D.coroutine }, { "print", "require" })
-  end
-  local env = process_env(spec.print, D.make_require(spec.lookup, spec.load_import, {}))
-  setmetatable(env, { __index = lazy_global })  -- its own: user code may change _G's metatable
-  local factory, method, entry_id = spec.factory, spec.method, spec.entry_id
-  local a = pack(...)
-  local co = new_thread(function()
-    return main_result(entry_of(factory(env), method, entry_id)(unpack(a, 1, a.n)))
-  end)
-  threads[1] = co
-  own[co] = true
+  set_main(new_thread(function() return main_result(fn(unpack(a, 1, a.n))) end))
 end
 
 local spawn_thread = H.spawn_thread
@@ -465,55 +350,14 @@ end
 D.channel = { new = make_channel, select = chan_select }
 
 -------------------------------------------------------------------------------------------
--- messages, payloads, mailbox
+-- payloads, mailbox subscriptions (messages and delivered values: deliveries.lua)
 -------------------------------------------------------------------------------------------
 local payload_new = H.payload_new
+-- The payload of a delivered value (a future's result here, a message's in deliveries.lua).
 local function make_payload(v)
   if C.classof(v) == "error" then return payload_new("golang/error", v) end
   return payload_new("json/plain", v)
 end
-
-local MessageMT, Message = class("process.Message")
-local msg_of = private()
-local function message(self)
-  local m = msg_of[self]
-  if m == nil then error("not a message (use msg:method())", 3) end
-  return m
-end
-function Message:topic() return message(self).topic end
-function Message:from() return message(self).from end
-function Message:payload()
-  local m = message(self)
-  local p = m.payloads
-  if p == nil then  -- made on first use: most receivers of a message never look at it twice
-    local values = m.values
-    p = { n = values.n }
-    for i = 1, values.n do p[i] = make_payload(values[i]) end
-    m.payloads, m.values = p, nil
-  end
-  if p.n == 0 then return nil end
-  if p.n == 1 then return p[1] end
-  return { unpack(p, 1, p.n) }
-end
-MessageMT.__tostring = function(self)
-  local m = msg_of[self]
-  return "process.Message{topic=" .. (m and m.topic or "?") .. "}"
-end
-
--- Called from Python (Scheduler.flush -> VM.materialize): build the Lua value of a delivery.
-function D.make_message(topic, from, as_message, ...)
-  local values = pack(...)
-  if as_message then
-    local m = setmetatable({}, MessageMT)
-    msg_of[m] = { topic = topic, from = from or "", values = values }
-    return put(m)
-  end
-  if values.n == 0 then return put(nil) end
-  if values.n == 1 then return put(values[1]) end
-  return put({ unpack(values, 1, values.n) })
-end
-
-function D.make_value(v) return put(v) end
 
 local subscribe, unsubscribe = H.subscribe, H.unsubscribe
 local function merged(a, b)
@@ -523,27 +367,15 @@ local function merged(a, b)
   return t
 end
 
--- For modules whose values arrive as deliveries (events): a channel fed by the mailbox topic
--- `topic` (values, not messages), and its removal (the channel reads as closed after).
-function D.topic_channel(topic, size)
-  local ch = make_channel(size)
-  subscribe(topic, chan_id[ch], false)
-  return ch
-end
-function D.drop_topic(topic, ch)
-  unsubscribe(topic)
-  local id = chan_id[ch]
-  if id then close_channel(id) end
-  return true
-end
-
--- What process_module.lua (the `process` and `security` modules) needs of the driver; only
--- Python hands it over, user code never sees this table.
+-- What process_env.lua, deliveries.lua and process_module.lua (the `process` and `security`
+-- modules) need of the driver; only Python hands it over, user code never sees this table.
 D.internals = {
   args = args, errobj = errobj, make_channel = make_channel, chan_id = chan_id, subscribe = subscribe,
   unsubscribe = unsubscribe, merged = merged, class = class, private = private, text_ok = text_ok,
   export = export, export_list = export_list, clean = clean, rawnext = rawnext, classof = C.classof,
   new_error = new_error, plain = plain, all_plain = all_plain, plain_op = plain_op,
+  put = put, make_payload = make_payload, new_thread = new_thread, main_result = main_result,
+  set_main = set_main,
   -- yield an op whose arguments are already one JSON array text
   op = function(name, text) return yield(OP, name, text) end,
 }

@@ -32,8 +32,19 @@ from .modules.time import make_time, time_classes
 from .sandbox import LuaSandbox
 from .typestrip import prepare
 
-_DRIVER = resources.files("duralua.lua").joinpath("driver.lua").read_text(encoding="utf-8")
-_PROCESS = resources.files("duralua.lua").joinpath("process_module.lua").read_text(encoding="utf-8")
+
+def _source(name: str) -> str:
+    return resources.files("duralua.lua").joinpath(name).read_text(encoding="utf-8")
+
+
+_DRIVER = _source("driver.lua")
+# The parts of the driver that need only its internals, run right after it in this order
+# (process_module.lua reads what process_env.lua adds to the driver): (source, chunk name).
+_DRIVER_PARTS = (
+    (_source("process_env.lua"), "=duralua.process_env"),
+    (_source("deliveries.lua"), "=duralua.deliveries"),
+    (_source("process_module.lua"), "=duralua.process"),
+)
 # Context keys that carry the security actor and scope (process_module.lua); ctx.get/all hide them.
 HIDDEN_CONTEXT = frozenset({"__actor", "__scope"})
 HOST_OP_KEY = "duralua.host_op"  # LuaState.cache key of the driver's host_op (lua/modules/_ops.py)
@@ -109,7 +120,9 @@ class LuaVM:
         callbacks = self._callbacks(st, payload_new, timed=wanted is None or "time" in wanted)
         self._drv: Any = chunks.run(lua, _DRIVER, "=duralua.driver", callbacks, self.sb.lua_new_thread)
         drv = self._drv
-        chunks.run(lua, _PROCESS, "=duralua.process", drv, drv.internals, callbacks)
+        internals = drv.internals
+        for source, name in _DRIVER_PARTS:
+            chunks.run(lua, source, name, drv, internals, callbacks)
         # The tenant whose per-process state the driver holds now (see switch); None: the one
         # the state started with (function calls and workflow runs never switch).
         self.current: object | None = None
@@ -568,7 +581,7 @@ def _result(out: tuple[Any, ...]) -> tuple[JSONValue, Failure | None]:
     return None, _failure(out[1], out[2] if len(out) > 2 else None, False)
 
 
-# Modules every environment reaches as globals without declaring them (driver.lua: install_globals).
+# Modules every environment reaches as globals without declaring them (process_env.lua: install_globals).
 _GLOBAL_MODULES = frozenset({"errors", "payload", "os"})
 
 

@@ -26,6 +26,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import functools
 import re
 from importlib import resources
 from typing import Any, NoReturn
@@ -56,12 +57,14 @@ _VIOLATION = "sandbox violation: "
 _OK, _YIELDED, _ERROR, _BUDGET, _MEMORY = 0, 1, 2, 3, 4
 
 
+@functools.cache
 def _load_prelude(name: str = "prelude.lua") -> bytes:
     """Compile ``name`` once per process to Lua bytecode (loads faster than source).
 
-    ``patterns.lua`` and ``lmatch.lua`` (budget-aware string matching) and ``rng.lua`` (a
-    ``math.random`` generator per run), loaded by the prelude, are compiled under the prelude's
-    chunk name: error locations skip their frames alike.
+    ``patterns.lua`` and ``lmatch.lua`` (budget-aware string matching), ``rng.lua`` (a
+    ``math.random`` generator per run) and ``ordered_pairs.lua`` (the deterministic
+    ``next``/``pairs``), loaded by the prelude, are compiled under the prelude's chunk name:
+    error locations skip their frames alike.
     """
     source = resources.files("duralua.lua").joinpath(name).read_text(encoding="utf-8")
     scratch = lupa.LuaRuntime(encoding=None, register_eval=False, register_builtins=False)
@@ -140,7 +143,7 @@ class LuaSandbox:
         try:
             prelude, patterns, lmatch, rng = _prelude()
             self._priv: Any = self._lua.execute(prelude, instruction_budget or False, window, first, patterns, lmatch,
-                                                rng)  # fmt: skip
+                                                rng, _load_prelude("ordered_pairs.lua"))  # fmt: skip
         except lupa.LuaMemoryError as exc:
             raise MemoryLimitExceeded(f"memory limit of {memory_limit} bytes is too small") from exc
         self._call_fn: Any = self._priv.call
