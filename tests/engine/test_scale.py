@@ -237,3 +237,37 @@ def test_replay_sees_the_recorded_suggestion_whatever_the_limits_are_now(tmp_pat
     flags = [a.continue_as_new_suggested for a in history.activations]
     assert flags[0] is False and flags[-1] is True
     replay_history(App(CONF_APP, log=None), history)  # the default limits would never suggest here
+
+
+def test_a_mass_wake_keeps_only_a_bounded_number_of_due_runs_in_memory(tmp_path: Path, monkeypatch: Any) -> None:
+    """Timers that fall due together become ready jobs a few batches at a time; the rest stay
+    heap entries. A timer due after that backlog still fires (the timer loop is told)."""
+    from duralua.embedded import clockwork
+    from duralua.embedded import engine as engine_mod
+
+    monkeypatch.setattr(clockwork, "DUE_IN_FLIGHT", 8, raising=False)
+    monkeypatch.setattr(engine_mod, "DUE_IN_FLIGHT", 8, raising=False)
+    app = App(BENCH_APP, log=None)
+    seen: list[int] = []
+
+    async def main() -> list[Any]:
+        engine = EmbeddedEngine(app.catalog, app.runtime, tmp_path / "x.db", events=app.lifecycle)
+
+        mark_ready = engine._mark_ready
+
+        def counting(run_id: str) -> None:  # every job that makes a run ready passes here
+            mark_ready(run_id)
+            seen.append(sum(1 for jobs in engine._pending.values() for p in jobs if p.timer is not None))
+
+        engine._mark_ready = counting  # type: ignore[method-assign]
+        async with Workflows(app, engine) as wf:
+            deadline_ms = int(engine.clock.now_ns() // 1_000_000) + 1500
+            pids = [await wf.start("bench:sleep_until", "bench:worker", deadline_ms) for _ in range(60)]
+            later = await wf.start("bench:sleeper", "bench:worker", 2.5)
+            # A liveness bound, not a timing one: without the kick the later timer waited for
+            # whatever woke the timer loop next (a minute here).
+            return list(await asyncio.wait_for(asyncio.gather(*[wf.result(p) for p in [*pids, later]]), 30))
+
+    assert run(main()) == ["woke"] * 61
+    assert max(seen) <= 8  # all 60 were due at once: without the bound, 60 pending timer jobs
+    assert max(seen) > 0

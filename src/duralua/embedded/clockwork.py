@@ -11,24 +11,52 @@ from ..core import model as m
 from .control import RunControl
 from .state import _Pending
 
+#: Runs made ready by due timers at most at a time (a few batches' worth; see _release_due_timers).
+DUE_IN_FLIGHT = 2048
+
 
 class RunClock(RunControl):
     """The timer loop, engine-clock sleeps and idle detection (time skipping)."""
 
     # -- timers ----------------------------------------------------------------------------------
 
+    def _release_due_timers(self) -> bool:
+        """Make runs whose timers are due ready, while fewer than :data:`DUE_IN_FLIGHT` runs
+        are ready: when 100,000 sleepers wake at once, the rest stay one heap entry each until
+        the engine gets to them (a pending job, a ready entry and their lists for every one of
+        them were tens of MB and a garbage-collector heap that slowed every wake). True when
+        due timers are left for later."""
+        timers = self._timers
+        now = self.clock.now_ns()
+        room = DUE_IN_FLIGHT - len(self._ready)
+        held = False
+        while timers and timers[0][0] <= now:
+            if room <= 0:
+                held = True
+                break
+            _, run_id, seq = heapq.heappop(timers)
+            self._pending.setdefault(run_id, []).append(_Pending(m.FireTimer(seq=seq), timer=seq))
+            self._mark_ready(run_id)
+            room -= 1
+        if self._due_held and not held:
+            self._timer_kick.set()  # the backlog is gone: the timer loop waits for the next one again
+        self._due_held = held
+        return held
+
+    def _timers_due(self) -> bool:
+        return bool(self._timers) and self._timers[0][0] <= self.clock.now_ns()
+
     async def _timer_loop(self) -> None:
         while True:
             now = self.clock.now_ns()
-            while self._timers and self._timers[0][0] <= now:
-                _, run_id, seq = heapq.heappop(self._timers)
-                self._pending.setdefault(run_id, []).append(_Pending(m.FireTimer(seq=seq), timer=seq))
-                self._mark_ready(run_id)
+            self._release_due_timers()  # what it leaves, the activation loop releases as it drains
             self._timer_kick.clear()
             if self.clock.virtual:
                 await self._timer_kick.wait()
                 continue
-            delay = (self._timers[0][0] - now) / 1e9 if self._timers else 3600.0
+            first = self._timers[0][0] if self._timers else None
+            # Due timers held back wait for the activation loop, not for this one.
+            delay = 3600.0 if first is None or first <= now else (first - now) / 1e9
             # asyncio.timeout, not wait_for: a wait_for cancelled by stop() could hang for good.
             try:
                 async with asyncio.timeout(max(delay, 0.0005)):
@@ -84,7 +112,7 @@ class RunClock(RunControl):
         self._timer_kick.set()
 
     def is_idle(self) -> bool:
-        return not self._ready and not self.activities.busy()
+        return not self._ready and not self.activities.busy() and not self._timers_due()
 
     def _notify_idle(self) -> None:
         waiters, self._idle_waiters = self._idle_waiters, []

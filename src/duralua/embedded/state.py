@@ -175,6 +175,7 @@ class EngineState:
         self._kick = asyncio.Event()
         self._timers: list[tuple[int, str, int]] = []
         self._timer_kick = asyncio.Event()
+        self._due_held = False  # due timers left in the heap for later (clockwork._release_due_timers)
         self._wakeups: list[int] = []
         self.virtual_sleepers = 0
         self._outbox = _Batch()
