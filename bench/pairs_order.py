@@ -5,7 +5,7 @@ string keys inserted in a shuffled order:
 
 * **native**: the C ``next`` (``for k, v in next, t``): the order of Lua's hash part, which
   depends on the state's hash seed and the table's history, so it is not deterministic;
-* **sorted**: duralua's ``pairs`` (prelude.lua: integer keys ascending, then other numbers,
+* **sorted**: duralua's ``pairs`` (ordered_pairs.lua: integer keys ascending, then other numbers,
   strings in byte order...), what workflows use today;
 * **proxy**: a prototype of tracked insertion order: an empty table whose metatable keeps the
   values in a data table (``__index``), appends new keys to a key list (``__newindex``) and

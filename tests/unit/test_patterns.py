@@ -133,7 +133,7 @@ return { run_cases = run_cases, compare = compare, W = W, control = control, cou
 class Harness:
     def __init__(self) -> None:
         self.lua: Any = lupa.LuaRuntime(encoding=None, register_eval=False)
-        _, patterns, lmatch, _ = sandbox_module._prelude()
+        _, patterns, lmatch, *_ = sandbox_module._prelude()
         run = self.lua.execute("return function(src, ...) return load(src, '=harness', 't')(...) end")
         self.h = run(HARNESS.encode(), patterns, lmatch)
 

@@ -74,15 +74,12 @@ def _load_prelude(name: str = "prelude.lua") -> bytes:
     return dumped
 
 
-_PRELUDE: tuple[bytes, bytes, bytes, bytes] | None = None
+# The prelude, then the chunks it loads, in the order of its arguments after the budget's.
+_PRELUDE_PARTS = ("prelude.lua", "patterns.lua", "lmatch.lua", "rng.lua", "ordered_pairs.lua")
 
 
-def _prelude() -> tuple[bytes, bytes, bytes, bytes]:
-    global _PRELUDE
-    if _PRELUDE is None:
-        _PRELUDE = (_load_prelude(), _load_prelude("patterns.lua"), _load_prelude("lmatch.lua"),
-                    _load_prelude("rng.lua"))  # fmt: skip
-    return _PRELUDE
+def _prelude() -> tuple[bytes, ...]:
+    return tuple(_load_prelude(name) for name in _PRELUDE_PARTS)
 
 
 def _refuse_attribute(obj: Any, name: Any, is_setting: bool) -> NoReturn:
@@ -141,9 +138,8 @@ class LuaSandbox:
         window = _WINDOW if instruction_budget is None else max(1, min(_WINDOW, instruction_budget))
         first = _FIRST if instruction_budget is None else max(1, min(_FIRST, instruction_budget))
         try:
-            prelude, patterns, lmatch, rng = _prelude()
-            self._priv: Any = self._lua.execute(prelude, instruction_budget or False, window, first, patterns, lmatch,
-                                                rng, _load_prelude("ordered_pairs.lua"))  # fmt: skip
+            prelude, *parts = _prelude()
+            self._priv: Any = self._lua.execute(prelude, instruction_budget or False, window, first, *parts)
         except lupa.LuaMemoryError as exc:
             raise MemoryLimitExceeded(f"memory limit of {memory_limit} bytes is too small") from exc
         self._call_fn: Any = self._priv.call
