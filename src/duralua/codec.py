@@ -157,7 +157,15 @@ def decode(data: bytes | str) -> JSONValue:
 
 def dumps(value: JSONValue) -> str:
     """Canonical JSON text without a size limit (for history rows and CLI output)."""
-    return encode(value, limit=None).decode("utf-8")
+    try:
+        text = _ENCODER.encode(value)
+    except (TypeError, ValueError, RecursionError):
+        text = ""
+    # ASCII text holds no lone surrogate: only other text is checked (by encode, which also
+    # names the bad path when the value cannot be encoded at all).
+    if not text or not text.isascii():
+        return encode(value, limit=None).decode("utf-8")
+    return text
 
 
 def to_plain(value: JSONValue) -> JSONValue:

@@ -271,3 +271,37 @@ def test_a_mass_wake_keeps_only_a_bounded_number_of_due_runs_in_memory(tmp_path:
     assert run(main()) == ["woke"] * 61
     assert max(seen) <= 8  # all 60 were due at once: without the bound, 60 pending timer jobs
     assert max(seen) > 0
+
+
+def test_a_closing_run_looks_for_timer_rows_only_if_it_may_have_some(tmp_path: Path) -> None:
+    """A run whose history has no timer (and no deadline option) closes without the timers
+    statement; runs with a timer or a run timeout leave none behind."""
+    app = App(BENCH_APP, log=None)
+    statements: list[str] = []
+
+    async def main() -> tuple[list[Any], int]:
+        engine = EmbeddedEngine(app.catalog, app.runtime, tmp_path / "x.db", events=app.lifecycle)
+        async with Workflows(app, engine) as wf:
+            await wf.result(await wf.start("bench:long", "bench:worker", 1))  # the store is open
+            engine._db().db.set_trace_callback(statements.append)
+            plain = await wf.start("bench:long", "bench:worker", 3)
+            results = [await wf.result(plain)]
+            plain_deletes = sum(_closing_delete(s) for s in statements)
+            hour = {"workflow.run_timeout": "1h"}
+            timed = [await wf.start("bench:sleeper", "bench:worker", 0.01),
+                     await wf.start("bench:long", "bench:worker", 3, options=hour)]  # fmt: skip
+            results += [await wf.result(p) for p in timed]
+            engine._db().db.set_trace_callback(None)
+        return results, plain_deletes
+
+    results, plain_deletes = run(main())
+    assert results == [6, "woke", 6]
+    assert plain_deletes == 0
+    assert sum(_closing_delete(s) for s in statements) == 2  # one for each of the timed runs
+    with sqlite3.connect(tmp_path / "x.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM timers").fetchone()[0] == 0
+
+
+def _closing_delete(statement: str) -> bool:
+    """The statement a closing run uses for its timer rows (the trace shows values inlined)."""
+    return statement.startswith("DELETE FROM timers WHERE run_id = ") and " AND " not in statement

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import heapq
+from dataclasses import dataclass
 from typing import Any
 
 from .. import lifecycle as lc
@@ -90,8 +91,7 @@ class RunCommands(EngineState):
         elif isinstance(cmd, m.UpdateReply):
             self._update_reply(run_id, cmd, now, batch)
         elif isinstance(cmd, m.CompleteWorkflow):
-            self._end_run(run_id, live.row, info, "completed", cmd.result, None, now, batch,
-                          children=_started_children(live))  # fmt: skip
+            self._end_run(run_id, live.row, info, "completed", cmd.result, None, now, batch, made=_made(live))
         elif isinstance(cmd, m.FailWorkflow):
             failure = cmd.failure
             status = "failed"
@@ -99,10 +99,9 @@ class RunCommands(EngineState):
                 # Temporal stops a cron chain only for a run that ends *canceled*: a cron run
                 # asked to cancel that gives up with a Canceled error closes so, on both engines.
                 status, failure = "canceled", Failure("operation canceled", CANCELED, False)
-            self._end_run(run_id, live.row, info, status, None, failure, now, batch, children=_started_children(live))
+            self._end_run(run_id, live.row, info, status, None, failure, now, batch, made=_made(live))
         elif isinstance(cmd, m.ContinueAsNew):
-            self._close(run_id, live.row, "continued", None, None, now, batch, notify=False,
-                        children=_started_children(live))  # fmt: skip
+            self._close(run_id, live.row, "continued", None, None, now, batch, notify=False, made=_made(live))
             new_info = m.WorkflowInfo(**{**info.to_json(), "run_id": new_run_id(), "workflow_type":
                                          cmd.workflow_type, "seed": seed(), "start_time_ns": now})  # fmt: skip
             carried = [(str(d.get("topic", "")), list(d.get("payloads") or []), str(d.get("sender", "")))
@@ -117,10 +116,11 @@ class RunCommands(EngineState):
 
     def _close(
         self, run_id: str, row: dict[str, Any], status: str, result: JSONValue, failure: Failure | None,
-        now: int, batch: _Batch, *, notify: bool = True, children: bool = True,
+        now: int, batch: _Batch, *, notify: bool = True, made: _Made | None = None,
     ) -> None:  # fmt: skip
-        """``children``: False when the run never started a child (its history says so), which
-        saves the lookup of its open children."""
+        """``made``: what the run's history says it made (None: not known), which saves the
+        statements that look for open children and timer rows of a run that had none."""
+        made = made or _UNKNOWN
         row["status"] = status
         # Until the commit, the database still says "running": later steps of this batch (its
         # parent closing, a signal) must see the run closed even after its live state is evicted.
@@ -139,7 +139,8 @@ class RunCommands(EngineState):
             "UPDATE runs SET status = ?, result = ?, failure = ?, close_ns = ?, reason = '' WHERE run_id = ?",
             status, dumps(result), dumps(failure.to_json()) if failure else None, now, run_id,
         )  # fmt: skip
-        batch.sql("DELETE FROM timers WHERE run_id = ?", run_id)
+        if made.timers:
+            batch.sql("DELETE FROM timers WHERE run_id = ?", run_id)
         batch.sql("DELETE FROM tasks WHERE run_id = ?", run_id)
         batch.after.append(lambda: self.activities.cancel_run(run_id))
         # Updates still open end with the run (Temporal fails them the same way).
@@ -158,7 +159,7 @@ class RunCommands(EngineState):
         # Children still running are terminated (Temporal's default parent close policy).
         # The database says what was open at the last commit; this batch may have closed a child
         # since (it completed just before its parent) or started one: ask the in-memory row.
-        candidates = set(self._db().open_children(run_id)) if children else set()
+        candidates = set(self._db().open_children(run_id)) if made.children else set()
         candidates.update(self._fresh_children.get(run_id, ()))
         for child_id in sorted(candidates):
             child = self._run_row(child_id)
@@ -176,13 +177,13 @@ class RunCommands(EngineState):
 
     def _end_run(
         self, run_id: str, row: dict[str, Any], info: m.WorkflowInfo, status: str, result: JSONValue,
-        failure: Failure | None, now: int, batch: _Batch, *, children: bool = True,
+        failure: Failure | None, now: int, batch: _Batch, *, made: _Made | None = None,
     ) -> None:  # fmt: skip
         """Close a run; a retry policy or a cron schedule may start the next run of the chain
         (the parent is told only when the chain ends)."""
         options = decode(row["options"])
         nxt = self._next_in_chain(row, info, options, status, failure, now)
-        self._close(run_id, row, status, result, failure, now, batch, notify=nxt is None, children=children)
+        self._close(run_id, row, status, result, failure, now, batch, notify=nxt is None, made=made)
         if nxt is not None:
             new_info, start_at = nxt
             self._insert_run(new_info, options, decode(row["info"]).get("args", []), [], now, batch,
@@ -495,6 +496,28 @@ def _closed_event(row: dict[str, Any], status: str, failure: Failure | None, now
                           message=failure.message if failure else "", data=data)  # fmt: skip
 
 
-def _started_children(live: _Live) -> bool:
-    """Whether the run ever started a child (every child is a StartChild in its history)."""
-    return any(isinstance(cmd, m.StartChild) for act in live.history.activations for cmd in act.commands)
+@dataclass(frozen=True)
+class _Made:
+    """What a closing run may have left rows for: open children, timers."""
+
+    children: bool = True
+    timers: bool = True
+
+
+_UNKNOWN = _Made()
+
+
+def _made(live: _Live) -> _Made:
+    """What the run's history says it made: every child is a StartChild in it and every timer
+    row a StartTimer, or an engine deadline its options ask for. (A timer row left behind
+    would do no harm: it fires for a closed run, which drops it.)"""
+    children = timers = False
+    for act in live.history.activations:
+        for cmd in act.commands:
+            if isinstance(cmd, m.StartChild):
+                children = True
+            elif isinstance(cmd, m.StartTimer):
+                timers = True
+    options = live.row_options()
+    timers = timers or bool(options.get("run_timeout_ns")) or options.get("execution_deadline_ns") is not None
+    return _Made(children, timers)
