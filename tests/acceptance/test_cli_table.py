@@ -3,7 +3,8 @@ row runs, in order, on the embedded engine and on Temporal (a dev server), throu
 binary, with the same exit status, the same kind of output and the same JSON fields.
 
 One session per engine over a copy of examples/shop (its own task queue, so other tests'
-workers on the shared dev server never take its tasks).
+workers on the shared dev server never take its tasks; on Temporal its own namespace, so
+`workflow list` shows only its runs whatever ran on the server before).
 """
 
 from __future__ import annotations
@@ -52,11 +53,12 @@ def test_the_table_covers_the_common_tasks() -> None:
     assert all(cmds for _, cmds in ROWS)
 
 
-def _shop_copy(root: Path) -> Path:
+def _shop_copy(root: Path, namespace: str = "default") -> Path:
     app = Path(shutil.copytree(SHOP, root / "shop", ignore=shutil.ignore_patterns(".duralua")))
     index = app / "src" / "_index.yaml"
     queue = f"shop-cli-{uuid.uuid4().hex[:8]}"
-    index.write_text(index.read_text(encoding="utf-8").replace("task_queue: shop", f"task_queue: {queue}"))
+    text = index.read_text(encoding="utf-8").replace("task_queue: shop", f"task_queue: {queue}")
+    index.write_text(text.replace("    namespace: default", f"    namespace: {namespace}"))
     return app
 
 
@@ -131,7 +133,7 @@ def embedded_session(tmp_path: Path) -> Iterator[Session]:
 def test_every_row_behaves_the_same_on_both_engines(
     embedded_session: Session, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    from tests.temporal.harness import dev_server
+    from tests.temporal.harness import CLI_NAMESPACE, dev_server
 
     server = dev_server(request.config)
     embedded = _session_outputs(embedded_session)
@@ -139,7 +141,8 @@ def test_every_row_behaves_the_same_on_both_engines(
     assert by_line["duralua workflow describe order-1"] == "workflow_id"
     assert by_line["duralua workflow update counter-1 increment 5"] == "15"
     env = {**cli_env(), "TEMPORAL_ADDRESS": server.address, "DURALUA_ENGINE": "temporal"}
-    temporal_session = Session(_shop_copy(tmp_path / "t"), env, ["--engine", "temporal"])
+    # A namespace of its own: `workflow list` on the shared server must not show other tests' runs.
+    temporal_session = Session(_shop_copy(tmp_path / "t", CLI_NAMESPACE), env, ["--engine", "temporal"])
     try:
         on_temporal = _session_outputs(temporal_session)
     finally:

@@ -40,6 +40,9 @@ SEARCH_ATTRIBUTES = {
     "CustomBoolField": "Bool",
 }
 
+#: A namespace of the session's dev server that only tests/acceptance/test_cli_table.py uses.
+CLI_NAMESPACE = "duralua-cli"
+
 _LOCK = threading.Lock()
 _SERVER: DevServer | None = None
 _HOSTS: dict[Path, BackgroundHost] = {}
@@ -53,7 +56,8 @@ def dev_server(config: pytest.Config) -> DevServer:
             # Before the dev server's readiness probe creates the SDK's default runtime.
             ensure_runtime()
             # A low continue-as-new suggestion keeps tests/conformance/test_history_limits.py cheap.
-            server = DevServer(search_attributes=SEARCH_ATTRIBUTES,
+            # CLI_NAMESPACE: tests that list "all runs" see only their own there.
+            server = DevServer(search_attributes=SEARCH_ATTRIBUTES, namespaces=(CLI_NAMESPACE,),
                                dynamic_config={"limit.historyCount.suggestContinueAsNew": 60})  # fmt: skip
             server.start()
             _SERVER = server
