@@ -128,6 +128,10 @@ class LuaVM:
         self.current: object | None = None
         self._resume_fn = drv.make_resume(self.sb.lua_resume)
         self._resume_in, self._message_in, self._call_in = drv.tenant_calls(self._resume_fn)
+        # Driver functions called for every process or run, looked up once: reading a field of
+        # a Lua table from Python is a table lookup and a new proxy object each time (~0.8 us).
+        self._start_main, self._reset, self._switch, self._new_tenant, self._entry_env = (
+            drv.start_main, drv.reset, drv.switch, drv.new_tenant, drv.entry_env)  # fmt: skip
         # Module functions that wait for the host (lua/modules/_ops.py: host_op) yield through
         # the driver, which exports their arguments like those of any other op.
         st.cache[HOST_OP_KEY] = drv.host_op
@@ -262,7 +266,7 @@ class LuaVM:
         ``factory`` (see :meth:`_factory`) the chunk is not compiled again, only run."""
         # Fresh globals with this chunk's require, in one call (process_module.lua: entry_env).
         resolvers = self._entry_resolvers(code) if entry else self._resolvers(code)
-        env = self._drv.entry_env(self._print, *resolvers, loaded)
+        env = self._entry_env(self._print, *resolvers, loaded)
         args: tuple[Any, ...] = ()
         if factory is not None:
             fn, args = factory, (env,)
@@ -367,7 +371,7 @@ class LuaVM:
 
     def start(self, args: list[JSONValue]) -> None:
         assert self.scheduler is not None
-        self._drv.start_main(self._entry_fn, *[to_lua(self.lua, a) for a in args])
+        self._start_main(self._entry_fn, *[to_lua(self.lua, a) for a in args])
         self.scheduler.add_coroutine(Scheduler.MAIN)
 
     def resume(self, coro: int, args: tuple[Any, ...], tenant: Any = None) -> tuple[Any, ...]:
@@ -441,7 +445,7 @@ class LuaVM:
 
     def reset(self) -> None:
         """Forget the previous process's coroutines, channels and subscriptions (pool reuse)."""
-        self._drv.reset()
+        self._reset()
         self.scheduler = None
         self._ids = itertools.count(2)
 
@@ -449,7 +453,7 @@ class LuaVM:
 
     def new_tenant(self) -> Any:
         """The driver-side state of one more process (a Lua table made on the main thread)."""
-        return self._drv.new_tenant()
+        return self._new_tenant()
 
     def switch(
         self,
@@ -474,17 +478,17 @@ class LuaVM:
         if log is not False:
             self._log = log if callable(log) else None
         if lua:
-            self._drv.switch(tenant)
+            self._switch(tenant)
         self.current = key
 
     def switch_lua(self, tenant: Any) -> None:
         """Make ``tenant`` the driver's current one (its callbacks already serve it)."""
-        self._drv.switch(tenant)
+        self._switch(tenant)
 
     def vacate(self) -> None:
         """Serve nobody: the driver holds an empty tenant, so nothing of the last one stays
         reachable from it (a closed run's coroutines and values can be collected)."""
-        self._drv.switch(self._drv.new_tenant())
+        self._switch(self._new_tenant())
         self.current = None
 
     def load_tenant_entry(self, code: EntryCode) -> Any:
@@ -517,7 +521,7 @@ class LuaVM:
 
     def start_tenant(self, entry_fn: Any, args: list[JSONValue]) -> None:
         assert self.scheduler is not None
-        self._drv.start_main(entry_fn, *[to_lua(self.lua, a) for a in args])
+        self._start_main(entry_fn, *[to_lua(self.lua, a) for a in args])
         self.scheduler.add_coroutine(Scheduler.MAIN)
 
     def rebind(self, ctx: HostContext, owner: ProcessOwner, log: Callable[[str, str], None] | None) -> None:
