@@ -130,8 +130,8 @@ class LuaVM:
         self._resume_in, self._message_in, self._call_in = drv.tenant_calls(self._resume_fn)
         # Driver functions called for every process or run, looked up once: reading a field of
         # a Lua table from Python is a table lookup and a new proxy object each time (~0.8 us).
-        self._start_main, self._reset, self._switch, self._new_tenant, self._entry_env = (
-            drv.start_main, drv.reset, drv.switch, drv.new_tenant, drv.entry_env)  # fmt: skip
+        self._start_main, self._reset, self._switch, self._new_tenant, self._entry_env, self._boot_tenant = (
+            drv.start_main, drv.reset, drv.switch, drv.new_tenant, drv.entry_env, drv.boot_tenant)  # fmt: skip
         # Module functions that wait for the host (lua/modules/_ops.py: host_op) yield through
         # the driver, which exports their arguments like those of any other op.
         st.cache[HOST_OP_KEY] = drv.host_op
@@ -515,7 +515,7 @@ class LuaVM:
         if code.imports:
             self._imports.update(_imports_by_id(code))
         lua = self.lua
-        tenant = self._drv.boot_tenant(spec, *[to_lua(lua, a) for a in args])
+        tenant = self._boot_tenant(spec, *[to_lua(lua, a) for a in args])
         self.scheduler.add_coroutine(Scheduler.MAIN)
         return tenant
 
