@@ -117,17 +117,24 @@ _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=
                             default=_default)  # fmt: skip
 
 
-def encode(value: JSONValue, *, path: str = "value", limit: int | None = DEFAULT_PAYLOAD_LIMIT) -> bytes:
-    """Serialise ``value`` canonically; raise :class:`EncodeError` naming the bad path."""
+def _canonical(value: JSONValue, path: str) -> str:
     try:
-        text = _ENCODER.encode(value)
+        return _ENCODER.encode(value)
     except (TypeError, ValueError, RecursionError):
         _check(value, path, 0)
         raise EncodeError("value cannot be encoded", path) from None
+
+
+def _utf8(text: str, path: str) -> bytes:
     try:
-        data = text.encode("utf-8")
+        return text.encode("utf-8")
     except UnicodeEncodeError as exc:  # a lone surrogate, e.g. from JSON "\ud800"
         raise EncodeError(f"a string holds {_surrogate(exc)}, which is not valid Unicode", path) from None
+
+
+def encode(value: JSONValue, *, path: str = "value", limit: int | None = DEFAULT_PAYLOAD_LIMIT) -> bytes:
+    """Serialise ``value`` canonically; raise :class:`EncodeError` naming the bad path."""
+    data = _utf8(_canonical(value, path), path)
     if limit is not None and len(data) > limit:
         raise EncodeError(
             f"payload of {len(data)} bytes is larger than the {limit}-byte limit "
@@ -157,14 +164,9 @@ def decode(data: bytes | str) -> JSONValue:
 
 def dumps(value: JSONValue) -> str:
     """Canonical JSON text without a size limit (for history rows and CLI output)."""
-    try:
-        text = _ENCODER.encode(value)
-    except (TypeError, ValueError, RecursionError):
-        text = ""
-    # ASCII text holds no lone surrogate: only other text is checked (by encode, which also
-    # names the bad path when the value cannot be encoded at all).
-    if not text or not text.isascii():
-        return encode(value, limit=None).decode("utf-8")
+    text = _canonical(value, "value")
+    if not text.isascii():  # ASCII text holds no lone surrogate
+        _utf8(text, "value")
     return text
 
 

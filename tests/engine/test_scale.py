@@ -243,10 +243,8 @@ def test_a_mass_wake_keeps_only_a_bounded_number_of_due_runs_in_memory(tmp_path:
     """Timers that fall due together become ready jobs a few batches at a time; the rest stay
     heap entries. A timer due after that backlog still fires (the timer loop is told)."""
     from duralua.embedded import clockwork
-    from duralua.embedded import engine as engine_mod
 
     monkeypatch.setattr(clockwork, "DUE_IN_FLIGHT", 8, raising=False)
-    monkeypatch.setattr(engine_mod, "DUE_IN_FLIGHT", 8, raising=False)
     app = App(BENCH_APP, log=None)
     seen: list[int] = []
 

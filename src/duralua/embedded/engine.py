@@ -43,7 +43,7 @@ from ..lifecycle import LifecycleEvent
 from ..lua.workflow_program import LuaWorkflowProgram, StateCrowded
 from . import retention
 from .activities import ActivityTask
-from .clockwork import DUE_IN_FLIGHT, RunClock
+from .clockwork import RunClock
 from .queries import CLOSED, list_runs, load_history, outcome, summary_of, task_from_row
 from .state import Logger, OwnershipLost, _Batch, _Live, _Pending, _pylog
 from .store import REQUEST_RETENTION_NS, Store
@@ -208,8 +208,7 @@ class EmbeddedEngine(RunClock):
 
     async def _main_loop(self) -> None:
         while True:
-            if len(self._ready) < DUE_IN_FLIGHT // 2:
-                self._release_due_timers()
+            self._release_due_timers()  # a backlog of due timers, as the batches drain it
             if not self._ready and not self._outbox_used():
                 self._notify_idle()
                 await self._kick.wait()
