@@ -9,12 +9,11 @@ position, the recorded command and the new one.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..codec import ERROR_TAG, decode, dumps
+from ..codec import decode, dumps
 from ..errors import NondeterminismError
 from . import model as m
 from .machine import WorkflowMachine
@@ -168,8 +167,7 @@ def decode_records(encoded: list[str]) -> list[dict[str, Any]]:
     if not encoded:
         return []
     text = "[" + ",".join(encoded) + "]"
-    # The error-object hook is a Python call per JSON object: skip it when no error is in there.
-    data = decode(text) if ERROR_TAG in text else json.loads(text)
+    data = decode(text)
     assert isinstance(data, list)
     return data
 

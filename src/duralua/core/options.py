@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..codec import check_value
 from ..durations import DurationError, parse_option
+from ..errors import EncodeError
 from .cron import CronError
 from .cron import parse as parse_cron
 
@@ -157,6 +159,10 @@ def parse_workflow_options(raw: dict[str, Any]) -> dict[str, Any]:
         elif name in ("memo", "search_attributes"):
             if not isinstance(value, dict):
                 raise OptionError(f"workflow.{name} must be a table")
+            try:
+                check_value(value, f"workflow.{name}")
+            except EncodeError as exc:
+                raise OptionError(str(exc)) from None
             out[name] = value
         elif name in ("execution_error_when_already_started", "enable_eager_start", "wait_for_cancellation"):
             if not isinstance(value, bool):

@@ -40,7 +40,7 @@ from typing import Any
 
 import lupa.lua54 as lupa54
 
-from ..codec import MAX_DEPTH, JSONValue, dumps
+from ..codec import FAST_MIN, MAX_DEPTH, JSONValue, dumps, fast_loads
 from ..errors import INTERNAL, INVALID, EncodeError, Failure
 from . import chunks
 from .context import HostContext
@@ -168,6 +168,10 @@ _DECODER = json.JSONDecoder(object_hook=_object_hook)
 
 def loads_exported(text: str) -> JSONValue:
     """Decode the JSON text made by the Lua-side export (error objects become Failures)."""
+    if len(text) >= FAST_MIN:
+        value = fast_loads(text, "\\udfff")  # how the export writes the error mark
+        if value is not NotImplemented:
+            return value
     return _DECODER.decode(text)
 
 
