@@ -188,13 +188,13 @@ _RUN, _NEGATIVE_RUN = b"9" * 20, b"-" + b"9" * 19
 FAST_MIN = 64
 
 
-def fast_loads(text: str | bytes, error_mark: Any) -> Any:
+def fast_loads(text: str | bytes | bytearray, error_mark: Any) -> Any:
     """orjson's reading of ``text``, or the sentinel ``NotImplemented`` where json must read it:
-    an ``error_mark`` in it (an object hook is needed; of the text's type), a possible integer beyond 64 bits, or
-    anything orjson refuses (NaN, lone surrogates, a BOM, deep nesting: json's own answer)."""
+    an ``error_mark`` in it (an object hook is needed; of the text's type), a possible integer
+    beyond 64 bits, or anything orjson refuses (NaN, lone surrogates, a BOM, deep nesting)."""
     if error_mark in text:
         return NotImplemented
-    raw = text.encode("utf-8", "surrogatepass") if type(text) is str else bytes(text)
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
     digits = raw.translate(_DIGITS)
     if _RUN in digits or _NEGATIVE_RUN in digits:
         return NotImplemented
