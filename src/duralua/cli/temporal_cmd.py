@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from ..codec import JSONValue
-from ..core.pid import parse_pid
 from ..durations import humanize_ns
 from ..engine import RunSummary, StartRequest
 from ..errors import CallError, DuraluaError, Failure, WorkflowNotFound
@@ -27,8 +26,6 @@ from . import render
 from .common import Ctx, fail, print_json
 
 if TYPE_CHECKING:
-    from temporalio.client import Client, WorkflowHandle
-
     from ..registry.model import Registry
     from ..temporal.engine import TemporalEngine
 
@@ -91,21 +88,6 @@ def run(ctx: Ctx, server: Server, body: Callable[[TemporalEngine], Awaitable[T]]
         fail(exc.message, hint=exc.hint)
 
 
-def _client(engine: TemporalEngine, ident: str) -> Client:
-    """The client of a workflow id or PID (by the PID's node, then its worker's client)."""
-    p = parse_pid(ident)
-    client = None
-    if p is not None:
-        worker = engine.catalog.workers.get(p.host)
-        client = engine.clients.get(p.node) or (engine.clients.get(worker.client_id) if worker else None)
-    return client or next(iter(engine.clients.values()))
-
-
-def _handle(engine: TemporalEngine, ident: str, run_id: str | None = None) -> WorkflowHandle[Any, Any]:
-    p = parse_pid(ident)
-    return _client(engine, ident).get_workflow_handle(p.uniq if p else ident, run_id=run_id)
-
-
 # Attributes the server adds to every run; the embedded engine has no counterpart.
 _SYSTEM_ATTRIBUTES = frozenset({"BuildIds"})
 
@@ -137,7 +119,7 @@ def list_runs(ctx: Ctx, server: Server, status: str | None, workflow_type: str |
         shown = runs[::-1][:limit]
         for i, r in enumerate(shown):
             if r.status not in OPEN and r.status != "continued":
-                client = _client(engine, r.pid)
+                client = engine.client_for(r.pid)
                 desc = await client.get_workflow_handle(r.workflow_id, run_id=r.run_id).describe()
                 # The engine's own summary with the outcome, so both engines word it alike.
                 shown[i] = _tidy(await engine._summary(client, desc, with_outcome=True))
@@ -233,7 +215,7 @@ def _pending_timers(events: list[Any]) -> list[dict[str, Any]]:
 
 async def _describe_data(engine: TemporalEngine, ident: str) -> tuple[dict[str, Any], RunSummary]:
     s = await _summary(engine, ident)
-    handle = _handle(engine, s.pid, s.run_id)
+    handle = engine.handle(s.pid, s.run_id)
     desc = await handle.describe()
     history = await handle.fetch_history()
     raw = desc.raw_description
@@ -269,7 +251,7 @@ def describe(ctx: Ctx, server: Server, ident: str, as_json: bool) -> None:
 def history(ctx: Ctx, server: Server, ident: str, as_json: bool) -> None:
     async def body(engine: TemporalEngine) -> tuple[RunSummary, Any]:
         s = await _summary(engine, ident)
-        handle = _handle(engine, s.pid, s.run_id)
+        handle = engine.handle(s.pid, s.run_id)
         return s, await handle.fetch_history()
 
     s, h = run(ctx, server, body)
@@ -295,7 +277,7 @@ def replay(ctx: Ctx, server: Server, ident: str | None, all_runs: bool) -> list[
             fail("name a workflow id, --file or --all")
         out = []
         for wid in dict.fromkeys(targets):
-            h = await _handle(engine, wid).fetch_history()
+            h = await engine.handle(wid).fetch_history()
             ok, message = await replay_history_async(ctx.app(), h)
             out.append((wid, ok, message, "ok" if ok else "NON-DETERMINISTIC"))
         return out

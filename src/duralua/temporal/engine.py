@@ -168,6 +168,15 @@ class TemporalEngine:
         client, workflow_id = self._target(pid_or_id)
         return client.get_workflow_handle(workflow_id), workflow_id
 
+    def client_for(self, pid_or_id: str) -> Client:
+        """The client that serves a PID or a workflow id (the CLI's routing is the engine's)."""
+        return self._target(pid_or_id)[0]
+
+    def handle(self, pid_or_id: str, run_id: str | None = None) -> WorkflowHandle[Any, Any]:
+        """The handle of a workflow (one run of it with ``run_id``) by PID or workflow id."""
+        client, workflow_id = self._target(pid_or_id)
+        return client.get_workflow_handle(workflow_id, run_id=run_id)
+
     async def _schema(self, client_id: str) -> dict[str, str] | None:
         if client_id not in self._schemas:
             client = self._client(client_id)
