@@ -33,7 +33,6 @@ from .core.options import OptionError, parse_workflow_options
 from .embedded.clock import Clock, VirtualClock
 from .embedded.engine import EmbeddedEngine
 from .embedded.retention import RetentionPolicy
-from .embedded.retention import set_policy as set_retention
 from .engine import StartRequest
 from .errors import CallError, ConfigError, Failure, Location, invalid
 from .lifecycle import LifecycleBus, log_subscriber
@@ -164,8 +163,8 @@ class App:
         if fast_forward and not clock.virtual:  # type: ignore[union-attr]
             raise ConfigError("fast_forward needs a VirtualClock (or no clock)")
         engine = EmbeddedEngine(self.catalog, self.runtime, db, synchronous=synchronous, cache_size=cache_size,
-                                clock=clock, log=self.log, events=self.lifecycle)  # fmt: skip
-        set_retention(engine, self.retention)
+                                clock=clock, log=self.log, events=self.lifecycle,
+                                retention=self.retention)  # fmt: skip
         return Workflows(self, engine, fast_forward=fast_forward)
 
     # -- HTTP (duralua.http) ---------------------------------------------------------------------

@@ -688,7 +688,8 @@ class EmbeddedEngine(RunClock):
                                  time.time_ns() - REQUEST_RETENTION_NS)  # fmt: skip
             if self.clock.now_ns() - last_prune >= retention.PRUNE_EVERY_NS:
                 last_prune = self.clock.now_ns()
-                for sql, params in retention.engine_prune_statements(self):  # closed runs past retention
+                # closed runs past retention
+                for sql, params in retention.engine_prune_statements(self.retention, last_prune):
                     self._outbox.sql(sql, *params)
                 self._kick.set()
 

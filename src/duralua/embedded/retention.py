@@ -16,11 +16,10 @@ its clock (so on a virtual clock too), ``duralua workflow prune`` runs :func:`pr
 from __future__ import annotations
 
 import sqlite3
-import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from ..durations import DurationError, humanize_ns, parse_option
 from ..errors import ConfigError, EngineError, Location
@@ -28,7 +27,6 @@ from .queries import CLOSED
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
-    from .clock import Clock
     from .store import Store
 
 DAY_NS = 24 * 3600 * 1_000_000_000
@@ -129,30 +127,10 @@ def prune_statements(where: str, params: Iterable[Any], limit: int = BATCH) -> l
     return out
 
 
-class _Engine(Protocol):
-    catalog: Catalog
-    clock: Clock
-
-
-# The policy of each engine, set by whoever made it (App.engine); the catalog's otherwise.
-_POLICIES: weakref.WeakKeyDictionary[Any, RetentionPolicy] = weakref.WeakKeyDictionary()
-
-
-def set_policy(engine: object, policy: RetentionPolicy) -> None:
-    _POLICIES[engine] = policy
-
-
-def policy_of(engine: _Engine) -> RetentionPolicy:
-    policy = _POLICIES.get(engine)
-    if policy is None:
-        policy = _POLICIES[engine] = RetentionPolicy.of(engine.catalog)
-    return policy
-
-
-def engine_prune_statements(engine: _Engine) -> list[tuple[str, tuple[Any, ...]]]:
-    """What the engine adds to a group commit to prune the runs past their retention at
-    its clock's now (nothing if no retention applies)."""
-    where, params = policy_of(engine).where(engine.clock.now_ns())
+def engine_prune_statements(policy: RetentionPolicy, now_ns: int) -> list[tuple[str, tuple[Any, ...]]]:
+    """What an engine adds to a group commit to prune the runs past ``policy`` at ``now_ns``
+    (nothing if no retention applies)."""
+    where, params = policy.where(now_ns)
     if where == "0":
         return []
     return prune_statements(where, params)

@@ -36,6 +36,7 @@ from .clock import Clock
 from .livecache import DEFAULT_MEMORY, LiveCache
 from .owner import OwnerLock
 from .queries import CLOSED
+from .retention import RetentionPolicy
 from .store import Store
 
 if TYPE_CHECKING:
@@ -130,6 +131,7 @@ class EngineState:
         cache_size: int = 4096,
         cache_memory: int = DEFAULT_MEMORY,
         history_limits: HistoryLimits | None = None,
+        retention: RetentionPolicy | None = None,
         clock: Clock | None = None,
         payload_limit: int = DEFAULT_PAYLOAD_LIMIT,
         log: Logger | None = None,
@@ -153,6 +155,8 @@ class EngineState:
         self.cache_size = cache_size
         self.cache_memory = cache_memory
         self.history_limits = history_limits or HistoryLimits()
+        # Closed runs past it are pruned in the group commits (the app's, or the catalog's).
+        self.retention = retention or RetentionPolicy.of(catalog)
         self.clock = clock or Clock()
         self.payload_limit = payload_limit
         self._log = log
