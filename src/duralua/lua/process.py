@@ -202,7 +202,6 @@ class LuaVM:
                 "to_ns": time_classes(self.lua).to_ns if timed else None,
                 "env_maker": self.sb._priv.env_maker,
                 "copier": self.sb._priv.copier,
-                "make_env": self.sb._priv.make_env,
                 "rng": self.sb._priv.rng,
             }
         )
@@ -585,7 +584,7 @@ def _result(out: tuple[Any, ...]) -> tuple[JSONValue, Failure | None]:
     return None, _failure(out[1], out[2] if len(out) > 2 else None, False)
 
 
-# Modules every environment reaches as globals without declaring them (process_env.lua: install_globals).
+# Modules every environment reaches as globals without declaring them (process_env.lua: lazy_global).
 _GLOBAL_MODULES = frozenset({"errors", "payload", "os"})
 
 

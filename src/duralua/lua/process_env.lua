@@ -80,14 +80,17 @@ local function lazy_global(t, k)
   rawset(t, k, v)
   return v
 end
--- Compiled on first use, when the driver's modules are complete (H.copier snapshots them).
-local copy_process, copy_coroutine
-function D.install_globals(env, print)
-  if not copy_process then copy_process, copy_coroutine = H.copier(D.process), H.copier(D.coroutine) end
-  env.process = copy_process()
-  env.coroutine = copy_coroutine()  -- replaces the sandbox's (no spawn there)
-  env.print = print
-  setmetatable(env, { __index = lazy_global })  -- its own: user code may change _G's metatable
+-- The globals of every process environment (entry chunks, imports, processes of shared
+-- states): the sandbox's, copies of the driver's process and coroutine modules (the latter
+-- replaces the sandbox's: no spawn there), print and require, made by one generated constructor
+-- (compiled on first use, when the driver's modules are complete: it snapshots them), and a
+-- metatable of its own (user code may change _G's) for the globals copied on first use.
+local make_process_env
+function D.new_env(print, require)
+  if not make_process_env then
+    make_process_env = H.env_maker({ process = D.process, coroutine = D.coroutine }, { "print", "require" })
+  end
+  return setmetatable(make_process_env(print, require), { __index = lazy_global })
 end
 
 -- print(...) as one structured log line, handed to Python.
@@ -123,14 +126,8 @@ function D.entry_spec(factory, print, lookup, load_import, method, entry_id)
     entry_id = entry_id }
 end
 
--- The globals of a process: those of install_globals, made by one generated constructor.
-local process_env
 function D.start_process(spec, ...)
-  if not process_env then
-    process_env = H.env_maker({ process = D.process, coroutine = D.coroutine }, { "print", "require" })
-  end
-  local env = process_env(spec.print, make_require(spec.lookup, spec.load_import, {}))
-  setmetatable(env, { __index = lazy_global })  -- its own: user code may change _G's metatable
+  local env = D.new_env(spec.print, make_require(spec.lookup, spec.load_import, {}))
   local factory, method, entry_id = spec.factory, spec.method, spec.entry_id
   local a = pack(...)
   -- the main coroutine (driver.lua: set_main) runs the entry chunk, then its function

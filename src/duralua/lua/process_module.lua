@@ -326,12 +326,9 @@ D.workflow.call = D.workflow.exec
 
 -- The globals of an entry chunk (LuaVM._load): a fresh sandbox env with the driver's globals and
 -- this chunk's require, in one call from Python instead of four.
-local make_env, install_globals, make_require = H.make_env, D.install_globals, D.make_require
+local new_env, make_require = D.new_env, D.make_require
 function D.entry_env(print, lookup, load_import, loaded)
-  local env = make_env()
-  install_globals(env, print)
-  env.require = make_require(lookup, load_import, loaded or {})
-  return env
+  return new_env(print, make_require(lookup, load_import, loaded or {}))
 end
 
 -- require's lookup for one entry: the declared names answered in Lua (`known`: name -> {kind,
