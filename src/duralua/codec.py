@@ -121,24 +121,23 @@ _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=
 
 # orjson writes the same canonical text ten times faster, except: floats below 1e-4 (Python
 # writes 1e-05, orjson 0.00001 or 1e-5), integers beyond 64 bits, lone surrogates and non-string
-# keys (orjson refuses the last three), and NaN or infinity, which it writes as null. Its output
-# is used only when it cannot be one of those, so the bytes of a history never depend on which
-# encoder wrote them (tests compare both on random values). It also writes UUIDs and enums,
-# which json refuses.
+# keys (orjson refuses the last three), NaN or infinity (written as null) and UUIDs or enums
+# (written, where json refuses them). So it writes only for dumps, whose values were checked
+# where they came in (by encode, through json), and its output is used only when it cannot be
+# one of those: the bytes of a history never depend on which encoder wrote them (tests compare
+# both on random values).
 _FAST_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 _fast_dumps = orjson.dumps
 
 
-def _canonical_bytes(value: JSONValue, strict: bool) -> bytes | None:
-    """The canonical UTF-8 text from orjson, or None where only json writes it right
-    (``strict``: also where a null may be a NaN)."""
+def _canonical_bytes(value: JSONValue) -> bytes | None:
+    """The canonical UTF-8 text of a checked value from orjson, or None where only json
+    writes it right."""
     try:
         data = _fast_dumps(value, default=_default, option=_FAST_OPTIONS)
     except (TypeError, orjson.JSONEncodeError):
         return None
     if b"e-" in data or b"0.0000" in data:  # maybe a small float (or only text that reads so)
-        return None
-    if strict and b"null" in data:
         return None
     return data
 
@@ -160,9 +159,7 @@ def _utf8(text: str, path: str) -> bytes:
 
 def encode(value: JSONValue, *, path: str = "value", limit: int | None = DEFAULT_PAYLOAD_LIMIT) -> bytes:
     """Serialise ``value`` canonically; raise :class:`EncodeError` naming the bad path."""
-    data = _canonical_bytes(value, True)
-    if data is None:
-        data = _utf8(_canonical(value, path), path)
+    data = _utf8(_canonical(value, path), path)
     if limit is not None and len(data) > limit:
         raise EncodeError(
             f"payload of {len(data)} bytes is larger than the {limit}-byte limit "
@@ -221,7 +218,7 @@ def dumps(value: JSONValue) -> str:
     """Canonical JSON text without a size limit, for values already checked where they came
     in (by :func:`encode` or :func:`check_value`: a NaN or infinity that was not would be
     written as null): history rows, stored options, CLI output."""
-    data = _canonical_bytes(value, False)
+    data = _canonical_bytes(value)
     if data is not None:
         return data.decode("utf-8")
     text = _canonical(value, "value")

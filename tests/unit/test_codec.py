@@ -152,3 +152,17 @@ def test_a_nan_in_memo_or_search_attributes_is_refused_where_it_comes_in(name: s
 
     with pytest.raises(OptionError, match=rf"workflow\.{name}\.x: NaN"):
         parse_workflow_options({f"workflow.{name}": {"x": float("nan")}})
+
+
+def test_encode_still_refuses_python_values_json_refuses() -> None:
+    # A UUID or an enum would reach the workflow as an object on the first run and as text after
+    # a replay: encode (the check where values come in) refuses them, as json does.
+    import enum
+    import uuid
+
+    class Color(enum.Enum):
+        RED = 1
+
+    for value in (uuid.uuid4(), Color.RED):
+        with pytest.raises(EncodeError):
+            codec.encode({"v": value})
