@@ -165,8 +165,8 @@ class TemporalEngine:
         return self._client(client_id), workflow_id
 
     def _handle(self, pid_or_id: str) -> tuple[WorkflowHandle[Any, Any], str]:
-        client, workflow_id = self._target(pid_or_id)
-        return client.get_workflow_handle(workflow_id), workflow_id
+        handle = self.handle(pid_or_id)
+        return handle, handle.id
 
     def client_for(self, pid_or_id: str) -> Client:
         """The client that serves a PID or a workflow id (the CLI's routing is the engine's)."""
