@@ -166,3 +166,15 @@ def test_encode_still_refuses_python_values_json_refuses() -> None:
     for value in (uuid.uuid4(), Color.RED):
         with pytest.raises(EncodeError):
             codec.encode({"v": value})
+
+
+def test_hostile_nesting_is_read_as_json_reads_it() -> None:
+    # orjson stops at 1,024 levels: such a text falls back to json, which answers as it always did.
+    deep = "[" * 5000 + "]" * 5000
+    for text in (deep, deep.encode()):
+        with pytest.raises(RecursionError):
+            json.loads(text)
+        with pytest.raises(RecursionError):
+            codec.decode(text)
+    shallow = "[" * 900 + "]" * 900
+    assert codec.decode(shallow) == json.loads(shallow)
