@@ -150,6 +150,7 @@ class App:
         cache_size: int = 4096,
         clock: Clock | None = None,
         fast_forward: bool = False,
+        gc_tuning: bool = True,
     ) -> Workflows:
         """The embedded engine for this app (``async with app.engine() as wf: ...``).
 
@@ -157,6 +158,10 @@ class App:
         whenever the engine is idle (demos and scripts: a ``time.sleep("1h")`` takes no real
         time, the workflow still sees the hour pass). Tests use
         :class:`duralua.testing.WorkflowEnvironment`.
+
+        While it serves, the engine raises the garbage collector's first threshold (700 to
+        10,000 allocations) unless the application set its own; ``gc_tuning=False`` leaves the
+        collector alone (why: ``duralua.gcpolicy``).
         """
         if fast_forward and clock is None:
             clock = VirtualClock()
@@ -164,7 +169,7 @@ class App:
             raise ConfigError("fast_forward needs a VirtualClock (or no clock)")
         engine = EmbeddedEngine(self.catalog, self.runtime, db, synchronous=synchronous, cache_size=cache_size,
                                 clock=clock, log=self.log, events=self.lifecycle,
-                                retention=self.retention)  # fmt: skip
+                                retention=self.retention, gc_tuning=gc_tuning)  # fmt: skip
         return Workflows(self, engine, fast_forward=fast_forward)
 
     # -- HTTP (duralua.http) ---------------------------------------------------------------------

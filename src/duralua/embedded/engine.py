@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .. import gcpolicy
 from .. import lifecycle as lc
 from ..codec import JSONValue, decode, dumps
 from ..core import model as m
@@ -79,6 +80,8 @@ class EmbeddedEngine(RunClock):
             self.runtime.clock_ns = self.clock.now_ns
             self.runtime.sleep_ns = self.sleep_ns
         self.running = True
+        if self.gc_tuning and self._gc_release is None:
+            self._gc_release = gcpolicy.tune()
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._supervised("activations", self._main_loop), name="duralua-activations"),
@@ -182,6 +185,9 @@ class EmbeddedEngine(RunClock):
             self.store.close()
             self.store = None
         self._lock.release()
+        if self._gc_release is not None:
+            self._gc_release()
+            self._gc_release = None
 
     async def __aenter__(self) -> EmbeddedEngine:
         await self.start()

@@ -141,6 +141,7 @@ class EngineState:
         poll_interval: float = 0.1,
         eager_activities: bool = True,
         events: LifecycleBus | None = None,
+        gc_tuning: bool = True,
     ) -> None:
         if events is None:
             # A bus of our own: nobody else turns its events into log lines.
@@ -189,6 +190,8 @@ class EngineState:
         self._fresh_children: dict[str, list[str]] = {}
         self._fresh_history: dict[str, list[tuple[ActivationRecord, str, int]]] = {}  # (record, encoded, idx)
         self.eager_activities = eager_activities
+        self.gc_tuning = gc_tuning  # see gcpolicy.py
+        self._gc_release: Callable[[], None] | None = None
         self._clock_waiters: list[asyncio.Future[None]] = []
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._idle_waiters: list[asyncio.Future[None]] = []

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from .. import gcpolicy
 from ..codec import DEFAULT_PAYLOAD_LIMIT, JSONValue
 from ..core.scheduler import Delivery
 from ..errors import ConfigError, EngineError, Location
@@ -109,12 +110,14 @@ class TemporalHost:
         payload_limit: int = DEFAULT_PAYLOAD_LIMIT,
         workers: list[str] | None = None,
         register_search_attributes: bool | None = None,
+        gc_tuning: bool = True,
     ) -> None:
         """``register_search_attributes``: register the search attributes the app's workflows set
         (``workflow.attrs{search = ...}``) when the namespace lacks them, at start for literal
         values and at first use otherwise. None (default): only on a server on this machine
         (``duralua dev-server``), where the app may well own the namespace; a client entry's
-        ``meta.register_search_attributes`` decides for that client."""
+        ``meta.register_search_attributes`` decides for that client. ``gc_tuning``: as for the
+        embedded engine (``duralua.gcpolicy``), while the workers run."""
         self.app = app
         self.env = os.environ if env is None else env
         self.search_attributes = dict(search_attributes or {})
@@ -130,6 +133,8 @@ class TemporalHost:
         self.register_search_attributes = register_search_attributes
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
+        self.gc_tuning = gc_tuning
+        self._gc_release: Callable[[], None] | None = None
 
     def _note(self, text: str) -> None:
         if text in self._noted or self.notify is None:
@@ -145,6 +150,8 @@ class TemporalHost:
         await self.stop()
 
     async def start(self) -> None:
+        if self.gc_tuning and self._gc_release is None:
+            self._gc_release = gcpolicy.tune()
         try:
             await self._start()
         except BaseException:
@@ -289,6 +296,9 @@ class TemporalHost:
         return register
 
     async def stop(self) -> None:
+        if self._gc_release is not None:
+            self._gc_release()
+            self._gc_release = None
         workers, self.workers = list(self.workers.values()), {}
         await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
         runs, self._runs = self._runs, []
