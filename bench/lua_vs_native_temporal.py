@@ -19,6 +19,10 @@ input {"i": i}).
 3. Embedded vs Temporal -- the same Lua app on duralua's embedded engine (SQLite, in its own
    subprocess) vs on the dev server.
 
+The duralua worker serves under the engine's collector thresholds (``duralua.gcpolicy``), the
+native one under Python's; ``BENCH_GC=python`` gives both Python's, ``BENCH_GC=both`` both the
+engine's.
+
 The app copies (address taken from ``$TEMPORAL_ADDRESS``, the local-activity variant on its own
 task queue) live in a temporary directory. Benchmarks print; they never fail on a time. The
 targets (duralua CPU/workflow <= 1.3x native, duralua throughput >= 0.8x native) are
@@ -118,7 +122,14 @@ async def _serve_stdin() -> None:
 
 async def _worker_main(args: argparse.Namespace) -> None:
     env = {**os.environ, "TEMPORAL_ADDRESS": args.address}
+    gc_mode = os.environ.get("BENCH_GC", "")  # "python": duralua untuned; "both": native tuned too
     if args.worker == "native":
+        if gc_mode == "both":
+            import gc
+
+            from duralua.gcpolicy import TUNED
+
+            gc.set_threshold(*TUNED)
         from temporalio.client import Client
         from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
@@ -144,7 +155,7 @@ async def _worker_main(args: argparse.Namespace) -> None:
         from duralua.temporal.worker import TemporalHost
 
         app = App(registry=load_app(Path(args.app), env=env), log=None)
-        async with TemporalHost(app, env=env, notify=None):
+        async with TemporalHost(app, env=env, notify=None, gc_tuning=gc_mode != "python"):
             await _serve_stdin()
     _reply({"final": True, "cpu_s": cpu_seconds()})
 

@@ -10,6 +10,8 @@ asyncio tasks. Each phase runs in its own subprocess so peak RSS (ru_maxrss) is 
 alone. ``--compare`` sizes run first, so one run prints the throughput at 10k next to 100k.
 
     python bench/sleepers.py [--n 100000] [--compare 10000,30000] [--sleep 8] [--json]
+
+``BENCH_GC=python`` runs the engine with Python's collector thresholds (``gc_tuning=False``).
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ async def _phase(db: str, n: int, deadline_ns: int, start: bool, stop_when_start
 
     app.lifecycle.subscribe(on_event)
     kw: dict[str, Any] = {} if cache is None else {"cache_size": cache}
+    if os.environ.get("BENCH_GC") == "python":
+        kw["gc_tuning"] = False  # Python's collector thresholds, as before session 6
     out: dict[str, Any] = {"n": n}
     t0 = time.perf_counter()
     boot_ns = time.time_ns()  # after a restart, the engine wakes the due runs as soon as it is up

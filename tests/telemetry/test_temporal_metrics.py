@@ -7,6 +7,7 @@ moved on replay would count a run several times."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -19,7 +20,7 @@ pytest.importorskip("prometheus_client", reason="the duralua[otel] extra is not 
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from duralua import App
+from duralua import App, gcpolicy
 from duralua.engine import StartRequest
 from duralua.registry import load_app
 from duralua.telemetry import Telemetry, TelemetryConfig
@@ -82,7 +83,10 @@ def test_metrics_page_on_temporal_counts_runs_and_attempts_once(
         env = app_env(temporal_server)
         app = App(registry=load_app(APP, env=env), log=None)
         tel.attach(app.lifecycle)
+        defaults = gc.get_threshold() == gcpolicy.PYTHON_DEFAULT
         async with TemporalHost(app, env=env, notify=None) as host:
+            # Workers serve under the engine's collector thresholds too (duralua.gcpolicy).
+            assert gc.get_threshold() == gcpolicy.TUNED or not defaults
             engine = host.engine
             assert engine is not None
             pid = await engine.start_workflow(StartRequest("obs:hello", "obs:worker", ["a"]))
@@ -102,6 +106,7 @@ def test_metrics_page_on_temporal_counts_runs_and_attempts_once(
                                         and s.get(("duralua_workflow_failed_total", approval)) == 1)  # fmt: skip
             await engine.terminate(retrying, "the test is done")
             _, names = await asyncio.to_thread(scrape, port)
+        assert gc.get_threshold() == gcpolicy.PYTHON_DEFAULT or not defaults
         return first, second, names
 
     try:

@@ -212,6 +212,7 @@ class WorkflowMachine:
 
     def close(self) -> None:
         self.program.close()
+        self.scheduler.detach()
 
     def _finish(self, cmd: m.Command) -> None:
         self.finished = cmd

@@ -76,6 +76,21 @@ class OpHandler(Protocol):
         ...
 
 
+class _Detached:
+    """The VM and op handler of a closed process's scheduler (Scheduler.detach)."""
+
+    def _closed(self, *args: Any) -> Any:
+        raise RuntimeError("the scheduler of a closed process was used")
+
+    resume = materialize = release = _closed
+
+    def op(self, coro: int, op: str, args: tuple[Any, ...]) -> Any:
+        return self._closed()
+
+
+_DETACHED = _Detached()
+
+
 class ProcessFailed(Exception):
     """A coroutine raised (or the process deadlocked); carries the raised Lua value."""
 
@@ -135,6 +150,13 @@ class Scheduler:
     def attach(self, vm: CoroutineVM) -> None:
         """Set the VM when it is created after the scheduler (it needs the scheduler first)."""
         self._vm = vm
+
+    def detach(self) -> None:
+        """Drop the VM and the op handler of a closed process. They point back at its owner
+        (a cycle): without this only the cyclic collector frees a closed run, and with it
+        whatever the run holds, its Lua tenant included. Using the scheduler afterwards raises."""
+        self._vm = _DETACHED
+        self._ops = _DETACHED.op
 
     # -- coroutines ---------------------------------------------------------------------------
 
