@@ -77,6 +77,7 @@ class _Pending:
     topic: str = ""
     interval_ns: int = 0
     pid: str = ""
+    due_ns: int = 0  # timers: when it fires (workflow time)
 
 
 class WorkflowMachine:
@@ -210,6 +211,22 @@ class WorkflowMachine:
         except Exception as exc:
             return Failure(f"the workflow raised an error value that cannot be converted: {exc}", INTERNAL, False)
 
+    def timers_only_until(self) -> int | None:
+        """When the run waits for timers and nothing else it has asked for (no activity, child,
+        external signal or update in flight), the time its earliest timer fires; None otherwise,
+        and for a run that waits for messages alone (no timer: it may be woken at any time)."""
+        if self.finished is not None or not self._pending:
+            return None
+        if self._updates and any(state != "done" for state in self._updates.values()):
+            return None
+        due: int | None = None
+        for p in self._pending.values():
+            if p.kind not in ("sleep", "timer", "ticker"):
+                return None
+            if due is None or p.due_ns < due:
+                due = p.due_ns
+        return due
+
     def close(self) -> None:
         self.program.close()
         self.scheduler.detach()
@@ -254,7 +271,8 @@ class WorkflowMachine:
                 messages.append(Delivery(p.topic, "", [], kind="time", data=self._now))
                 if p.kind == "ticker":
                     seq = self._next()
-                    self._pending[seq] = _Pending("ticker", topic=p.topic, interval_ns=p.interval_ns)
+                    self._pending[seq] = _Pending("ticker", topic=p.topic, interval_ns=p.interval_ns,
+                                                  due_ns=self._now + p.interval_ns)  # fmt: skip
                     self._emit(m.StartTimer(seq, duration_ns=p.interval_ns))
         elif isinstance(job, m.ResolveChildStart):
             p = self._pending.get(job.seq)
@@ -373,13 +391,14 @@ class WorkflowMachine:
             return (True, None)
         seq = self._next()
         self._emit(m.StartTimer(seq, duration_ns=ns))
-        self._pending[seq] = _Pending("sleep", coro)
+        self._pending[seq] = _Pending("sleep", coro, due_ns=self._now + ns)
         return PENDING
 
     def _op_timer(self, coro: int, ns: int, kind: str, topic: str) -> Any:
         seq = self._next()
         self._emit(m.StartTimer(seq, duration_ns=ns))
-        self._pending[seq] = _Pending("ticker" if kind == "ticker" else "timer", topic=topic, interval_ns=ns)
+        self._pending[seq] = _Pending("ticker" if kind == "ticker" else "timer", topic=topic, interval_ns=ns,
+                                      due_ns=self._now + ns)  # fmt: skip
         return (True, None)
 
     def _op_timer_stop(self, coro: int, topic: str) -> Any:

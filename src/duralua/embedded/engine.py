@@ -45,6 +45,7 @@ from ..lua.workflow_program import LuaWorkflowProgram, StateCrowded
 from . import retention
 from .activities import ActivityTask
 from .clockwork import RunClock
+from .livecache import park_horizon_ns
 from .queries import CLOSED, list_runs, load_history, outcome, summary_of, task_from_row
 from .state import Logger, OwnershipLost, _Batch, _Live, _Pending, _pylog
 from .store import REQUEST_RETENTION_NS, Store
@@ -509,9 +510,18 @@ class EmbeddedEngine(RunClock):
             self._check_history(run_id, live, before, now, batch)
         if self.cache_size <= 0 or live.machine.finished is not None or live.row["status"] in CLOSED:
             self._evict(run_id)
+        elif self.park_sleepers and self._parks(live, now):
+            self.cache_parks += 1
+            self._evict(run_id)
         else:
             self._cache.touch(run_id)  # its history and Lua heap grew: renew its priority and size
             self._close_evicted(self._cache.shrink(keep=run_id))
+
+    @staticmethod
+    def _parks(live: _Live, now: int) -> bool:
+        """A run asleep until a timer far enough away keeps nothing in memory but the timer."""
+        due = live.machine.timers_only_until()
+        return due is not None and due - now >= park_horizon_ns(live)
 
     def _save_queries(self, run_id: str, live: _Live, batch: _Batch) -> None:
         before, text = live.saved_queries, live.row.get("queries")

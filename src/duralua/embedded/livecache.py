@@ -31,6 +31,15 @@ HISTORY_FACTOR = 3
 # about as much as replaying this many activations.
 REBUILD_BASE = 12
 DEFAULT_MEMORY = 64 * 1024 * 1024
+# A run that waits only for a timer at least this far away is *parked*: its state leaves the
+# cache at once and is rebuilt when the timer fires. Holding it would cost memory for as long
+# as it sleeps and, measured, slow every other run down: at 4,096 cached sleepers starting
+# 30,000 more took 14.1 s instead of 7.6 s (more, colder Lua states; a larger heap for the
+# collector). The horizon grows with the rebuild cost, so that rebuilding a parked run costs at
+# most ~0.1% of the time it sleeps (a replayed activation is ~13 µs against 10 ms here): a
+# polling loop is parked while its history is short and stays cached once it is long.
+PARK_BASE_NS = 2_000_000_000
+PARK_NS_PER_COST = 10_000_000
 
 
 def entry_size(live: _Live) -> int:
@@ -39,6 +48,11 @@ def entry_size(live: _Live) -> int:
 
 def rebuild_cost(live: _Live) -> int:
     return REBUILD_BASE + len(live.history.activations)
+
+
+def park_horizon_ns(live: _Live) -> int:
+    """How far away a run's next timer must be for the run to be parked (see PARK_BASE_NS)."""
+    return PARK_BASE_NS + rebuild_cost(live) * PARK_NS_PER_COST
 
 
 class LiveCache:

@@ -142,6 +142,7 @@ class EngineState:
         eager_activities: bool = True,
         events: LifecycleBus | None = None,
         gc_tuning: bool = True,
+        park_sleepers: bool = True,
     ) -> None:
         if events is None:
             # A bus of our own: nobody else turns its events into log lines.
@@ -191,6 +192,7 @@ class EngineState:
         self._fresh_history: dict[str, list[tuple[ActivationRecord, str, int]]] = {}  # (record, encoded, idx)
         self.eager_activities = eager_activities
         self.gc_tuning = gc_tuning  # see gcpolicy.py
+        self.park_sleepers = park_sleepers  # see livecache.PARK_BASE_NS
         self._gc_release: Callable[[], None] | None = None
         self._clock_waiters: list[asyncio.Future[None]] = []
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
@@ -209,6 +211,7 @@ class EngineState:
         self._fresh_updates: set[str] = set()
         # Live-state cache counters, reported per commit on the lifecycle stream (metrics).
         self.cache_hits = self.cache_misses = self.cache_evictions = 0
+        self.cache_parks = 0  # runs evicted at once because they sleep (livecache.PARK_BASE_NS)
         self._filling: _Batch | None = None  # the batch being filled (eager attempts report into it)
 
     async def _submit(self, fill: Callable[[_Batch], Any]) -> Any:
