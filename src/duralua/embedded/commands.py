@@ -199,7 +199,6 @@ class RunCommands(EngineState):
         deadline = options.get("execution_deadline_ns")
         if deadline is not None and now >= int(deadline):
             return None
-        fresh = {"run_id": new_run_id(), "seed": seed(), "start_time_ns": now}
         policy = options.get("retry_policy")
         timed_out_run = status == "timed_out" and (failure is None or (failure.details or {}).get("timeout_type") ==
                                                    "run")  # fmt: skip
@@ -208,12 +207,12 @@ class RunCommands(EngineState):
             initial = int(policy.get("initial_interval_ns", SECOND))
             delay = backoff_ns(initial, float(policy.get("backoff_coefficient", 2.0)),
                                int(policy.get("maximum_interval_ns", 100 * initial)), info.attempt)  # fmt: skip
-            new_info = m.WorkflowInfo(**{**info.to_json(), **fresh, "attempt": info.attempt + 1})
+            new_info = m.WorkflowInfo(**{**info.to_json(), **_fresh_ids(now), "attempt": info.attempt + 1})
             return new_info, now + delay
         schedule = options.get("cron_schedule")
         if schedule and status in ("completed", "failed", "timed_out"):
             wait = cron.backoff_ns(cron.parse(str(schedule)), int(row.get("start_ns") or now), now)
-            return m.WorkflowInfo(**{**info.to_json(), **fresh, "attempt": 1}), now + wait
+            return m.WorkflowInfo(**{**info.to_json(), **_fresh_ids(now), "attempt": 1}), now + wait
         return None
 
     def _update_reply(self, run_id: str, cmd: m.UpdateReply, now: int, batch: _Batch) -> None:
@@ -521,3 +520,8 @@ def _made(live: _Live) -> _Made:
     options = live.row_options()
     timers = timers or bool(options.get("run_timeout_ns")) or options.get("execution_deadline_ns") is not None
     return _Made(children, timers)
+
+
+def _fresh_ids(now: int) -> dict[str, Any]:
+    """What the next run of a chain gets anew (made only when there is one: most runs end it)."""
+    return {"run_id": new_run_id(), "seed": seed(), "start_time_ns": now}

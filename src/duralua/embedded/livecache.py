@@ -30,7 +30,9 @@ HISTORY_FACTOR = 3
 # Rebuild cost in units of one replayed activation: a fresh machine and Lua state rebind cost
 # about as much as replaying this many activations.
 REBUILD_BASE = 12
-DEFAULT_MEMORY = 64 * 1024 * 1024
+# Sized for the count cap: at ~30 KB a typical run, 64 MB held only ~1,900 of the 4,096 runs the
+# cache may hold, and 5,000 concurrent workflows with a timer rebuilt 7,700 times instead of 6,100.
+DEFAULT_MEMORY = 128 * 1024 * 1024
 # A run that waits only for a timer at least this far away is *parked*: its state leaves the
 # cache at once and is rebuilt when the timer fires. Holding it would cost memory for as long
 # as it sleeps and, measured, slow every other run down: at 4,096 cached sleepers starting
