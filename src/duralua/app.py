@@ -151,6 +151,7 @@ class App:
         clock: Clock | None = None,
         fast_forward: bool = False,
         gc_tuning: bool = True,
+        park_sleepers: bool = True,
     ) -> Workflows:
         """The embedded engine for this app (``async with app.engine() as wf: ...``).
 
@@ -161,7 +162,9 @@ class App:
 
         While it serves, the engine raises the garbage collector's first threshold (700 to
         10,000 allocations) unless the application set its own; ``gc_tuning=False`` leaves the
-        collector alone (why: ``duralua.gcpolicy``).
+        collector alone (why: ``duralua.gcpolicy``). A run that waits only for a timer at least
+        2 s away is parked (its live state dropped, rebuilt when the timer fires);
+        ``park_sleepers=False`` keeps such runs in the cache while it has room.
         """
         if fast_forward and clock is None:
             clock = VirtualClock()
@@ -169,7 +172,8 @@ class App:
             raise ConfigError("fast_forward needs a VirtualClock (or no clock)")
         engine = EmbeddedEngine(self.catalog, self.runtime, db, synchronous=synchronous, cache_size=cache_size,
                                 clock=clock, log=self.log, events=self.lifecycle,
-                                retention=self.retention, gc_tuning=gc_tuning)  # fmt: skip
+                                retention=self.retention, gc_tuning=gc_tuning,
+                                park_sleepers=park_sleepers)  # fmt: skip
         return Workflows(self, engine, fast_forward=fast_forward)
 
     # -- HTTP (duralua.http) ---------------------------------------------------------------------

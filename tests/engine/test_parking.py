@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from duralua import App
+from duralua.embedded.clock import VirtualClock
 from duralua.embedded.livecache import PARK_BASE_NS, PARK_NS_PER_COST, REBUILD_BASE
 from duralua.testing import WorkflowEnvironment
 
@@ -128,14 +129,16 @@ def test_the_horizon_grows_with_the_history_so_a_long_poller_stays_cached(tmp_pa
 
 
 def test_parking_can_be_turned_off(tmp_path: Path) -> None:
-    async def body() -> tuple[bool, int]:
+    async def body() -> tuple[bool, int, Any]:
         app = App(write_app(tmp_path / "app"), log=None)
-        async with WorkflowEnvironment(app, db=tmp_path / "x.db") as env:
-            env.engine.park_sleepers = False
-            pid = await env.start("p:nap", "p:worker", 3_600_000)
-            await env.idle()
-            cached = _cached(env, pid)
-            await env.result(pid)
-            return cached, env.engine.cache_parks
+        clock = VirtualClock()
+        async with app.engine(tmp_path / "x.db", park_sleepers=False, clock=clock) as wf:
+            pid = await wf.start("p:nap", "p:worker", 3_600_000)
+            await wf.engine.wait_idle()
+            cached = any(live.machine.info.pid == pid for live in wf.engine._cache.values())
+            wf.engine.advance_clock(clock.now_ns() + 3_600 * 10**9)
+            return cached, wf.engine.cache_parks, await wf.result(pid)
 
-    assert run(body()) == (True, 0)
+    cached, parks, result = run(body())
+    assert (cached, parks) == (True, 0)
+    assert isinstance(result, int)
