@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from duralua import App
+from duralua import App, gcpolicy
 from duralua.gcpolicy import PYTHON_DEFAULT, TUNED, tune
 
 BENCH_APP = Path(__file__).parents[2] / "bench" / "apps" / "sleepers"
@@ -18,10 +18,14 @@ BENCH_APP = Path(__file__).parents[2] / "bench" / "apps" / "sleepers"
 
 @pytest.fixture(autouse=True)
 def python_defaults() -> Iterator[None]:
-    saved = gc.get_threshold()
+    # Other engines of the session (a Temporal host serving on a thread) may hold the tuning:
+    # each test starts as a process where no engine runs yet, and gets the session's state back.
+    saved = gc.get_threshold(), gcpolicy._holders, gcpolicy._changed
     gc.set_threshold(*PYTHON_DEFAULT)
+    gcpolicy._holders, gcpolicy._changed = 0, False
     yield
-    gc.set_threshold(*saved)
+    gc.set_threshold(*saved[0])
+    gcpolicy._holders, gcpolicy._changed = saved[1], saved[2]
 
 
 def test_tuning_applies_while_held_and_the_defaults_come_back_after_the_last_release() -> None:
