@@ -4,10 +4,11 @@ Python's defaults (700, 10, 10) make the collector run a full, generation-2 pass
 70,000 net allocations. An engine holding thousands of runs in flight has a few hundred thousand
 tracked objects scattered over a heap of a few hundred MB, and a full pass over them costs
 100-200 ms — memory latency, not garbage: most of those passes free nothing. Measured on
-``bench/evicted.py --only many`` (5,000 runs asleep at once): 12 full passes took 1.46 s of a
-5 s run; with a first threshold of 10,000 one pass took 0.33 s and throughput rose by 25-60%
-(bench/RESULTS.md, session 6). Reference counting still frees everything that is not in a
-cycle at once; what waits longer is only cyclic garbage, for at most 10,000 allocations.
+``bench/evicted.py --only many`` (5,000 runs asleep at once, every state cached): 12 full
+passes took 1.46 s of a 5 s run; with a first threshold of 10,000, one pass took 0.33 s and the
+throughput rose by 37% (medians of five interleaved rounds; bench/RESULTS.md, session 6).
+Reference counting still frees everything that is not in a cycle at once; what waits longer
+is only cyclic garbage, for at most 10,000 allocations.
 
 The thresholds change only if they are Python's defaults (an application that tuned its own
 keeps them) and go back when the last engine that asked stops. ``gc_tuning=False`` on an

@@ -171,6 +171,9 @@ class EmbeddedEngine(RunClock):
 
     async def stop(self) -> None:
         self.running = False
+        if self._gc_release is not None:
+            self._gc_release()
+            self._gc_release = None
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -186,9 +189,6 @@ class EmbeddedEngine(RunClock):
             self.store.close()
             self.store = None
         self._lock.release()
-        if self._gc_release is not None:
-            self._gc_release()
-            self._gc_release = None
 
     async def __aenter__(self) -> EmbeddedEngine:
         await self.start()
