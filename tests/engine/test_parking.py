@@ -12,6 +12,7 @@ from typing import Any
 from duralua import App
 from duralua.embedded.clock import VirtualClock
 from duralua.embedded.livecache import PARK_BASE_NS, PARK_NS_PER_COST, REBUILD_BASE
+from duralua.lifecycle import ENGINE_COMMIT, LifecycleEvent
 from duralua.testing import WorkflowEnvironment
 
 INDEX = """\
@@ -80,8 +81,16 @@ def _cached(env: WorkflowEnvironment, pid: str) -> bool:
 
 
 def test_a_run_asleep_for_long_is_parked_and_wakes_by_replay(tmp_path: Path) -> None:
+    reported: list[int] = []
+
+    def on_event(event: LifecycleEvent) -> None:
+        if event.kind == ENGINE_COMMIT:
+            reported.append(int(event.data.get("cache_parks", 0)))
+
     async def body() -> tuple[bool, bool, int, Any, int]:
-        async with WorkflowEnvironment(App(write_app(tmp_path / "app"), log=None), db=tmp_path / "x.db") as env:
+        app = App(write_app(tmp_path / "app"), log=None)
+        app.lifecycle.subscribe(on_event)
+        async with WorkflowEnvironment(app, db=tmp_path / "x.db") as env:
             long_nap = await env.start("p:nap", "p:worker", 3_600_000)
             short_nap = await env.start("p:nap", "p:worker", 100)
             await env.idle()
@@ -95,6 +104,7 @@ def test_a_run_asleep_for_long_is_parked_and_wakes_by_replay(tmp_path: Path) -> 
     assert parked, "an hour's sleep keeps no live state"
     assert kept, "a 100 ms sleep stays cached (rebuilding it would cost more than holding it)"
     assert parks == 1
+    assert sum(reported) == 1, "each commit reports its parks (the metrics read them)"
     assert woke_ms >= start_ms + 3_600_000 - 1
 
 

@@ -264,7 +264,7 @@ class EmbeddedEngine(RunClock):
         including the follow-ups they cause (children, eager activities), in one transaction."""
         batch, self._outbox = self._outbox, _Batch()
         self._batch_no += 1
-        cache_before = (self.cache_hits, self.cache_misses, self.cache_evictions)
+        cache_before = (self.cache_hits, self.cache_misses, self.cache_evictions, self.cache_parks)
         self._filling = batch
         try:
             self._fill_batch(batch)
@@ -280,7 +280,8 @@ class EmbeddedEngine(RunClock):
         self.events.emit(LifecycleEvent(lc.ENGINE_COMMIT, subject=str(self.db_path), data={
             "duration_ns": commit_ns, "writes": len(batch.ops), "runs": len(batch.taken),
             "cache_hits": self.cache_hits - cache_before[0], "cache_misses": self.cache_misses - cache_before[1],
-            "cache_evictions": self.cache_evictions - cache_before[2]}))  # fmt: skip
+            "cache_evictions": self.cache_evictions - cache_before[2],
+            "cache_parks": self.cache_parks - cache_before[3]}))  # fmt: skip
 
     def _fill_batch(self, batch: _Batch) -> None:
         self._absorb(batch)

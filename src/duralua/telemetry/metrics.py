@@ -78,6 +78,7 @@ class LifecycleMetrics:
             c.cache_hits.inc(d.get("cache_hits", 0))
             c.cache_misses.inc(d.get("cache_misses", 0))
             c.cache_evictions.inc(d.get("cache_evictions", 0))
+            c.cache_parks.inc(d.get("cache_parks", 0))
         elif k == lc.ACTIVITY_ATTEMPT:
             self.attempts.labels(event.entry, "ok" if d.get("ok") else "error").inc()
             self.attempt_seconds.labels(event.entry).observe(d.get("duration_ns", 0) / 1e9)
@@ -118,6 +119,9 @@ class _CommitMetrics:
         self.cache_misses = Counter("duralua_engine_cache_misses", "Activations that replayed history.", registry=r)
         self.cache_evictions = Counter("duralua_engine_cache_evictions", "Live states dropped from the cache.",
                                        registry=r)  # fmt: skip
+        self.cache_parks = Counter("duralua_engine_cache_parks",
+                                   "Runs parked: asleep until a far timer, their live state dropped.",
+                                   registry=r)  # fmt: skip
 
 
 class StoreCollector(Collector):
