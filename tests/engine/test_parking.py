@@ -5,7 +5,6 @@ when the timer fires; a short timer, or anything else in flight, keeps it cached
 from __future__ import annotations
 
 import asyncio
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from duralua.embedded.clock import VirtualClock
 from duralua.embedded.livecache import PARK_BASE_NS, PARK_NS_PER_COST, REBUILD_BASE
 from duralua.lifecycle import ENGINE_COMMIT, LifecycleEvent
 from duralua.testing import WorkflowEnvironment
+from tests.unit.registry_support import make_app
 
 INDEX = """\
 version: "1.0"
@@ -65,10 +65,8 @@ entries:
 
 
 def write_app(root: Path) -> Path:
-    (root / "src").mkdir(parents=True)
-    (root / "wippy.lock").write_text("directories:\n  src: ./src\n  modules: .wippy\n")
-    (root / "src" / "_index.yaml").write_text(textwrap.dedent(INDEX))
-    return root
+    root.mkdir(parents=True)
+    return make_app(root, {"_index.yaml": INDEX})
 
 
 def run(coro: Any) -> Any:
@@ -152,3 +150,33 @@ def test_parking_can_be_turned_off(tmp_path: Path) -> None:
     cached, parks, result = run(body())
     assert (cached, parks) == (True, 0)
     assert isinstance(result, int)
+
+
+def test_a_parked_run_whose_rebuild_raises_is_held_alone(tmp_path: Path) -> None:
+    """The wake of a parked run is a rebuild: an exception there holds that run, and the
+    engine goes on serving the others (and new ones)."""
+
+    async def body() -> tuple[str, Any, Any]:
+        app = App(write_app(tmp_path / "app"), log=None)
+        async with WorkflowEnvironment(app, db=tmp_path / "x.db") as env:
+            engine = env.engine
+            doomed = await env.start("p:nap", "p:worker", 3_600_000)
+            await env.idle()
+            assert engine.cache_parks == 1
+            doomed_run = (await engine.describe(doomed)).run_id
+            build = engine._new_machine
+
+            def failing(info: Any, *args: Any, **kw: Any) -> Any:
+                if info.run_id == doomed_run:
+                    raise RuntimeError("boom while rebuilding")
+                return build(info, *args, **kw)
+
+            engine._new_machine = failing  # type: ignore[method-assign]
+            other = await env.start("p:nap", "p:worker", 7_200_000)
+            await env.sleep(3_700)  # the doomed run's timer fires: its rebuild raises
+            status = (await engine.describe(doomed)).status
+            return status, await env.result(other), await env.execute("p:nap", "p:worker", 10)
+
+    status, other, fresh = run(body())
+    assert status == "held"
+    assert isinstance(other, int) and isinstance(fresh, int)
