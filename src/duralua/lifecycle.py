@@ -82,6 +82,11 @@ class LifecycleBus:
         self._subscribers: list[Subscriber] = []
         self._propagators: list[Propagator] = []
 
+    @property
+    def listening(self) -> bool:
+        """Whether any subscriber reads the events (emitters may skip making them if not)."""
+        return bool(self._subscribers)
+
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         """Add ``fn``; returns a function that removes it again."""
         self._subscribers.append(fn)

@@ -30,6 +30,7 @@ from temporalio.converter import (
     DataConverter,
     JSONPlainPayloadConverter,
     JSONProtoPayloadConverter,
+    value_to_type,
 )
 
 from ..codec import ERROR_TAG, JSONValue
@@ -66,6 +67,31 @@ class _Decoder(json.JSONDecoder):
         super().__init__(**kwargs)
 
 
+class _JSONPlain(JSONPlainPayloadConverter):
+    """``json/plain`` with one encoder and one decoder for every call: ``json.dumps`` and
+    ``json.loads`` given a ``cls`` build a new one per call (the decoder's scanner ≈ 10 µs,
+    a few per activity attempt). Both are stateless between calls, so shared by threads."""
+
+    _encode = _Encoder(separators=(",", ":"), sort_keys=True).encode
+    _decode = _Decoder().decode
+
+    def __init__(self) -> None:
+        super().__init__(encoder=_Encoder, decoder=_Decoder)
+
+    def to_payload(self, value: Any) -> Payload | None:
+        return Payload(metadata={"encoding": _JSON_PLAIN}, data=self._encode(value).encode())
+
+    def from_payload(self, payload: Payload, type_hint: type | None = None) -> Any:
+        try:
+            obj = self._decode(payload.data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise RuntimeError("Failed parsing") from err
+        return value_to_type(type_hint, obj, self._custom_type_converters) if type_hint else obj
+
+
+_JSON_PLAIN = b"json/plain"
+
+
 class PayloadConverter(CompositePayloadConverter):
     """Temporal's default converter chain with a Failure-aware ``json/plain`` at the end."""
 
@@ -75,12 +101,13 @@ class PayloadConverter(CompositePayloadConverter):
             BinaryPlainPayloadConverter(),
             JSONProtoPayloadConverter(),
             BinaryProtoPayloadConverter(),
-            JSONPlainPayloadConverter(encoder=_Encoder, decoder=_Decoder),
+            _JSONPlain(),
         )
 
 
 DATA_CONVERTER = DataConverter(payload_converter_class=PayloadConverter)
 _PAYLOADS = DATA_CONVERTER.payload_converter
+_JSON = _JSONPlain()
 
 
 def to_payload(value: Any) -> Payload:
@@ -89,6 +116,8 @@ def to_payload(value: Any) -> Payload:
 
 def from_payload(payload: Payload) -> JSONValue:
     """Decode one payload into a plain value; bytes (``binary/plain``) become text."""
+    if payload.metadata.get("encoding") == _JSON_PLAIN:
+        return _JSON.from_payload(payload)
     value = _PAYLOADS.from_payloads([payload], None)[0]
     if isinstance(value, (bytes, bytearray)):
         return bytes(value).decode("utf-8", "replace")

@@ -168,7 +168,7 @@ class DuraluaWorkflowBase:
     def _report(self, make: Callable[[], LifecycleEvent]) -> None:
         """Emit a lifecycle event, unless the SDK is replaying: that already happened."""
         emit = self._host.events
-        if emit is not None and not workflow.unsafe.is_replaying():
+        if emit is not None and emit.listening and not workflow.unsafe.is_replaying():
             emit(make())
 
     # -- handlers -------------------------------------------------------------------------------
@@ -608,7 +608,7 @@ def activity_function(
         started = time.time_ns()
 
         def report(failure: Failure | None) -> None:
-            if events is not None:
+            if events is not None and events.listening:
                 for event in run_events.attempt_ended(info, started, time.time_ns(), failure, context):
                     events(event)
 
@@ -651,23 +651,17 @@ async def _attempt(
             True,
         )
     values = _decode_all(args)
+    limit = info.start_to_close_timeout
     # Local activities cannot heartbeat (and are cancelled by their own worker anyway).
-    beats = None if info.is_local else _Heartbeats(info.heartbeat_timeout)
-    call = _invoke(runtime, name, values, context)
+    watch = _Watch(not info.is_local, info.heartbeat_timeout, (limit + _TIMEOUT_GRACE) if limit else None)
     try:
-        if info.start_to_close_timeout:
-            limit = (info.start_to_close_timeout + _TIMEOUT_GRACE).total_seconds()
-            try:
-                # Not wait_for, which (Python 3.11) runs the call in a task of its own.
-                async with asyncio.timeout(limit):
-                    value, failure = await call
-            except TimeoutError:
-                raise _AttemptTimedOut() from None
-        else:
-            value, failure = await call
+        value, failure = await _invoke(runtime, name, values, context)
+    except asyncio.CancelledError:
+        if watch.expired():
+            raise _AttemptTimedOut() from None
+        raise
     finally:
-        if beats is not None:
-            beats.stop()
+        watch.stop()
     if failure is None:
         try:
             encode(value, path="result", limit=payload_limit)
@@ -689,25 +683,57 @@ async def _invoke(
     return await runtime.invoke(name, values, context)
 
 
-class _Heartbeats:
-    """Heartbeats while a function runs: Lua has no heartbeat API, heartbeats are how a worker
-    learns that the activity was cancelled, and a heartbeat timeout is how the server learns
-    that the worker died. Three beats per timeout leave room for a busy event loop. A timer of
-    the loop, not a task: most functions end before the first beat, and a task made and
-    cancelled per attempt cost more than the beats."""
+class _Watch:
+    """One loop timer per attempt for its heartbeats and its start-to-close bound.
 
-    def __init__(self, timeout: timedelta | None) -> None:
-        every = min(timeout / 3, _HEARTBEAT_EVERY) if timeout else _HEARTBEAT_EVERY
-        # The timeout counts from the start too: a function that ends sooner never heartbeats
-        # (a heartbeat at once cost a quick activity ~10% of the worker's CPU).
-        self._every = max(every.total_seconds(), 0.05)
+    Heartbeats because Lua has no heartbeat API, heartbeats are how a worker learns that the
+    activity was cancelled, and a heartbeat timeout is how the server learns that the worker
+    died: three beats per timeout leave room for a busy event loop. The bound (the server's
+    timeout and a grace) cancels the attempt, so a function the server has given up on does
+    not hold a slot for ever. A timer, not a task, and one for both (a task per attempt, or
+    ``asyncio.timeout`` beside the beat timer, cost more than the beats of most functions,
+    which end before the first one). The cancellation is told from any other one as
+    ``asyncio.timeout`` does it: by the task's count of pending cancellations."""
+
+    __slots__ = ("_deadline", "_every", "_expired", "_handle", "_loop", "_task")
+
+    def __init__(self, beats: bool, heartbeat_timeout: timedelta | None, limit: timedelta | None) -> None:
         self._loop = asyncio.get_running_loop()
-        # call_later runs beat() in a copy of this context: the activity's, which heartbeat() reads
-        self._handle = self._loop.call_later(self._every, self._beat)
+        self._task = asyncio.current_task()
+        self._expired = False
+        now = self._loop.time()
+        self._deadline = now + limit.total_seconds() if limit else None
+        if not beats:
+            self._every: float | None = None
+        else:
+            every = min(heartbeat_timeout / 3, _HEARTBEAT_EVERY) if heartbeat_timeout else _HEARTBEAT_EVERY
+            self._every = max(every.total_seconds(), 0.05)
+        # The heartbeat timeout counts from the start too: a function that ends sooner never
+        # heartbeats (a heartbeat at once cost a quick activity ~10% of the worker's CPU).
+        self._handle = self._arm(now)
 
-    def _beat(self) -> None:
+    def _arm(self, now: float) -> asyncio.TimerHandle | None:
+        due = now + self._every if self._every is not None else None
+        if self._deadline is not None and (due is None or self._deadline < due):
+            due = self._deadline
+        # call_at runs the callback in a copy of this context: the activity's, which heartbeat() reads
+        return self._loop.call_at(due, self._fire) if due is not None else None
+
+    def _fire(self) -> None:
+        now = self._loop.time()
+        if self._deadline is not None and now >= self._deadline:
+            if self._task is not None and not self._task.done():
+                self._expired = True
+                self._task.cancel()
+            self._handle = None
+            return
         activity.heartbeat()  # if it raises, the loop logs it and the beats stop (as a task's would)
-        self._handle = self._loop.call_later(self._every, self._beat)
+        self._handle = self._arm(now)
+
+    def expired(self) -> bool:
+        """Whether the bound cancelled the attempt and no other cancellation is pending."""
+        return self._expired and self._task is not None and self._task.uncancel() == 0
 
     def stop(self) -> None:
-        self._handle.cancel()
+        if self._handle is not None:
+            self._handle.cancel()

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+import threading
+from typing import TYPE_CHECKING, Any, Protocol
 
 from temporalio.common import RetryPolicy
 
@@ -36,19 +36,48 @@ if TYPE_CHECKING:
     from temporalio import activity
 
 ENGINE = "temporal"
-Emit = Callable[[LifecycleEvent], None]
 
 
-def loop_emitter(bus: LifecycleBus, loop: asyncio.AbstractEventLoop) -> Emit:
-    """Emit on ``loop``: workflow code runs on the SDK's threads, and subscribers (log lines,
-    metrics) expect to be called where the app runs."""
+class Emit(Protocol):
+    """Where the worker's events go; ``listening`` says whether anyone reads them (an event
+    nobody reads is not even made: most attempts of a busy worker have no subscriber)."""
 
-    def emit(event: LifecycleEvent) -> None:
+    @property
+    def listening(self) -> bool: ...
+
+    def __call__(self, event: LifecycleEvent) -> None: ...
+
+
+class LoopEmitter:
+    """Emit on ``loop``: workflow code may run on the SDK's threads, and subscribers (log
+    lines, metrics) expect to be called where the app runs. From the loop's own thread (the
+    activities, inline activations) without waking the loop through its self-pipe."""
+
+    __slots__ = ("_bus", "_loop", "_thread")
+
+    def __init__(self, bus: LifecycleBus, loop: asyncio.AbstractEventLoop) -> None:
+        self._bus = bus
+        self._loop = loop
+        self._thread = threading.get_ident()
+
+    @property
+    def listening(self) -> bool:
+        return self._bus.listening
+
+    def __call__(self, event: LifecycleEvent) -> None:
+        if not self._bus.listening:
+            return
         # A loop that is closing means the worker is stopping: the event has nowhere to go.
         with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(bus.emit, event)
+            if threading.get_ident() == self._thread:
+                self._loop.call_soon(self._bus.emit, event)
+            else:
+                self._loop.call_soon_threadsafe(self._bus.emit, event)
 
-    return emit
+
+def loop_emitter(bus: LifecycleBus, loop: asyncio.AbstractEventLoop) -> LoopEmitter:
+    """The emitter of a worker whose loop is ``loop`` (made on that loop's thread)."""
+    return LoopEmitter(bus, loop)
 
 
 def _data(**values: Any) -> dict[str, Any]:

@@ -17,8 +17,8 @@ import asyncio
 import os
 import sys
 import threading
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
@@ -34,6 +34,7 @@ from .converter import DATA_CONVERTER
 from .dynamic import WorkflowHost, activity_function, workflow_class
 from .engine import TemporalEngine
 from .events import loop_emitter
+from .inline import InlineExecutor
 from .interceptors import ClientInterceptor, WorkerInterceptor
 from .runtime import ensure_runtime
 
@@ -41,8 +42,31 @@ if TYPE_CHECKING:
     from ..app import App
 
 Notify = Callable[[str], None]
+T = TypeVar("T")
 #: How long a workflow task waits for the server to register a search attribute it sets.
 REGISTER_TIMEOUT = 1.5
+
+
+def _run_aside(job: Coroutine[Any, Any, T], timeout: float) -> T:
+    """Run ``job`` to its end on a loop of a helper thread, blocking this thread meanwhile."""
+    out: list[T] = []
+    failed: list[BaseException] = []
+
+    def main() -> None:
+        async def bounded() -> T:
+            return await asyncio.wait_for(job, timeout)
+
+        try:
+            out.append(asyncio.run(bounded()))
+        except BaseException as exc:
+            failed.append(exc)
+
+    helper = threading.Thread(target=main, name="duralua-register", daemon=True)
+    helper.start()
+    helper.join()
+    if failed:
+        raise failed[0]
+    return out[0]
 
 
 def _sources(app: App, worker_id: str) -> list[str]:
@@ -185,6 +209,9 @@ class TemporalHost:
         runtime = app.runtime
         # Runs and activities report on the app's lifecycle stream (log lines, metrics).
         emit = loop_emitter(app.lifecycle, loop)
+        # Workflow activations run on this loop (inline.py); every app's Lua has an instruction
+        # budget (App(instruction_budget=None) is the default one), which bounds a step.
+        executor = InlineExecutor()
 
         def send_local(target: str, topic: str, payloads: list[JSONValue], sender: str) -> None:
             # Workflows run on the SDK's worker threads; the function runtime lives on this loop.
@@ -215,6 +242,7 @@ class TemporalHost:
                 activities=[activity_function(app.runtime, wdef, self.payload_limit, emit)],
                 workflow_runner=UnsandboxedWorkflowRunner(),
                 interceptors=[WorkerInterceptor()],
+                workflow_task_executor=executor,
                 **kwargs,
             )
             self.workers[worker_id] = worker
@@ -274,19 +302,23 @@ class TemporalHost:
         return host.strip("[]") in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
 
     def _registrar(self, client_id: str) -> search.Register:
-        """Register one attribute from a workflow task: workflow code runs on the SDK's threads,
-        the client on this loop, so the task waits (briefly) for the loop to do it."""
+        """Register one attribute from a workflow task, which waits (briefly) for it. The
+        client lives on this loop: from an SDK thread the loop does it; from an activation run
+        on the loop itself (inline.py) a helper thread does, on a loop of its own, while this
+        one waits: once per attribute name, and only where registering is on (a local server)."""
 
         def register(name: str, kind: str) -> bool:
             loop, client = self._loop, self.clients.get(client_id)
             schema = self.schemas.get(client_id)
-            if loop is None or client is None or schema is None or threading.get_ident() == self._loop_thread:
+            if loop is None or client is None or schema is None:
                 return False
-            job = asyncio.run_coroutine_threadsafe(
-                search.register_missing(client, client.namespace, {name: kind}, schema), loop
-            )
+            job = search.register_missing(client, client.namespace, {name: kind}, schema)
             try:
-                for note in job.result(timeout=REGISTER_TIMEOUT):
+                if threading.get_ident() == self._loop_thread:
+                    notes = _run_aside(job, REGISTER_TIMEOUT)
+                else:
+                    notes = asyncio.run_coroutine_threadsafe(job, loop).result(timeout=REGISTER_TIMEOUT)
+                for note in notes:
                     loop.call_soon_threadsafe(self._note, note)
             except Exception as exc:
                 loop.call_soon_threadsafe(self._note, f"could not register search attribute {name}: {exc}")
