@@ -13,7 +13,7 @@ What a run could notice of its neighbours, and why it cannot:
 * ``math.random``: one generator per tenant (rng.lua), seeded from the run's recorded seed,
   bit-exact with the C generator a run had in a state of its own;
 * the host callbacks (time, uuid, ops, logging) are switched with the tenant, under a lock
-  held for each call into the state, since Temporal steps runs on several threads;
+  held for each call into the state, since Temporal's replayer steps runs on several threads;
 * the instruction budget counts per call into the state, so per run;
 * memory: the limit is the state's. A run that reaches it in a state it shares gets
   :class:`StateCrowded` (a :class:`MemoryLimitExceeded`), which engines answer by rebuilding
