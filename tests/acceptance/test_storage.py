@@ -267,6 +267,8 @@ def test_a_database_of_the_previous_schema_is_upgraded_and_served(tmp_path: Path
         assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
         assert "queries" in _columns(conn, "runs") and "last_failure" in _columns(conn, "tasks")
         assert {"state", "outcome"} <= set(_columns(conn, "requests"))
+        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert "timers_fire" not in indexes and "requests_state" in indexes  # an index nothing read, dropped
     describe = duralua_cli("workflow", "describe", "done", "--dir", op, "--db", old, "--json")
     assert json_out(describe)["result"] == {"echo": "x"}
 
