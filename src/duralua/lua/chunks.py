@@ -15,7 +15,7 @@ import lupa.lua54 as lupa
 
 _CACHE: dict[tuple[str, str], bytes] = {}
 _SCRATCH: Any = None
-_LOCK = threading.Lock()  # Temporal runs workflow tasks on several threads
+_LOCK = threading.Lock()  # Temporal's replayer runs workflow tasks on several threads
 
 
 def bytecode(source: str, name: str) -> bytes:

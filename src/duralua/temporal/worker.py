@@ -214,7 +214,7 @@ class TemporalHost:
         executor = InlineExecutor()
 
         def send_local(target: str, topic: str, payloads: list[JSONValue], sender: str) -> None:
-            # Workflows run on the SDK's worker threads; the function runtime lives on this loop.
+            # Delivered after the step (whatever thread runs it): the function runtime lives on this loop.
             loop.call_soon_threadsafe(runtime.deliver, target, Delivery(topic, sender, list(payloads)))
 
         for worker_id in self.worker_ids:
