@@ -27,7 +27,7 @@ from duralua.registry import load_app
 from duralua.temporal.converter import from_payload, to_payload
 from duralua.temporal.devserver import DevServer
 from duralua.temporal.dynamic import activity_function
-from duralua.temporal.events import loop_emitter
+from duralua.temporal.events import LoopEmitter
 from duralua.temporal.inline import InlineExecutor
 from duralua.temporal.worker import TemporalHost
 from tests.unit.registry_support import make_app
@@ -95,7 +95,7 @@ def _activity(tmp_path: Path, events: list[LifecycleEvent] | None = None) -> tup
     if events is not None:
         app.lifecycle.subscribe(events.append)
     loop = asyncio.get_running_loop()
-    fn = activity_function(app.runtime, app.catalog.workers["t:worker"], events=loop_emitter(app.lifecycle, loop))
+    fn = activity_function(app.runtime, app.catalog.workers["t:worker"], events=LoopEmitter(app.lifecycle, loop))
     return app, fn
 
 

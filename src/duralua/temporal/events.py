@@ -51,7 +51,8 @@ class Emit(Protocol):
 class LoopEmitter:
     """Emit on ``loop``: workflow code may run on the SDK's threads, and subscribers (log
     lines, metrics) expect to be called where the app runs. From the loop's own thread (the
-    activities, inline activations) without waking the loop through its self-pipe."""
+    activities, inline activations) without waking the loop through its self-pipe. Made on the
+    loop's thread."""
 
     __slots__ = ("_bus", "_loop", "_thread")
 
@@ -73,11 +74,6 @@ class LoopEmitter:
                 self._loop.call_soon(self._bus.emit, event)
             else:
                 self._loop.call_soon_threadsafe(self._bus.emit, event)
-
-
-def loop_emitter(bus: LifecycleBus, loop: asyncio.AbstractEventLoop) -> LoopEmitter:
-    """The emitter of a worker whose loop is ``loop`` (made on that loop's thread)."""
-    return LoopEmitter(bus, loop)
 
 
 def _data(**values: Any) -> dict[str, Any]:

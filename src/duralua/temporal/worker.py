@@ -14,6 +14,7 @@ Search attributes an app relies on can be declared on a ``temporal.client`` or
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import sys
 import threading
@@ -33,7 +34,7 @@ from .config import client_connect_kwargs, client_notes, runs_workflows, worker_
 from .converter import DATA_CONVERTER
 from .dynamic import WorkflowHost, activity_function, workflow_class
 from .engine import TemporalEngine
-from .events import loop_emitter
+from .events import LoopEmitter
 from .inline import InlineExecutor
 from .interceptors import ClientInterceptor, WorkerInterceptor
 from .runtime import ensure_runtime
@@ -49,24 +50,8 @@ REGISTER_TIMEOUT = 1.5
 
 def _run_aside(job: Coroutine[Any, Any, T], timeout: float) -> T:
     """Run ``job`` to its end on a loop of a helper thread, blocking this thread meanwhile."""
-    out: list[T] = []
-    failed: list[BaseException] = []
-
-    def main() -> None:
-        async def bounded() -> T:
-            return await asyncio.wait_for(job, timeout)
-
-        try:
-            out.append(asyncio.run(bounded()))
-        except BaseException as exc:
-            failed.append(exc)
-
-    helper = threading.Thread(target=main, name="duralua-register", daemon=True)
-    helper.start()
-    helper.join()
-    if failed:
-        raise failed[0]
-    return out[0]
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="duralua-register") as helper:
+        return helper.submit(asyncio.run, asyncio.wait_for(job, timeout)).result()
 
 
 def _sources(app: App, worker_id: str) -> list[str]:
@@ -208,7 +193,7 @@ class TemporalHost:
         self._loop_thread = threading.get_ident()
         runtime = app.runtime
         # Runs and activities report on the app's lifecycle stream (log lines, metrics).
-        emit = loop_emitter(app.lifecycle, loop)
+        emit = LoopEmitter(app.lifecycle, loop)
         # Workflow activations run on this loop (inline.py); every app's Lua has an instruction
         # budget (App(instruction_budget=None) is the default one), which bounds a step.
         executor = InlineExecutor()
